@@ -1,0 +1,194 @@
+"""Settings, read once from the environment (and a `.env` file) into a frozen dataclass.
+
+Every variable is parsed and checked here, so a bad value stops the program at start with one line
+naming it, instead of failing later in a thread. Secrets are kept out of the dataclass's repr.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+from dotenv import dotenv_values
+
+VERIFY_MODES = ("NEVER", "AUTO", "ALWAYS")
+DEFAULT_API_URL = "https://api.imageintelligence.com/v2"
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+DEFAULT_CLASSES = ("person", "car", "bicycle", "dog", "cat")
+
+T = TypeVar("T")
+N = TypeVar("N", int, float)
+
+
+class ConfigError(ValueError):
+    """A configuration variable is missing or malformed; the message names it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Image Intelligence API; no client id means "start the embedded API".
+    ii_api_url: str = DEFAULT_API_URL
+    ii_client_id: str | None = None
+    ii_client_secret: str | None = field(default=None, repr=False)
+    detect_classes: tuple[str, ...] = DEFAULT_CLASSES
+    detect_verify: str = "NEVER"
+    detect_timeout: float = 60.0
+    # The embedded API, when it runs.
+    local_api_client_id: str | None = None
+    local_api_client_secret: str | None = field(default=None, repr=False)
+    local_api_workers: int = 2
+    # Slack.
+    slack_bot_token: str | None = field(default=None, repr=False)
+    slack_signing_secret: str | None = field(default=None, repr=False)
+    slack_app_token: str | None = field(default=None, repr=False)
+    slack_api_url: str = DEFAULT_SLACK_API_URL
+    port: int = 3000
+    detect_workers: int = 8
+    detect_queue: int = 1000
+    max_image_bytes: int = 10_000_000
+    allowed_channels: frozenset[str] = frozenset()
+    auto_detect: bool = True
+    annotate: bool = True
+    shutdown_grace: float = 25.0
+    log_level: str = "INFO"
+
+    @property
+    def uses_embedded_api(self) -> bool:
+        return not self.ii_client_id
+
+    @property
+    def socket_mode(self) -> bool:
+        return bool(self.slack_app_token)
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, *, dotenv_path: str | None = ".env"
+) -> Settings:
+    """Build Settings from `environ` (default: os.environ) over the values of a `.env` file.
+
+    Real environment variables win over `.env`, as python-dotenv does by default.
+    """
+    values: dict[str, str] = {}
+    if dotenv_path and os.path.isfile(dotenv_path):
+        values.update({k: v for k, v in dotenv_values(dotenv_path).items() if v is not None})
+    values.update(os.environ if environ is None else environ)
+    env = {k: v.strip() for k, v in values.items() if v is not None and v.strip() != ""}
+
+    def get(name: str, parse: Callable[[str], T], default: T) -> T:
+        raw = env.get(name)
+        if raw is None:
+            return default
+        try:
+            return parse(raw)
+        except ValueError as exc:
+            raise ConfigError(f"{name}: {exc}") from None
+
+    client_id = env.get("II_CLIENT_ID")
+    client_secret = env.get("II_CLIENT_SECRET")
+    if client_id and not client_secret:
+        raise ConfigError("II_CLIENT_SECRET: required when II_CLIENT_ID is set")
+    if client_secret and not client_id:
+        raise ConfigError("II_CLIENT_ID: required when II_CLIENT_SECRET is set")
+
+    return Settings(
+        ii_api_url=get("II_API_URL", _http_url, DEFAULT_API_URL),
+        ii_client_id=client_id,
+        ii_client_secret=client_secret,
+        detect_classes=get("DETECT_CLASSES", parse_classes, DEFAULT_CLASSES),
+        detect_verify=get("DETECT_VERIFY", parse_verify, "NEVER"),
+        detect_timeout=get("DETECT_TIMEOUT", _number(float), 60.0),
+        local_api_client_id=env.get("LOCAL_API_CLIENT_ID"),
+        local_api_client_secret=env.get("LOCAL_API_CLIENT_SECRET"),
+        local_api_workers=get("LOCAL_API_WORKERS", _number(int), 2),
+        slack_bot_token=get("SLACK_BOT_TOKEN", _prefixed("xoxb-"), None),
+        slack_signing_secret=env.get("SLACK_SIGNING_SECRET"),
+        slack_app_token=get("SLACK_APP_TOKEN", _prefixed("xapp-"), None),
+        slack_api_url=get("SLACK_API_URL", _slack_api_url, DEFAULT_SLACK_API_URL),
+        port=get("PORT", _port, 3000),
+        detect_workers=get("DETECT_WORKERS", _number(int), 8),
+        detect_queue=get("DETECT_QUEUE", _number(int), 1000),
+        max_image_bytes=get("MAX_IMAGE_BYTES", _number(int), 10_000_000),
+        allowed_channels=get("ALLOWED_CHANNELS", _channel_set, frozenset()),
+        auto_detect=get("AUTO_DETECT", parse_bool, True),
+        annotate=get("ANNOTATE", parse_bool, True),
+        shutdown_grace=get("SHUTDOWN_GRACE", _number(float, allow_zero=True), 25.0),
+        log_level=get("LOG_LEVEL", _log_level, "INFO"),
+    )
+
+
+def parse_classes(raw: str) -> tuple[str, ...]:
+    classes = tuple(dict.fromkeys(c.strip().lower() for c in raw.split(",") if c.strip()))
+    if not classes:
+        raise ValueError("give at least one class, e.g. person,car")
+    return classes
+
+
+def parse_verify(raw: str) -> str:
+    value = raw.upper()
+    if value not in VERIFY_MODES:
+        raise ValueError(f"must be one of {', '.join(VERIFY_MODES)}, not {raw!r}")
+    return value
+
+
+def parse_bool(raw: str) -> bool:
+    value = raw.lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"must be true or false, not {raw!r}")
+
+
+def _number(kind: Callable[[str], N], *, allow_zero: bool = False) -> Callable[[str], N]:
+    def parse(raw: str) -> N:
+        try:
+            value = kind(raw)
+        except ValueError:
+            raise ValueError(f"must be a number, not {raw!r}") from None
+        if value < 0 or (value == 0 and not allow_zero):
+            least = "0 or more" if allow_zero else "greater than 0"
+            raise ValueError(f"must be {least}, not {raw!r}")
+        return value
+
+    return parse
+
+
+def _port(raw: str) -> int:
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise ValueError(f"must be a port number from 1 to 65535, not {raw!r}")
+    return int(raw)
+
+
+def _http_url(raw: str) -> str:
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"must be an http(s) URL, not {raw!r}")
+    return raw.rstrip("/")
+
+
+def _slack_api_url(raw: str) -> str:
+    return _http_url(raw) + "/"
+
+
+def _prefixed(prefix: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        if not raw.startswith(prefix):
+            # Never echo the value: it is a secret, perhaps pasted into the wrong variable.
+            raise ValueError(f"must start with {prefix!r}")
+        return raw
+
+    return parse
+
+
+def _channel_set(raw: str) -> frozenset[str]:
+    return frozenset(c.strip() for c in raw.split(",") if c.strip())
+
+
+def _log_level(raw: str) -> str:
+    value = raw.upper()
+    if value not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ValueError(f"must be DEBUG, INFO, WARNING or ERROR, not {raw!r}")
+    return value
