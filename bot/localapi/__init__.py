@@ -1,0 +1,1 @@
+"""The embedded Image Intelligence-compatible API and its CPU detector."""
