@@ -1,0 +1,101 @@
+"""Parse the text of `/detect [IMAGE_URL ...] [CLASS ...]`, `/detect help` and `/detect job JOB_ID`.
+
+Words that are http(s) links are images; Slack may send them wrapped as `<https://...>` or
+`<https://...|label>`. The other words are classes, separated by commas when there are any (so
+`coffee cup, person` names two classes) and by spaces otherwise. Anything that looks like an option
+(`-x`, `--all`) or a link of another scheme is a usage error, named in the message.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from bot.imageintelligence import MAX_IMAGES_PER_JOB, MAX_URL_LENGTH
+
+
+class UsageError(ValueError):
+    """The command text is wrong; the message says how, in a sentence for the user."""
+
+
+@dataclass(frozen=True)
+class Help:
+    pass
+
+
+@dataclass(frozen=True)
+class ShowJob:
+    job_id: str
+
+
+@dataclass(frozen=True)
+class Detect:
+    urls: tuple[str, ...]
+    classes: tuple[str, ...]  # empty: use the configured default
+
+
+Command = Help | ShowJob | Detect
+
+_WRAPPED = re.compile(r"^<([^|>]+)(?:\|[^>]*)?>$")
+_SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*):(//)?")
+_JOB_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+
+
+def parse(text: str) -> Command:
+    words = text.split()
+    if not words:
+        return Detect(urls=(), classes=())
+    if len(words) == 1 and words[0].lower() in ("help", "-h", "--help"):
+        return Help()
+    if words[0].lower() == "job":
+        if len(words) != 2 or not _JOB_ID.match(words[1]):
+            raise UsageError("`/detect job` takes one job id, e.g. `/detect job 3f2a…`.")
+        return ShowJob(words[1])
+
+    urls: list[str] = []
+    rest: list[str] = []
+    for word in words:
+        url = _link(word)
+        if url is None:
+            rest.append(word)
+        else:
+            urls.append(url)
+    if len(urls) > MAX_IMAGES_PER_JOB:
+        raise UsageError(
+            f"That is {len(urls)} links; I can look at {MAX_IMAGES_PER_JOB} at a time at most."
+        )
+    return Detect(urls=tuple(urls), classes=_classes(rest))
+
+
+def _link(word: str) -> str | None:
+    """The URL in `word`, None if it is not a link; UsageError for links I must not take."""
+    wrapped = _WRAPPED.match(word)
+    candidate = wrapped.group(1) if wrapped else word
+    if wrapped and candidate[:1] in ("@", "#", "!"):
+        raise UsageError(f"`{word}` is a mention, not an image link or a class.")
+    scheme = _SCHEME.match(candidate)
+    if scheme is None or (not scheme.group(2) and not wrapped):
+        return None
+    if scheme.group(1).lower() not in ("http", "https"):
+        raise UsageError(
+            f"`{_short(candidate)}` is not an http(s) link; I only take http(s) images."
+        )
+    if len(candidate) > MAX_URL_LENGTH:
+        raise UsageError(
+            f"A link is {len(candidate)} characters long; the API takes {MAX_URL_LENGTH} at most."
+        )
+    return candidate
+
+
+def _classes(words: list[str]) -> tuple[str, ...]:
+    for word in words:
+        if word.startswith("-"):
+            raise UsageError(f"`{_short(word)}` looks like an option, and `/detect` takes none.")
+    text = " ".join(words)
+    parts = text.split(",") if "," in text else words
+    names = (" ".join(p.replace("_", " ").split()).lower() for p in parts)
+    return tuple(dict.fromkeys(n for n in names if n))
+
+
+def _short(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,59 @@
+import pytest
+
+from bot.command_text import Detect, Help, ShowJob, UsageError, parse
+
+
+def test_empty_text_means_the_latest_image_and_default_classes():
+    assert parse("") == Detect(urls=(), classes=())
+
+
+@pytest.mark.parametrize("text", ["help", "HELP", "--help"])
+def test_help(text):
+    assert parse(text) == Help()
+
+
+def test_job_lookup():
+    assert parse("job 3f2a-77") == ShowJob("3f2a-77")
+
+
+@pytest.mark.parametrize("text", ["job", "job a b", "job <bad>"])
+def test_job_needs_one_id(text):
+    with pytest.raises(UsageError, match="job id"):
+        parse(text)
+
+
+def test_links_in_every_form_slack_sends_them():
+    parsed = parse(
+        "https://a.example/1.jpg <https://b.example/2.png> <https://c.example/3.gif|photo> person car"
+    )
+    assert parsed == Detect(
+        urls=("https://a.example/1.jpg", "https://b.example/2.png", "https://c.example/3.gif"),
+        classes=("person", "car"),
+    )
+
+
+def test_commas_separate_classes_with_spaces_in_them():
+    assert parse("Coffee Cup, person").classes == ("coffee cup", "person")
+    assert parse("coffee_cup dog dog").classes == ("coffee cup", "dog")
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("ftp://example.com/a.jpg", "not an http"),
+        ("<file:///etc/passwd>", "not an http"),
+        ("--all person", "option"),
+        ("-v", "option"),
+        ("<@U123> person", "mention"),
+        ("https://example.com/" + "a" * 600, "512"),
+        (" ".join(f"https://e.example/{n}.jpg" for n in range(65)), "64"),
+    ],
+)
+def test_bad_input_is_named(text, problem):
+    with pytest.raises(UsageError, match=problem):
+        parse(text)
+
+
+def test_sixty_four_links_are_fine():
+    text = " ".join(f"https://e.example/{n}.jpg" for n in range(64))
+    assert len(parse(text).urls) == 64

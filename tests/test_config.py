@@ -1,0 +1,93 @@
+from pathlib import Path
+
+import pytest
+
+from bot.config import DEFAULT_CLASSES, ConfigError, load_settings
+
+
+def test_defaults_use_the_embedded_api():
+    settings = load_settings({}, dotenv_path=None)
+    assert settings.uses_embedded_api
+    assert settings.detect_classes == DEFAULT_CLASSES
+    assert settings.detect_verify == "NEVER"
+    assert settings.detect_timeout == 60.0
+    assert settings.slack_api_url == "https://slack.com/api/"
+    assert not settings.socket_mode
+
+
+def test_values_are_parsed():
+    settings = load_settings(
+        {
+            "DETECT_CLASSES": " Person, coffee cup ,person",
+            "DETECT_VERIFY": "always",
+            "ALLOWED_CHANNELS": "C1, C2",
+            "AUTO_DETECT": "false",
+            "SLACK_API_URL": "http://127.0.0.1:9/api",
+            "SLACK_APP_TOKEN": "xapp-1-fake",
+        },
+        dotenv_path=None,
+    )
+    assert settings.detect_classes == ("person", "coffee cup")
+    assert settings.detect_verify == "ALWAYS"
+    assert settings.allowed_channels == frozenset({"C1", "C2"})
+    assert settings.auto_detect is False
+    assert settings.slack_api_url == "http://127.0.0.1:9/api/"
+    assert settings.socket_mode
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("DETECT_TIMEOUT", "soon"),
+        ("DETECT_TIMEOUT", "0"),
+        ("DETECT_WORKERS", "-2"),
+        ("DETECT_VERIFY", "SOMETIMES"),
+        ("DETECT_CLASSES", ", ,"),
+        ("PORT", "70000"),
+        ("II_API_URL", "ftp://example.com"),
+        ("AUTO_DETECT", "perhaps"),
+        ("LOG_LEVEL", "LOUD"),
+    ],
+)
+def test_a_bad_value_is_named_in_one_line(name, value):
+    with pytest.raises(ConfigError) as error:
+        load_settings({name: value}, dotenv_path=None)
+    message = str(error.value)
+    assert message.startswith(f"{name}:")
+    assert "\n" not in message
+
+
+def test_a_token_in_the_wrong_variable_is_refused_without_echoing_it():
+    secret = "xapp-1-A111-222-deadbeefdeadbeef"
+    with pytest.raises(ConfigError) as error:
+        load_settings({"SLACK_BOT_TOKEN": secret}, dotenv_path=None)
+    assert "SLACK_BOT_TOKEN" in str(error.value)
+    assert secret not in str(error.value)
+
+
+def test_half_an_api_account_is_an_error():
+    with pytest.raises(ConfigError, match="II_CLIENT_SECRET"):
+        load_settings({"II_CLIENT_ID": "abc"}, dotenv_path=None)
+
+
+def test_secrets_stay_out_of_the_repr():
+    settings = load_settings(
+        {
+            "II_CLIENT_ID": "id",
+            "II_CLIENT_SECRET": "api-secret-value",
+            "SLACK_BOT_TOKEN": "xoxb-fake-bot-token",
+            "SLACK_SIGNING_SECRET": "signing-secret-value",
+        },
+        dotenv_path=None,
+    )
+    text = repr(settings)
+    for secret in ("api-secret-value", "xoxb-fake-bot-token", "signing-secret-value"):
+        assert secret not in text
+
+
+def test_dotenv_fills_in_and_the_environment_wins(tmp_path: Path):
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("DETECT_CLASSES=dog\nDETECT_TIMEOUT=5\n")
+    settings = load_settings({"DETECT_TIMEOUT": "7"}, dotenv_path=str(dotenv))
+    assert settings.detect_classes == ("dog",)
+    assert settings.detect_timeout == 7.0
