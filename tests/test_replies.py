@@ -1,0 +1,553 @@
+"""Replies are data: plain asserts on the Block Kit dicts, including Slack's limits."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.imageintelligence.errors import (
+    ApiError,
+    AuthenticationError,
+    ImageIntelligenceError,
+    InvalidClientCredentials,
+    JobTimeout,
+)
+from bot.imageintelligence.models import (
+    IMAGE_DOWNLOAD_ERROR,
+    IMAGE_FORMAT_ERROR,
+    IMAGE_OK,
+    IMAGE_STATUSES,
+    DetectedObject,
+    ImageResult,
+)
+from bot.replies import (
+    FALSE_NEGATIVE,
+    FALSE_POSITIVE,
+    FEEDBACK_ACTION_ID,
+    IMAGE_STATUS_PHRASES,
+    ImageOutcome,
+    busy_message,
+    encode_feedback,
+    error_message,
+    feedback_confirmation,
+    help_message,
+    interrupted_message,
+    parse_feedback_value,
+    request_announcement,
+    results_message,
+    usage_error,
+)
+
+TESTS = Path(__file__).parent
+JOB = "5d689c71-e68f-46c3-ac71-4053806e71de"
+CLASSES = ["person", "car", "cat"]
+
+
+def result(*objects: DetectedObject, status: str = IMAGE_OK) -> ImageResult:
+    return ImageResult(id="img", url="", status=status, custom_id=None, objects=objects)
+
+
+def found(name: str, confidence: float) -> DetectedObject:
+    return DetectedObject(name, confidence, True)
+
+
+def absent(name: str) -> DetectedObject:
+    return DetectedObject(name, 0.0, False)
+
+
+def unsupported(name: str) -> DetectedObject:
+    return DetectedObject(name, 0.0, False, supported=False)
+
+
+CAT = result(found("cat", 0.85), absent("person"), absent("car"))
+NOTHING = result(absent("person"), absent("car"), absent("cat"))
+
+
+def texts(message: dict[str, Any]) -> list[str]:
+    """Every mrkdwn/plain text of a message's blocks, in order."""
+    out = []
+    for block in message["blocks"]:
+        if block["type"] == "section":
+            out.append(block["text"]["text"])
+        elif block["type"] == "context":
+            out.extend(e["text"] for e in block["elements"])
+    return out
+
+
+def controls(message: dict[str, Any]) -> list[dict[str, Any]]:
+    return [b["accessory"] for b in message["blocks"] if "accessory" in b]
+
+
+def option_values(control: dict[str, Any]) -> list[str]:
+    if control["type"] == "button":
+        return [control["value"]]
+    return [o["value"] for o in control["options"]]
+
+
+def assert_within_slack_limits(message: dict[str, Any]) -> None:
+    assert isinstance(message["text"], str) and 0 < len(message["text"]) <= 3000
+    blocks = message["blocks"]
+    assert 0 < len(blocks) <= 50
+    for block in blocks:
+        assert block["type"] in ("section", "context")
+        if block["type"] == "context":
+            assert 1 <= len(block["elements"]) <= 10
+            assert all(len(e["text"]) <= 3000 for e in block["elements"])
+            continue
+        assert 0 < len(block["text"]["text"]) <= 3000
+        control = block.get("accessory")
+        if control is None:
+            continue
+        assert control["action_id"] == FEEDBACK_ACTION_ID
+        if control["type"] == "button":
+            assert len(control["text"]["text"]) <= 75
+            options = [control]
+        else:
+            options = control["options"]
+            low, high = (2, 5) if control["type"] == "overflow" else (1, 100)
+            assert control["type"] in ("overflow", "static_select")
+            assert low <= len(options) <= high
+            assert all(len(o["text"]["text"]) <= 75 for o in options)
+        for option in options:
+            assert len(option["value"]) <= 150
+            parse_feedback_value(option["value"])
+    json.dumps(message)  # serialisable as is
+
+
+# --- results ------------------------------------------------------------------------------------
+
+
+def test_found_missing_and_unsupported_classes_are_told_apart() -> None:
+    image = result(found("cat", 0.853), absent("person"), unsupported("unicorn"))
+    message = results_message(
+        [ImageOutcome("chelsea.png", image)], job_ids=[JOB], classes=["cat", "person", "unicorn"]
+    )
+    section = texts(message)[0]
+    assert section.splitlines() == [
+        "*chelsea.png*",
+        "Found: cat 85%",
+        "Not found: person",
+        "Not supported by this detector: unicorn",
+    ]
+    assert message["text"] == "chelsea.png: cat 85% · no person found · unicorn not supported"
+    assert_within_slack_limits(message)
+
+
+def test_fallback_summarises_every_image_in_one_line() -> None:
+    message = results_message(
+        [ImageOutcome("chelsea.png", CAT), ImageOutcome("coffee.png", NOTHING)],
+        job_ids=[JOB],
+        classes=CLASSES,
+    )
+    assert message["text"] == (
+        "chelsea.png: cat 85% · no person, car found; coffee.png: no person, car, cat found"
+    )
+
+
+def test_a_requested_class_the_api_did_not_mention_counts_as_not_found() -> None:
+    # The hosted API may list only what it found.
+    message = results_message(
+        [ImageOutcome("chelsea.png", result(found("Cat", 0.9)))], job_ids=[JOB], classes=CLASSES
+    )
+    assert texts(message)[0].splitlines()[1:] == ["Found: cat 90%", "Not found: person, car"]
+
+
+def test_every_image_status_has_a_sentence_and_the_others_keep_their_results() -> None:
+    spec = json.loads((TESTS / "contracts" / "v2.swagger.json").read_text())
+    assert set(spec["definitions"]["ImageStatus"]["enum"]) == set(IMAGE_STATUSES)
+    failing = [s for s in IMAGE_STATUSES if s != IMAGE_OK]
+    assert set(IMAGE_STATUS_PHRASES) == set(failing)
+    assert len(set(IMAGE_STATUS_PHRASES.values())) == len(failing)
+
+    outcomes = [ImageOutcome(f"{s.lower()}.png", result(status=s)) for s in failing]
+    outcomes.append(ImageOutcome("chelsea.png", CAT))
+    message = results_message(outcomes, job_ids=[JOB], classes=CLASSES)
+
+    sections = texts(message)
+    for status, section in zip(failing, sections, strict=False):
+        assert section == f":warning: *{status.lower()}.png* {IMAGE_STATUS_PHRASES[status]}."
+        assert status not in section  # words, not codes
+    assert "Found: cat 85%" in sections[len(failing)]
+    assert [c["type"] for c in controls(message)] == ["overflow"]  # only the image with results
+    assert_within_slack_limits(message)
+
+
+def test_the_main_image_statuses_read_as_the_issue_says() -> None:
+    assert IMAGE_STATUS_PHRASES[IMAGE_DOWNLOAD_ERROR] == "could not be downloaded"
+    assert IMAGE_STATUS_PHRASES[IMAGE_FORMAT_ERROR] == "is not an image the detector can read"
+
+
+def test_an_unknown_status_still_says_the_image_failed() -> None:
+    message = results_message(
+        [ImageOutcome("a.png", result(status="NEW_<ERROR>"))], job_ids=[JOB], classes=CLASSES
+    )
+    assert texts(message)[0] == ":warning: *a.png* failed (NEW_&lt;ERROR&gt;)."
+
+
+def test_skipped_images_show_their_problem_and_need_no_job() -> None:
+    outcomes = [
+        ImageOutcome("huge.png", problem="too large (12 MB, limit 10 MB)"),
+        ImageOutcome("notes.pdf", problem="not an image"),
+    ]
+    message = results_message(outcomes, job_ids=[], classes=CLASSES)
+    assert texts(message) == [
+        ":warning: *huge.png* was skipped: too large (12 MB, limit 10 MB)",
+        ":warning: *notes.pdf* was skipped: not an image",
+    ]
+    assert message["text"] == (
+        "huge.png: skipped (too large (12 MB, limit 10 MB)); notes.pdf: skipped (not an image)"
+    )
+    assert controls(message) == []
+    assert_within_slack_limits(message)
+
+
+def test_an_outcome_has_a_result_or_a_problem() -> None:
+    with pytest.raises(ValueError):
+        ImageOutcome("a.png")
+    with pytest.raises(ValueError):
+        ImageOutcome("a.png", CAT, problem="too large")
+
+
+def test_job_ids_are_shown_small_at_the_end() -> None:
+    one = results_message([ImageOutcome("a.png", CAT)], job_ids=[JOB], classes=CLASSES)
+    assert one["blocks"][-1] == {
+        "type": "context",
+        "elements": [{"type": "mrkdwn", "text": f"Job `{JOB}`"}],
+    }
+    two = results_message([ImageOutcome("a.png", CAT)], job_ids=["j1", "j2"], classes=CLASSES)
+    assert two["blocks"][-1]["elements"][0]["text"] == "Jobs `j1`, `j2`"
+
+
+def test_user_provided_names_and_classes_are_escaped() -> None:
+    name = "<!channel> & <@U024BE7LH>.png"
+    image = result(found("<b>", 0.5), absent("a&b"))
+    message = results_message(
+        [ImageOutcome(name, image), ImageOutcome("<!here>", problem="not <an> image")],
+        job_ids=["j<1>"],
+        classes=["<b>", "a&b"],
+    )
+    rendered = [message["text"], *texts(message)]
+    assert all("<" not in t and ">" not in t for t in rendered)
+    assert "*&lt;!channel&gt; &amp; &lt;@U024BE7LH&gt;.png*" in rendered[1]
+    assert "Found: &lt;b&gt; 50%" in rendered[1]
+    assert "not &lt;an&gt; image" in rendered[2]
+    assert_within_slack_limits(message)
+
+
+def test_a_message_never_has_more_than_50_blocks_and_names_every_image() -> None:
+    outcomes = [ImageOutcome(f"photo-{i:03}.png", CAT) for i in range(120)]
+    message = results_message(outcomes, job_ids=[JOB], classes=CLASSES)
+    assert_within_slack_limits(message)
+    blocks = message["blocks"]
+    assert len(blocks) == 50
+    assert blocks[-1]["type"] == "context"
+    summary = blocks[-2]["text"]["text"]
+    assert summary.startswith("*…and 72 more images:*\nphoto-048.png: cat 85%")
+    listed = [line for line in summary.splitlines() if line.startswith("photo-")]
+    left_out = int(summary.rsplit("…and ", 1)[1].removesuffix(" more"))
+    assert len(listed) + left_out == 72  # every image is shown, listed or counted
+    assert len(controls(message)) == 48
+
+
+@pytest.mark.parametrize(("images", "job_ids", "summarised"), [(49, ["j"], 0), (50, ["j"], 2)])
+def test_the_block_limit_is_met_exactly(images: int, job_ids: list[str], summarised: int) -> None:
+    outcomes = [ImageOutcome(f"{i}.png", CAT) for i in range(images)]
+    message = results_message(outcomes, job_ids=job_ids, classes=CLASSES)
+    assert len(message["blocks"]) == 50
+    assert len(controls(message)) == images - summarised
+    assert_within_slack_limits(message)
+
+
+def test_huge_inputs_are_cut_to_slack_limits_and_say_what_was_left_out() -> None:
+    classes = [f"class-{i:03}-{'x' * 40}" for i in range(150)]
+    image = result(*(found(c, 0.5) for c in classes[:75]))
+    outcomes = [ImageOutcome("n" * 600 + f"{i}.png", image) for i in range(200)]
+    message = results_message(outcomes, job_ids=[JOB], classes=classes)
+    assert_within_slack_limits(message)
+    assert message["text"].endswith("more")
+    summary = message["blocks"][-2]["text"]["text"]
+    assert summary.startswith("*…and 152 more images:*")
+    assert summary.endswith("…\n…and 151 more")  # one clipped line, the rest counted
+
+
+def test_no_images_still_makes_a_valid_message() -> None:
+    message = results_message([], job_ids=[JOB], classes=CLASSES)
+    assert message["text"] == "No images to check."
+    assert_within_slack_limits(message)
+
+
+# --- "Report a mistake" ---------------------------------------------------------------------------
+
+
+def test_found_classes_can_be_reported_wrong_and_missing_ones_present() -> None:
+    image = result(found("cat", 0.85), absent("person"), unsupported("unicorn"))
+    message = results_message(
+        [ImageOutcome("chelsea.png", image)], job_ids=[JOB], classes=["cat", "person", "unicorn"]
+    )
+    (control,) = controls(message)
+    assert control["type"] == "overflow"
+    assert [o["text"]["text"] for o in control["options"]] == [
+        "cat is not there",
+        "person is there (missed)",
+    ]
+    assert [parse_feedback_value(v) for v in option_values(control)] == [
+        (JOB, "cat", FALSE_POSITIVE),
+        (JOB, "person", FALSE_NEGATIVE),
+    ]
+
+
+def test_one_reportable_class_gets_a_button() -> None:
+    message = results_message(
+        [ImageOutcome("a.png", result(found("cat", 0.9)))], job_ids=[JOB], classes=["cat"]
+    )
+    (control,) = controls(message)
+    assert control["type"] == "button"
+    assert control["text"]["text"] == "Report: cat is not there"
+    assert parse_feedback_value(control["value"]) == (JOB, "cat", FALSE_POSITIVE)
+
+
+def test_more_than_five_reportable_classes_get_a_select_that_keeps_them_all() -> None:
+    classes = ["person", "car", "bicycle", "dog", "cat", "bird", "horse"]
+    message = results_message(
+        [ImageOutcome("a.png", result(found("dog", 0.7)))], job_ids=[JOB], classes=classes
+    )
+    (control,) = controls(message)
+    assert control["type"] == "static_select"
+    assert control["placeholder"]["text"] == "Report a mistake"
+    reported = [parse_feedback_value(v)[1:] for v in option_values(control)]
+    assert reported[0] == ("dog", FALSE_POSITIVE)
+    assert sorted(c for c, _ in reported) == sorted(classes)
+    assert_within_slack_limits(message)
+
+
+def test_nothing_to_report_means_no_control() -> None:
+    message = results_message(
+        [ImageOutcome("a.png", result(unsupported("unicorn")))], job_ids=[JOB], classes=["unicorn"]
+    )
+    assert controls(message) == []
+
+
+def test_classes_too_long_for_a_value_are_left_out_of_the_menu() -> None:
+    long = "c" * 120
+    message = results_message(
+        [ImageOutcome("a.png", result(found("cat", 0.9)))], job_ids=[JOB], classes=["cat", long]
+    )
+    (control,) = controls(message)
+    assert [parse_feedback_value(v)[1] for v in option_values(control)] == ["cat"]
+
+
+def test_each_image_reports_against_its_own_job() -> None:
+    outcomes = [
+        ImageOutcome("a.png", CAT, job_id="job-a"),
+        ImageOutcome("b.png", CAT, job_id="job-b"),
+        ImageOutcome("c.png", CAT),  # two jobs and no job id: nothing to report against
+    ]
+    message = results_message(outcomes, job_ids=["job-a", "job-b"], classes=CLASSES)
+    jobs = [{parse_feedback_value(v)[0] for v in option_values(c)} for c in controls(message)]
+    assert jobs == [{"job-a"}, {"job-b"}]
+
+
+def test_feedback_values_round_trip() -> None:
+    for code in (FALSE_POSITIVE, FALSE_NEGATIVE):
+        value = encode_feedback(JOB, "traffic light", code)
+        assert value == f"fb1|{code[6]}|{JOB}|traffic light"
+        assert parse_feedback_value(value) == (JOB, "traffic light", code)
+    assert parse_feedback_value("fb1|P|job-1|a|b") == ("job-1", "a|b", FALSE_POSITIVE)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "",
+        "fb1",
+        "fb1|P|job",
+        "fb2|P|job|cat",
+        "fb1|X|job|cat",
+        "fb1|P||cat",
+        "fb1|P|job|",
+        "fb1|P|job| cat",
+        "fb1|P|job|cat\n",
+        "fb1|P|job with space|cat",
+        "fb1|P|job/../x|cat",
+        "fb1|P|<@U1>|cat",
+        "fb1|P|job|" + "c" * 101,
+        "fb1|P|" + "j" * 101 + "|cat",
+        "fb1|P|job|" + "c" * 97 + "|" + "c" * 50,
+        '{"job": "x"}',
+    ],
+)
+def test_forged_or_malformed_feedback_values_are_rejected(value: str) -> None:
+    with pytest.raises(ValueError):
+        parse_feedback_value(value)
+
+
+def test_values_that_cannot_be_encoded_are_refused() -> None:
+    with pytest.raises(ValueError):
+        encode_feedback(JOB, "cat", "TRUE_POSITIVE")
+    with pytest.raises(ValueError):
+        encode_feedback("not a job id", "cat", FALSE_POSITIVE)
+
+
+def test_feedback_is_confirmed_in_words() -> None:
+    wrong = feedback_confirmation("person", FALSE_POSITIVE)
+    assert wrong["text"].startswith("Thanks! Reported that *person* is not in that image.")
+    missed = feedback_confirmation("<car>", FALSE_NEGATIVE)
+    assert "*&lt;car&gt;* is in that image but was missed" in missed["text"]
+    assert_within_slack_limits(missed)
+    with pytest.raises(ValueError):
+        feedback_confirmation("car", "MAYBE")
+
+
+# --- errors -------------------------------------------------------------------------------------
+
+
+def api_error(status: int | None, body: str = "", attempts: int = 1) -> ApiError:
+    return ApiError(
+        "POST /detect failed: Bearer sk-secret-token",
+        method="POST",
+        path="/detect",
+        status=status,
+        body=body,
+        attempts=attempts,
+        retryable=status is None or status >= 500,
+    )
+
+
+def sentence(error: BaseException, images: int = 0) -> str:
+    message = error_message(error, images=images)
+    assert_within_slack_limits(message)
+    assert "secret" not in json.dumps(message)
+    assert "Traceback" not in json.dumps(message)
+    return message["text"]
+
+
+def test_an_unavailable_api_says_so_and_how_often_it_was_tried() -> None:
+    assert sentence(api_error(503, attempts=3)) == (
+        "Image Intelligence API unavailable (HTTP 503) after 3 tries. Try again later."
+    )
+    assert sentence(api_error(502)) == (
+        "Image Intelligence API unavailable (HTTP 502). Try again later."
+    )
+
+
+def test_an_unreachable_api_says_it_could_not_be_reached() -> None:
+    assert sentence(api_error(None, attempts=3)) == (
+        "Could not reach the Image Intelligence API after 3 tries. Try again later."
+    )
+
+
+def test_a_rejected_request_gives_a_short_safe_reason() -> None:
+    too_large = api_error(413, body='{"message": "Request entity too large"}')
+    assert sentence(too_large) == (
+        "The Image Intelligence API rejected the request (HTTP 413): Request entity too large."
+        " Try fewer or smaller images."
+    )
+    plain = sentence(api_error(400, body="classes must not be empty"))
+    assert plain.startswith("The Image Intelligence API rejected the request (HTTP 400): classes")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "<html><body>Bad Request</body></html>",
+        '{"message": "invalid access token eyJhbGciOi"}',
+        "x" * 201,
+        '["a list"]',
+        "",
+    ],
+)
+def test_unsafe_or_useless_reasons_are_left_out(body: str) -> None:
+    assert sentence(api_error(400, body=body)) == (
+        "The Image Intelligence API rejected the request (HTTP 400)."
+        " Check the image links and classes."
+    )
+
+
+def test_other_api_statuses_say_what_to_do() -> None:
+    assert "rate limiting" in sentence(api_error(429, attempts=3))
+    assert "Check the job id." in sentence(api_error(404))
+    assert "An admin should check" in sentence(api_error(403))
+
+
+def test_refused_credentials_say_the_bot_is_misconfigured() -> None:
+    expected = (
+        "The bot is misconfigured: its Image Intelligence credentials were refused. "
+        "An admin should check II_CLIENT_ID / II_CLIENT_SECRET."
+    )
+    assert sentence(InvalidClientCredentials("401 from /oauth/token")) == expected
+    assert sentence(AuthenticationError("fresh token rejected", status=403)) == expected
+
+
+def test_a_token_endpoint_that_is_down_is_not_called_a_misconfiguration() -> None:
+    down = AuthenticationError("token endpoint 503", status=503, retryable=True)
+    assert sentence(down) == (
+        "Could not sign in to the Image Intelligence API (HTTP 503). Try again later."
+    )
+
+
+def test_a_job_timeout_gives_the_wait_and_the_job_to_look_up() -> None:
+    text = sentence(JobTimeout("job-7", 60.0), images=2)
+    assert text.startswith("Detection took longer than 60 s")
+    assert "Try again later" in text
+    assert "`/detect job job-7`" in text
+    assert text.endswith("No results for 2 images.")
+
+
+@pytest.mark.parametrize(
+    "error", [RuntimeError("xoxb-secret"), ImageIntelligenceError("secret"), KeyError("secret")]
+)
+def test_anything_else_is_a_generic_sentence(error: BaseException) -> None:
+    assert sentence(error, images=1) == (
+        "Something went wrong while detecting objects; the error has been logged. "
+        "Try again later. No results for 1 image."
+    )
+
+
+# --- notices ------------------------------------------------------------------------------------
+
+
+def test_help_shows_every_form_of_the_command_with_examples() -> None:
+    message = help_message(["person", "car"])
+    text = message["text"]
+    for form in ("`/detect`", "`/detect IMAGE_URL ...`", "`/detect job JOB_ID`", "`/detect help`"):
+        assert form in text
+    assert "`/detect cat dog`" in text
+    assert "Default classes: person, car." in text
+    assert "Default classes" not in help_message()["text"]
+    assert_within_slack_limits(message)
+
+
+def test_a_usage_error_names_the_problem_then_the_usage() -> None:
+    message = usage_error("`ftp://x` is not an http(s) link <sic>")
+    assert texts(message)[0] == ":x: `ftp://x` is not an http(s) link &lt;sic&gt;"
+    assert "`/detect job JOB_ID`" in texts(message)[1]
+    assert_within_slack_limits(message)
+
+
+def test_the_request_announcement_mentions_the_user() -> None:
+    two = request_announcement("U123", ["person", "car"], 2)
+    assert two["text"] == "<@U123> asked to detect person, car in 2 images"
+    assert texts(two) == [two["text"]]
+    one = request_announcement("U123", ["cat"], 1)
+    assert one["text"] == "<@U123> asked to detect cat in 1 image"
+
+
+def test_busy_says_whether_the_bot_is_restarting_or_full() -> None:
+    restarting = busy_message(restarting=True)
+    full = busy_message(restarting=False)
+    assert "restarting" in restarting["text"]
+    assert "too much work" in full["text"]
+    for message in (restarting, full):
+        assert message["text"].endswith("Try again in a minute.")
+        assert_within_slack_limits(message)
+
+
+def test_the_interrupted_message() -> None:
+    message = interrupted_message()
+    assert message["text"] == (
+        "The bot was restarting and could not finish this one. Please try again."
+    )
+    assert_within_slack_limits(message)
