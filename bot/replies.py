@@ -227,7 +227,7 @@ def _details(outcome: ImageOutcome, classes: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
-def _summary(outcome: ImageOutcome, classes: Sequence[str]) -> str:
+def summary_line(outcome: ImageOutcome, classes: Sequence[str]) -> str:
     """One line for an image, for the fallback text and for images past the block limit."""
     name = _display_name(outcome.name)
     if outcome.problem is not None:
@@ -311,9 +311,9 @@ def results_message(
     blocks = [_image_block(o, o.job_id or single_job, classes) for o in shown]
     if rest:
         header = f"*…and {_plural(len(rest), 'more image')}:*"
-        lines = [_summary(o, classes) for o in rest]
+        lines = [summary_line(o, classes) for o in rest]
         blocks.append(_section(header + "\n" + _fit(lines, "\n", MAX_TEXT - len(header) - 1)))
-    summaries = [_summary(o, classes) for o in outcomes]
+    summaries = [summary_line(o, classes) for o in outcomes]
     text = _fit(summaries, "; ", MAX_TEXT) or "No images to check."
     return _message(text, blocks + footer)
 
@@ -375,7 +375,7 @@ _GENERIC = (
 _SECRET_WORDS = re.compile(r"token|secret|bearer|password|authorization|api[_-]?key", re.I)
 
 
-def _notice(sentence: str, note: str | None = None, emoji: str = ":warning:") -> dict[str, Any]:
+def notice(sentence: str, note: str | None = None, emoji: str = ":warning:") -> dict[str, Any]:
     blocks = [_section(f"{emoji} {sentence}")]
     if note:
         blocks.append(_context(note))
@@ -450,18 +450,18 @@ def error_message(error: BaseException, *, images: int) -> dict[str, Any]:
     """What failed and what to do, for a request about `images` images (0: not about images).
     Never shows the exception's own text, which is for the log."""
     note = f"No results for {_plural(images, 'image')}." if images else None
-    return _notice(_error_sentence(error), note)
+    return notice(_error_sentence(error), note)
 
 
 def interrupted_message() -> dict[str, Any]:
-    return _notice("The bot was restarting and could not finish this one. Please try again.")
+    return notice("The bot was restarting and could not finish this one. Please try again.")
 
 
 def busy_message(*, restarting: bool) -> dict[str, Any]:
     """Why a request was not taken: the bot is shutting down, or its queue is full."""
     if restarting:
-        return _notice("The bot is restarting and is not taking new work. Try again in a minute.")
-    return _notice("The bot has too much work queued right now. Try again in a minute.")
+        return notice("The bot is restarting and is not taking new work. Try again in a minute.")
+    return notice("The bot has too much work queued right now. Try again in a minute.")
 
 
 def help_message(default_classes: Sequence[str] = ()) -> dict[str, Any]:

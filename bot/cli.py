@@ -1,0 +1,287 @@
+"""`python -m bot`: run the Slack app, try detection from a terminal, check the set-up, serve the API.
+
+Exit codes: 0 success, 1 the API or Slack failed, 2 usage or configuration errors. Errors are one line
+on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from contextlib import ExitStack
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from slack_sdk.errors import SlackApiError
+
+from bot import replies
+from bot.app import make_web_client
+from bot.config import VERIFY_MODES, ConfigError, Settings, load_settings, parse_classes
+from bot.imageintelligence import (
+    MAX_IMAGES_PER_JOB,
+    MAX_URL_LENGTH,
+    ImageIntelligenceError,
+    blob_image,
+    url_image,
+)
+from bot.localapi.detector import InvalidImage, decode_image
+from bot.replies import ImageOutcome
+from bot.runtime import open_api, running
+
+logger = logging.getLogger("bot")
+
+
+class UsageError(Exception):
+    """Bad command-line input: exit 2 with this message."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings()
+    except ConfigError as problem:
+        print(f"configuration error: {problem}", file=sys.stderr)
+        return 2
+    # A terminal command prints its answer; only the servers log at the configured level.
+    level = settings.log_level if args.command in ("run", "api") else "WARNING"
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.handler(args, settings))
+    except UsageError as problem:
+        print(f"{parser.prog} {args.command}: {problem}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bot", description="The Image Intelligence Slack bot."
+    )
+    parser.set_defaults(handler=run, command="run", http=False, socket_mode=False)
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    run_parser = commands.add_parser(
+        "run", help="run the Slack app (default; Socket Mode if SLACK_APP_TOKEN is set, else HTTP)"
+    )
+    transport = run_parser.add_mutually_exclusive_group()
+    transport.add_argument("--http", action="store_true", help="serve HTTP on $PORT (gunicorn)")
+    transport.add_argument("--socket-mode", action="store_true", help="connect over Socket Mode")
+    run_parser.set_defaults(handler=run, command="run")
+
+    detect_parser = commands.add_parser("detect", help="say what is in images, with no Slack")
+    detect_parser.add_argument("images", nargs="+", metavar="IMAGE", help="a file or http(s) URL")
+    detect_parser.add_argument("--classes", help="comma-separated, e.g. person,car")
+    detect_parser.add_argument(
+        "--verify", type=str.upper, choices=VERIFY_MODES, help="human verification mode"
+    )
+    detect_parser.add_argument("--json", action="store_true", help="print the API's JSON")
+    detect_parser.set_defaults(handler=detect, command="detect")
+
+    check_parser = commands.add_parser("check", help="is the configuration sound and reachable?")
+    check_parser.set_defaults(handler=check, command="check")
+
+    api_parser = commands.add_parser("api", help="serve the embedded Image Intelligence API")
+    api_parser.add_argument("--host", default="127.0.0.1")
+    api_parser.add_argument("--port", type=int, default=8080)
+    api_parser.set_defaults(handler=api, command="api")
+    return parser
+
+
+# -- detect ------------------------------------------------------------------------------------
+
+
+def detect(args: argparse.Namespace, settings: Settings) -> int:
+    classes = _classes(args.classes) if args.classes else settings.detect_classes
+    verify = args.verify or settings.detect_verify
+    if len(args.images) > MAX_IMAGES_PER_JOB:
+        raise UsageError(f"{len(args.images)} images given; at most {MAX_IMAGES_PER_JOB} at a time")
+    items = [_image_item(image, str(n)) for n, image in enumerate(args.images)]
+    try:
+        with open_api(settings) as client:
+            job = client.wait_for_job(
+                client.detect(items, list(classes), verify=verify), timeout=settings.detect_timeout
+            )
+    except ImageIntelligenceError as error:
+        print(replies.error_message(error, images=len(items))["text"], file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(job.raw, indent=2))
+        return 0
+    results = {result.custom_id: result for result in job.images}
+    for n, name in enumerate(args.images):
+        result = results.get(str(n))
+        outcome = ImageOutcome(name, result, None if result else "the API returned no result")
+        print(replies.summary_line(outcome, classes))
+    return 0
+
+
+def _classes(raw: str) -> tuple[str, ...]:
+    try:
+        return parse_classes(raw)
+    except ValueError as problem:
+        raise UsageError(f"--classes: {problem}") from None
+
+
+def _image_item(image: str, custom_id: str) -> dict:
+    scheme = urlsplit(image).scheme.lower()
+    if scheme in ("http", "https"):
+        if len(image) > MAX_URL_LENGTH:
+            raise UsageError(f"{image[:40]}…: URLs may have {MAX_URL_LENGTH} characters at most")
+        return url_image(image, custom_id)
+    if "://" in image:
+        raise UsageError(f"{image}: only http(s) URLs and files are supported")
+    path = Path(image)
+    if not path.is_file():
+        raise UsageError(f"{image}: no such file")
+    data = path.read_bytes()
+    try:
+        decode_image(data)
+    except InvalidImage as problem:
+        raise UsageError(f"{image}: {problem}") from None
+    return blob_image(data, custom_id)
+
+
+# -- check -------------------------------------------------------------------------------------
+
+
+def check(args: argparse.Namespace, settings: Settings) -> int:
+    results = [_check_api(settings), *_check_slack(settings)]
+    for ok, line in results:
+        print(f"{'ok  ' if ok else 'FAIL'} {line}")
+    return 0 if all(ok for ok, _ in results) else 1
+
+
+def _check_api(settings: Settings) -> tuple[bool, str]:
+    where = "the embedded API" if settings.uses_embedded_api else settings.ii_api_url
+    try:
+        with open_api(settings) as client:
+            client.access_token()
+    except ImageIntelligenceError as error:
+        return False, f"Image Intelligence API at {where}: {error}"
+    return True, f"Image Intelligence API at {where}: credentials accepted"
+
+
+def _check_slack(settings: Settings) -> list[tuple[bool, str]]:
+    missing = _missing_slack_settings(settings, socket_mode=settings.socket_mode)
+    if missing:
+        return [(False, line) for line in missing]
+    lines = [_check_slack_auth(settings)]
+    if settings.socket_mode:
+        try:
+            make_web_client(settings).apps_connections_open(app_token=settings.slack_app_token)
+        except SlackApiError as error:
+            lines.append((False, f"SLACK_APP_TOKEN: Slack refused it ({_slack_error(error)})"))
+        else:
+            lines.append((True, "Socket Mode: SLACK_APP_TOKEN can open a connection"))
+    else:
+        lines.append((True, "HTTP: SLACK_SIGNING_SECRET is set"))
+    return lines
+
+
+def _check_slack_auth(settings: Settings) -> tuple[bool, str]:
+    try:
+        auth = make_web_client(settings).auth_test()
+    except SlackApiError as error:
+        return False, f"SLACK_BOT_TOKEN: Slack refused it ({_slack_error(error)})"
+    return True, f"Slack: signed in as @{auth.get('user')} in workspace {auth.get('team')}"
+
+
+def _slack_error(error: SlackApiError) -> str:
+    return str(error.response.get("error") or f"HTTP {error.response.status_code}")
+
+
+def _missing_slack_settings(settings: Settings, *, socket_mode: bool) -> list[str]:
+    where = "from your app's page at https://api.slack.com/apps"
+    missing = []
+    if not settings.slack_bot_token:
+        missing.append(
+            f"SLACK_BOT_TOKEN is not set: copy the Bot User OAuth Token (xoxb-…) {where}, "
+            "OAuth & Permissions"
+        )
+    if socket_mode and not settings.slack_app_token:
+        missing.append(
+            f"SLACK_APP_TOKEN is not set: create an app-level token (xapp-…) with connections:write "
+            f"{where}, Basic Information"
+        )
+    if not socket_mode and not settings.slack_signing_secret:
+        missing.append(
+            f"SLACK_SIGNING_SECRET is not set: copy the Signing Secret {where}, Basic Information"
+        )
+    return missing
+
+
+# -- run ---------------------------------------------------------------------------------------
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    socket_mode = args.socket_mode or (settings.socket_mode and not args.http)
+    missing = _missing_slack_settings(settings, socket_mode=socket_mode)
+    if missing:
+        print(f"configuration error: {missing[0]}", file=sys.stderr)
+        return 2
+    ok, line = _check_slack_auth(settings)
+    if not ok:
+        print(f"configuration error: {line}", file=sys.stderr)
+        return 2
+    logger.info(line)
+    return _run_socket_mode(settings) if socket_mode else _run_http(settings)
+
+
+def _run_socket_mode(settings: Settings) -> int:
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    with running(settings) as runtime:
+        handler = SocketModeHandler(runtime.app, settings.slack_app_token)
+        handler.connect()
+        logger.info("connected over Socket Mode")
+        stop.wait()
+        logger.info("stopping: no new work; finishing what is in flight")
+        handler.close()
+    return 0
+
+
+def _run_http(settings: Settings) -> int:
+    from bot.httpserver import run_gunicorn
+    from bot.web import SlackWebApp
+
+    stack = ExitStack()
+
+    def load() -> SlackWebApp:
+        # Runs in gunicorn's worker process, after the fork: threads must start there.
+        runtime = stack.enter_context(running(settings))
+        return SlackWebApp(runtime.app)
+
+    run_gunicorn(
+        load,
+        bind=f"0.0.0.0:{settings.port}",
+        threads=max(8, settings.detect_workers),
+        graceful_timeout=settings.shutdown_grace + 5,
+        on_exit=stack.close,
+    )
+    return 0
+
+
+# -- api ---------------------------------------------------------------------------------------
+
+
+def api(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.localapi import serve
+
+    serve(
+        args.host,
+        args.port,
+        settings.local_api_client_id,
+        settings.local_api_client_secret,
+        workers=settings.local_api_workers,
+    )
+    return 0
