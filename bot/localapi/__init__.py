@@ -1,1 +1,93 @@
-"""The embedded Image Intelligence-compatible API and its CPU detector."""
+"""The embedded Image Intelligence-compatible API and its CPU detector.
+
+`start_local_api()` runs it in this process on a free loopback port (what the bot and the CLI do
+when no hosted account is configured); `serve()` runs it on its own under gunicorn.
+"""
+
+from __future__ import annotations
+
+import secrets
+from types import TracebackType
+
+from bot.httpserver import ServerThread, run_gunicorn
+from bot.localapi.server import LocalApi, create_app
+
+__all__ = [
+    "LocalApi",
+    "RunningLocalApi",
+    "create_app",
+    "generate_credentials",
+    "serve",
+    "start_local_api",
+]
+
+
+def generate_credentials() -> tuple[str, str]:
+    """A fresh (client id, client secret) pair."""
+    return f"local-{secrets.token_hex(8)}", secrets.token_urlsafe(32)
+
+
+class RunningLocalApi:
+    """The embedded API serving from a background thread; `stop()` (or leaving `with`) ends it."""
+
+    def __init__(self, server: ServerThread, app: LocalApi, client_id: str, client_secret: str):
+        self._server = server
+        self._app = app
+        self.base_url = f"{server.url}/v2"
+        self.client_id = client_id
+        self.client_secret = client_secret
+
+    def __repr__(self) -> str:
+        return f"RunningLocalApi(base_url={self.base_url!r}, client_id={self.client_id!r})"
+
+    def stop(self) -> None:
+        self._server.stop()
+        self._app.close()
+
+    def __enter__(self) -> RunningLocalApi:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def start_local_api(
+    client_id: str | None = None,
+    client_secret: str | None = None,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    workers: int = 2,
+) -> RunningLocalApi:
+    """Start the embedded API in this process; credentials left as None are generated."""
+    if client_id is None or client_secret is None:
+        generated_id, generated_secret = generate_credentials()
+        client_id = generated_id if client_id is None else client_id
+        client_secret = generated_secret if client_secret is None else client_secret
+    app = create_app(client_id, client_secret, workers=workers)
+    try:
+        server = ServerThread(app, host=host, port=port).start()
+    except BaseException:
+        app.close()
+        raise
+    return RunningLocalApi(server, app, client_id, client_secret)
+
+
+def serve(
+    host: str,
+    port: int,
+    client_id: str,
+    client_secret: str,
+    workers: int = 2,
+) -> None:
+    """Serve the embedded API under gunicorn on host:port until SIGTERM/SIGINT (main thread only).
+
+    Bind 127.0.0.1 unless the API must be reached from elsewhere: it speaks plain HTTP.
+    """
+    address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    run_gunicorn(create_app(client_id, client_secret, workers=workers), bind=address, threads=8)
