@@ -84,17 +84,9 @@ def decode_image(data: bytes) -> Image.Image:
             raise InvalidImage("empty image")
         try:
             image.load()
+            return _to_rgb(ImageOps.exif_transpose(image))
         except Exception:
             raise InvalidImage("truncated or damaged image") from None
-        try:
-            oriented = ImageOps.exif_transpose(image)
-        except Exception:
-            # A damaged EXIF block should not make a viewable picture unusable: keep it as stored.
-            oriented = image
-        try:
-            return _to_rgb(oriented)
-        except Exception:
-            raise InvalidImage(f"unsupported colour mode ({oriented.mode})") from None
 
 
 def _too_large_from_pil(error: Exception) -> str:
@@ -120,7 +112,8 @@ def _to_rgb(image: Image.Image) -> Image.Image:
             scaled = np.clip(values, 0, 65535) / 257.0
         return Image.fromarray(np.rint(scaled).astype(np.uint8)).convert("RGB")
     if image.has_transparency_data:
-        rgba = image.convert("RGBA")
+        # Premultiplied grey ("La", from TIFF) has no direct conversion to RGBA.
+        rgba = (image.convert("LA") if image.mode == "La" else image).convert("RGBA")
         flattened = Image.new("RGB", rgba.size, (255, 255, 255))
         flattened.paste(rgba, mask=rgba.getchannel("A"))
         return flattened
