@@ -1,0 +1,461 @@
+"""The embedded detector on real photos, and image decoding on every kind of good and bad input."""
+
+from __future__ import annotations
+
+import io
+import random
+import resource
+import struct
+import subprocess
+import sys
+import threading
+import time
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageSequence
+
+from bot.localapi.detector import (
+    MAX_PIXELS,
+    Detection,
+    Detector,
+    InvalidImage,
+    decode_image,
+    get_detector,
+)
+
+IMAGES = Path(__file__).parent / "images"
+PHOTOS = (
+    "astronaut.png",
+    "camera.png",
+    "chelsea.png",
+    "coffee.png",
+    "grace_hopper.jpg",
+    "rocket.jpg",
+)
+OIDV4_LABELS = {
+    "bicycle",
+    "boot",
+    "laptop",
+    "person",
+    "chair",
+    "cattle",
+    "desk",
+    "cat",
+    "computer mouse",
+    "computer monitor",
+    "box",
+    "mug",
+    "coffee cup",
+    "stationary bicycle",
+    "table",
+    "bottle",
+    "high heels",
+    "vehicle",
+    "footwear",
+    "dog",
+    "book",
+    "camera",
+    "car",
+}
+
+
+Found = dict[str, tuple[Image.Image, list[Detection]]]
+
+
+@pytest.fixture(scope="module")
+def detector() -> Detector:
+    return get_detector()
+
+
+@pytest.fixture(scope="module")
+def found(detector: Detector) -> Found:
+    """Each test photo, decoded, with what the detector found in it (computed once)."""
+    results = {}
+    for name in PHOTOS:
+        image = decode_image((IMAGES / name).read_bytes())
+        results[name] = (image, detector.detect(image))
+    return results
+
+
+def labels(detections: list[Detection]) -> set[str]:
+    return {d.label for d in detections}
+
+
+def encode(image: Image.Image, fmt: str, **params: object) -> bytes:
+    out = io.BytesIO()
+    image.save(out, fmt, **params)
+    return out.getvalue()
+
+
+def chelsea() -> Image.Image:
+    return Image.open(IMAGES / "chelsea.png").convert("RGB")
+
+
+def cat_box(detections: list[Detection]) -> tuple[float, float, float, float]:
+    (box,) = [d.box for d in detections if d.label == "cat"]
+    return box
+
+
+# --- real photos -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "present", "absent"),
+    [
+        ("astronaut.png", {"person", "face"}, {"car"}),
+        ("camera.png", {"person"}, {"car"}),
+        ("grace_hopper.jpg", {"person", "face"}, {"car"}),
+        ("chelsea.png", {"cat"}, {"dog", "person"}),
+        ("coffee.png", {"coffee cup"}, {"person"}),
+        ("rocket.jpg", set(), {"person", "face", "car", "vehicle"}),
+    ],
+)
+def test_finds_what_is_in_real_photos(
+    found: Found,
+    name: str,
+    present: set[str],
+    absent: set[str],
+) -> None:
+    _, detections = found[name]
+    assert present <= labels(detections)
+    assert not absent & labels(detections)
+
+
+def test_detections_are_sorted_scored_and_inside_the_image(
+    found: Found, detector: Detector
+) -> None:
+    for image, detections in found.values():
+        confidences = [d.confidence for d in detections]
+        assert confidences == sorted(confidences, reverse=True)
+        for d in detections:
+            assert d.label in detector.labels
+            assert 0.35 <= d.confidence <= 1.0
+            x_min, y_min, x_max, y_max = d.box
+            assert 0 <= x_min < x_max <= image.width
+            assert 0 <= y_min < y_max <= image.height
+
+
+def test_face_box_lies_on_the_person(found: Found) -> None:
+    image, detections = found["grace_hopper.jpg"]
+    (face,) = [d.box for d in detections if d.label == "face"]
+    (person,) = [d.box for d in detections if d.label == "person"]
+    assert person[0] <= face[0] and face[2] <= person[2]
+    assert person[1] <= face[1] and face[3] <= person[3]
+    # A portrait: the face sits in the upper part of the picture and is not tiny.
+    assert face[3] < image.height * 0.7
+    assert face[2] - face[0] > image.width * 0.2
+
+
+def test_labels_are_the_label_map_in_lower_case_plus_face(detector: Detector) -> None:
+    assert detector.labels == frozenset(OIDV4_LABELS | {"face"})
+
+
+def test_same_boxes_whatever_the_resolution(found: Found, detector: Detector) -> None:
+    image, detections = found["chelsea.png"]
+    big = image.resize((image.width * 3, image.height * 3), Image.Resampling.BICUBIC)
+    small_box, big_box = cat_box(detections), cat_box(detector.detect(big))
+    assert np.allclose(np.array(big_box) / 3, small_box, atol=6)
+
+
+@pytest.mark.parametrize("size", [(1, 1), (2000, 3), (3, 2000)])
+def test_tiny_and_extreme_shapes_do_not_break_detection(
+    detector: Detector, size: tuple[int, int]
+) -> None:
+    assert detector.detect(Image.new("RGB", size, (120, 130, 140))) == []
+
+
+def test_detect_accepts_any_mode(detector: Detector, found: Found) -> None:
+    grey = Image.open(IMAGES / "camera.png")
+    assert grey.mode == "L"
+    assert detector.detect(grey) == found["camera.png"][1]
+
+
+# --- threads -----------------------------------------------------------------------------------
+
+
+def test_concurrent_detection_matches_serial(detector: Detector, found: Found) -> None:
+    work = list(PHOTOS)
+    results: dict[int, list[tuple[str, list[Detection]]]] = {}
+    errors: list[BaseException] = []
+
+    def run(worker: int) -> None:
+        try:
+            order = random.Random(worker).sample(work, len(work))
+            results[worker] = [(name, detector.detect(found[name][0])) for name in order]
+        except BaseException as e:  # surfaced by the assertion below
+            errors.append(e)
+
+    threads = [threading.Thread(target=run, args=(worker,)) for worker in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert len(results) == 4
+    for runs in results.values():
+        for name, detections in runs:
+            assert detections == found[name][1], name
+
+
+def test_the_model_loads_once_per_process_and_import_is_cheap() -> None:
+    # A fresh interpreter: the singleton must not be loaded yet when 8 threads ask for it.
+    code = """
+import sys, threading
+import bot.localapi.detector as detector
+assert "ai_edge_litert" not in sys.modules, "importing the module loaded LiteRT"
+barrier = threading.Barrier(8)
+got = []
+def ask():
+    barrier.wait()
+    got.append(detector.get_detector())
+threads = [threading.Thread(target=ask) for _ in range(8)]
+for t in threads: t.start()
+for t in threads: t.join()
+print(len(got), len({id(d) for d in got}))
+"""
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["8", "1"]
+
+
+# --- decoding: formats and modes -----------------------------------------------------------------
+
+
+def assert_close(decoded: Image.Image, expected: Image.Image, tolerance: float) -> None:
+    assert decoded.mode == "RGB"
+    assert decoded.size == expected.size
+    diff = np.abs(
+        np.asarray(decoded, dtype=np.int16) - np.asarray(expected.convert("RGB"), np.int16)
+    )
+    assert diff.mean() <= tolerance
+
+
+def test_greyscale_becomes_grey_rgb() -> None:
+    source = Image.open(IMAGES / "camera.png")
+    decoded = decode_image((IMAGES / "camera.png").read_bytes())
+    pixels = np.asarray(decoded)
+    assert decoded.mode == "RGB"
+    assert (pixels[..., 0] == pixels[..., 1]).all() and (pixels[..., 1] == pixels[..., 2]).all()
+    assert (pixels[..., 0] == np.asarray(source)).all()
+
+
+def test_palette_and_cmyk_photos_decode_to_the_same_picture(detector: Detector) -> None:
+    original = chelsea()
+    for data in (
+        encode(original.convert("P", palette=Image.Palette.ADAPTIVE), "PNG"),
+        encode(original.convert("CMYK"), "JPEG", quality=95),
+        encode(original, "WEBP", quality=90),
+        encode(original, "BMP"),
+        encode(original, "TIFF"),
+    ):
+        decoded = decode_image(data)
+        assert_close(decoded, original, tolerance=6)
+        assert "cat" in labels(detector.detect(decoded))
+
+
+def premultiplied_grey_tiff(image: Image.Image) -> bytes:
+    """A TIFF that PIL opens as mode "La": a grey+alpha TIFF marked as associated alpha."""
+    data = encode(image, "TIFF")
+    extra_samples = b"\x52\x01\x03\x00\x01\x00\x00\x00\x02\x00"  # tag 338, SHORT, 1, "unassociated"
+    at = data.index(extra_samples) + 8
+    data = data[:at] + b"\x01" + data[at + 1 :]
+    assert Image.open(io.BytesIO(data)).mode == "La"
+    return data
+
+
+def test_transparency_is_flattened_onto_white() -> None:
+    original = chelsea()
+    rgba = original.convert("RGBA")
+    alpha = np.full((rgba.height, rgba.width), 255, np.uint8)
+    alpha[:, : rgba.width // 2] = 0
+    rgba.putalpha(Image.fromarray(alpha))
+    for data in (
+        encode(rgba, "PNG"),
+        encode(rgba.convert("LA"), "PNG"),
+        encode(rgba, "WEBP", lossless=True),
+        premultiplied_grey_tiff(rgba.convert("LA")),
+    ):
+        pixels = np.asarray(decode_image(data))
+        assert (pixels[:, : rgba.width // 2] >= 254).all()
+        assert pixels[:, rgba.width // 2 :].mean() < 200  # the cat is still there
+    palette = Image.new("P", (8, 8), 0)
+    palette.putpalette([0, 0, 0, 200, 0, 0])
+    palette.paste(1, (0, 0, 4, 8))
+    pixels = np.asarray(decode_image(encode(palette, "GIF", transparency=0)))
+    assert (pixels[:, :4] == (200, 0, 0)).all()
+    assert (pixels[:, 4:] == 255).all()
+
+
+def test_16_bit_and_float_greys_are_scaled_not_clipped() -> None:
+    grey = np.asarray(Image.open(IMAGES / "camera.png"), dtype=np.uint16)
+    sixteen = Image.fromarray(grey * 257)
+    assert sixteen.mode == "I;16"
+    as_int = Image.fromarray(grey.astype(np.int32) * 257)
+    as_float = Image.fromarray(grey.astype(np.float32) / 255.0)
+    for data in (encode(sixteen, "PNG"), encode(as_int, "TIFF"), encode(as_float, "TIFF")):
+        decoded = np.asarray(decode_image(data), dtype=np.int16)
+        assert np.abs(decoded[..., 0] - grey).max() <= 1
+
+
+def test_bilevel_image_decodes() -> None:
+    pixels = np.asarray(decode_image(encode(chelsea().convert("1"), "PNG")))
+    assert set(np.unique(pixels)) <= {0, 255}
+
+
+def test_animated_gif_uses_its_first_frame() -> None:
+    frames = [Image.new("RGB", (20, 10), colour) for colour in ((255, 0, 0), (0, 0, 255))]
+    data = encode(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    assert len(list(ImageSequence.Iterator(Image.open(io.BytesIO(data))))) == 2
+    decoded = decode_image(data)
+    assert decoded.size == (20, 10)
+    assert tuple(np.asarray(decoded)[5, 10]) == (255, 0, 0)
+
+
+@pytest.mark.parametrize(
+    ("orientation", "size", "red_at"),
+    [
+        (1, (60, 40), (20, 5)),  # as stored: red on the left
+        (3, (60, 40), (20, 55)),  # rotated 180: red on the right
+        (6, (40, 60), (5, 20)),  # rotate 90 clockwise to show: red on top
+        (8, (40, 60), (55, 20)),  # rotate 90 counter-clockwise to show: red at the bottom
+    ],
+)
+def test_exif_orientation_is_applied(
+    orientation: int, size: tuple[int, int], red_at: tuple[int, int]
+) -> None:
+    stored = Image.new("RGB", (60, 40), (0, 0, 255))
+    stored.paste((255, 0, 0), (0, 0, 30, 40))
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    decoded = decode_image(encode(stored, "JPEG", quality=95, exif=exif))
+    assert decoded.size == size
+    red, _, blue = np.asarray(decoded)[red_at].tolist()
+    assert red > 200 and blue < 60
+
+
+def test_boxes_are_in_the_oriented_image(detector: Detector, found: Found) -> None:
+    upright, detections = found["chelsea.png"]
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored turned left; shown turned back to the right
+    stored = upright.transpose(Image.Transpose.ROTATE_90)
+    decoded = decode_image(encode(stored, "JPEG", quality=95, exif=exif))
+    assert decoded.size == upright.size
+    assert np.allclose(cat_box(detector.detect(decoded)), cat_box(detections), atol=8)
+
+
+@pytest.mark.filterwarnings("ignore:Corrupt EXIF data")
+def test_damaged_exif_keeps_the_picture() -> None:
+    data = bytearray(encode(chelsea(), "JPEG", exif=b"Exif\x00\x00II*\x00\x08\x00\x00\x00\xff\xff"))
+    assert decode_image(bytes(data)).size == (451, 300)
+
+
+# --- decoding: bad input -------------------------------------------------------------------------
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    """A tiny PNG whose header claims ``width`` x ``height`` pixels (a decompression bomb)."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        )
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    idat = zlib.compress(b"\x00" * 100_000)
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+    )
+
+
+def jpeg_claiming(width: int, height: int) -> bytes:
+    """A real small JPEG with its frame header patched to claim ``width`` x ``height``."""
+    data = bytearray(encode(Image.new("RGB", (16, 16), (10, 20, 30)), "JPEG"))
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5 : sof + 9] = struct.pack(">HH", height, width)
+    return bytes(data)
+
+
+def reason(data: bytes) -> str:
+    with pytest.raises(InvalidImage) as caught:
+        decode_image(data)
+    assert isinstance(caught.value, ValueError)
+    return str(caught.value)
+
+
+def test_empty_and_non_images_are_refused() -> None:
+    assert reason(b"") == "empty file"
+    assert reason(b"hello, this is plain text and not a picture") == "not an image"
+    assert reason(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64) == "not an image"
+    assert reason(b"%PDF-1.4\n" + b"0" * 100) == "not an image"
+
+
+def test_unsupported_formats_are_refused_by_name() -> None:
+    assert reason(encode(Image.new("RGB", (4, 4)), "PPM")) == "unsupported image format (PPM)"
+
+
+@pytest.mark.parametrize("name", ["chelsea.png", "grace_hopper.jpg", "rocket.jpg"])
+def test_truncated_images_are_refused(name: str) -> None:
+    data = (IMAGES / name).read_bytes()
+    assert reason(data[: len(data) // 2]) == "truncated or damaged image"
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (png_claiming(20000, 20000), "image too large (400 megapixels, limit 40 megapixels)"),
+        (jpeg_claiming(30000, 30000), "image too large (900 megapixels, limit 40 megapixels)"),
+        (png_claiming(7000, 7000), "image too large (7000\u00d77000 pixels, limit 40 megapixels)"),
+        (jpeg_claiming(8000, 6000), "image too large (8000\u00d76000 pixels, limit 40 megapixels)"),
+        (
+            png_claiming(40_000_001, 1),
+            "image too large (40000001\u00d71 pixels, limit 40 megapixels)",
+        ),
+    ],
+    ids=["png-20000x20000", "jpeg-30000x30000", "png-7000x7000", "jpeg-8000x6000", "png-long"],
+)
+def test_decompression_bombs_are_refused_from_the_header(data: bytes, expected: str) -> None:
+    peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    started = time.perf_counter()
+    assert reason(data) == expected
+    assert time.perf_counter() - started < 0.5
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_before < 50 * 1024
+
+
+def test_the_limit_itself_passes_the_size_check() -> None:
+    # Exactly MAX_PIXELS gets past the header check and on to decoding (here: too little data).
+    assert MAX_PIXELS == 40_000_000
+    assert reason(png_claiming(8000, 5000)) == "truncated or damaged image"
+
+
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
+def test_bomb_between_pils_own_limits() -> None:
+    assert reason(png_claiming(10000, 10000)).startswith("image too large (10000\u00d710000 pixels")
+
+
+@pytest.mark.filterwarnings("error::PIL.Image.DecompressionBombWarning")
+def test_bomb_warning_raised_as_error_is_still_invalid_image() -> None:
+    assert reason(png_claiming(10000, 10000)) == (
+        "image too large (100 megapixels, limit 40 megapixels)"
+    )
+
+
+def test_no_pil_exception_escapes_on_damaged_files() -> None:
+    rng = random.Random(7)
+    originals = [(IMAGES / name).read_bytes() for name in ("chelsea.png", "grace_hopper.jpg")]
+    originals.append(encode(chelsea().resize((60, 40)), "GIF"))
+    for original in originals:
+        for _ in range(25):
+            data = bytearray(original)
+            for _ in range(rng.randint(1, 8)):
+                data[rng.randrange(min(len(data), 2000))] = rng.randrange(256)
+            data = data[: rng.randint(1, len(data))]
+            try:
+                assert decode_image(bytes(data)).mode == "RGB"
+            except InvalidImage as e:
+                assert str(e)
