@@ -1,0 +1,282 @@
+"""The client against the real embedded API on loopback: detection, search, feedback, tokens, secrets."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.imageintelligence import (
+    MAX_IMAGES_PER_JOB,
+    ApiError,
+    AuthenticationError,
+    DetectJob,
+    ImageIntelligenceClient,
+    InvalidClientCredentials,
+    blob_image,
+    url_image,
+)
+from tests import apispec
+from tests.faultserver import CLIENT_ID, CLIENT_SECRET, FaultyApi, faulty_api, free_port
+
+IMAGES = Path(__file__).parent / "images"
+NOWHERE = f"http://127.0.0.1:{free_port()}/a.jpg"  # nothing listens: a fetch fails at once
+
+
+@pytest.fixture
+def api() -> Iterator[FaultyApi]:
+    with faulty_api() as faulty:
+        yield faulty
+
+
+def make_client(api: FaultyApi, **kw: Any) -> ImageIntelligenceClient:
+    kw.setdefault("read_timeout", 5.0)
+    return ImageIntelligenceClient(CLIENT_ID, CLIENT_SECRET, api.base_url, **kw)
+
+
+def test_detect_finds_the_cat_in_chelsea(api: FaultyApi) -> None:
+    with make_client(api) as client:
+        job = client.detect(
+            [blob_image((IMAGES / "chelsea.png").read_bytes(), custom_id="chelsea")],
+            ["cat", "dog", {"class": "person", "verify": "NEVER"}],
+            custom_id="job-chelsea",
+            feed_id="tests",
+        )
+        assert job.custom_id == "job-chelsea"
+        done = client.wait_for_job(job, timeout=30)
+    assert done.finished and done.status == "COMPLETED_SUCCESSFULLY"
+    (image,) = done.images
+    assert image.ok and image.custom_id == "chelsea"
+    found = {o.class_name: o for o in image.found}
+    assert "cat" in found and "dog" not in found and "person" not in found
+    cat = found["cat"]
+    assert cat.supported and cat.confidence > 0.5 and cat.boxes
+    box = cat.boxes[0]
+    assert 0 <= box.x_min < box.x_max and 0 <= box.y_min < box.y_max
+    assert box.confidence is not None and box.confidence > 0.5
+    apispec.validate("DetectJobRequest", api.bodies("POST /detect")[0])
+    assert api.bodies("POST /detect")[0]["classes"] == [
+        {"class": "cat", "verify": "NEVER"},
+        {"class": "dog", "verify": "NEVER"},
+        {"class": "person", "verify": "NEVER"},
+    ]
+
+
+def test_unsupported_classes_say_so(api: FaultyApi) -> None:
+    with make_client(api) as client:
+        job = client.detect([blob_image((IMAGES / "chelsea.png").read_bytes())], ["unicorn"])
+        (image,) = client.wait_for_job(job, timeout=30).images
+    (unicorn,) = image.objects
+    assert unicorn.class_name == "unicorn"
+    assert unicorn.supported is False and unicorn.verdict is False
+
+
+def test_search_get_and_feedback(api: FaultyApi) -> None:
+    png = (IMAGES / "coffee.png").read_bytes()
+    with make_client(api) as client:
+        job = client.detect([blob_image(png)], ["coffee cup"], custom_id="find-me", feed_id="f1")
+        client.detect([blob_image(png)], ["coffee cup"], custom_id="other", feed_id="f1")
+        assert [j.id for j in client.search_detect_jobs(custom_id="find-me")] == [job.id]
+        assert {j.custom_id for j in client.search_detect_jobs(feed_id="f1")} == {
+            "find-me",
+            "other",
+        }
+        assert client.search_detect_jobs(custom_id="nobody") == []
+        assert client.get_detect_job(job.id).id == job.id
+        before = int(time.time() * 1000)
+        answer = client.send_feedback(job.id, [("coffee cup", "FALSE_NEGATIVE")])
+        after = int(time.time() * 1000)
+    assert answer["jobId"] == job.id
+    apispec.validate("FeedbackResponse", answer)
+    (sent,) = api.bodies("POST /feedback")
+    assert sent["classes"] == [{"class": "coffee cup", "code": "FALSE_NEGATIVE"}]
+    assert before <= sent["createdAt"] <= after
+    searches = [r.query for r in api.requests if r.route == "GET /detect"]
+    assert searches == ["customId=find-me", "feedId=f1", "customId=nobody"]
+
+
+def test_unknown_job_is_a_404_api_error_without_retries(api: FaultyApi) -> None:
+    with make_client(api) as client, pytest.raises(ApiError) as err:
+        client.get_detect_job("no-such-job")
+    assert (err.value.status, err.value.retryable, err.value.attempts) == (404, False, 1)
+    assert (err.value.method, err.value.path) == ("GET", "/detect/no-such-job")
+    assert api.count("GET /detect/{id}") == 1
+
+
+def test_the_token_is_fetched_once_and_reused(api: FaultyApi) -> None:
+    with make_client(api) as client:
+        token = client.access_token()
+        assert client.access_token() == token
+        client.search_detect_jobs()
+        client.search_detect_jobs()
+    assert api.issued_tokens == [token]
+    assert {r.authorization for r in api.requests if r.route == "GET /detect"} == {
+        f"Bearer {token}"
+    }
+    (credentials,) = api.bodies("POST /oauth/token")
+    apispec.validate("ClientCredentials", credentials)
+
+
+def run_threads(n: int, target: Callable[[], None]) -> None:
+    threads = [threading.Thread(target=target) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+        assert not t.is_alive()
+
+
+def test_fifty_threads_cause_exactly_one_token_request(api: FaultyApi) -> None:
+    api.delay("POST /oauth/token", 0.05)  # a slow token endpoint, so the threads pile up
+    tokens: list[str] = []
+    barrier = threading.Barrier(50)
+    with make_client(api) as client:
+
+        def work() -> None:
+            barrier.wait()
+            tokens.append(client.access_token())
+
+        run_threads(50, work)
+        assert client.search_detect_jobs() == []
+    assert tokens == api.issued_tokens * 50
+    assert api.count("POST /oauth/token") == 1
+
+
+def test_a_failed_token_fetch_reaches_every_waiter_and_the_next_call_retries(
+    api: FaultyApi,
+) -> None:
+    with make_client(api, pool_size=50) as client:
+        tokens = client._tokens
+        release = threading.Event()
+
+        def failing(_env: Any) -> tuple[int, list[tuple[str, str]], bytes]:
+            # Hold the only fetch until the 49 other threads wait for it (Condition's waiter
+            # list makes that deterministic), then fail it with a status that is not retried.
+            deadline = time.monotonic() + 5
+            while len(tokens._cond._waiters) < 49 and time.monotonic() < deadline:  # type: ignore[attr-defined]
+                time.sleep(0.001)
+            release.set()
+            return 500, [("Content-Type", "application/json")], b'{"error": "down"}'
+
+        api.add("POST /oauth/token", failing)
+        errors: list[BaseException] = []
+
+        def work() -> None:
+            try:
+                client.search_detect_jobs()
+            except AuthenticationError as exc:
+                errors.append(exc)
+
+        run_threads(50, work)
+        assert release.is_set()
+        assert len(errors) == 50 and all(e.status == 500 for e in errors)  # type: ignore[attr-defined]
+        assert api.count("POST /oauth/token") == 1 and api.count("GET /detect") == 0
+        assert client.search_detect_jobs() == []
+    assert api.count("POST /oauth/token") == 2
+
+
+def no_sleep(seconds: float) -> None:
+    raise AssertionError(f"unexpected retry (back-off {seconds} s)")
+
+
+def test_wrong_credentials_raise_invalid_client_credentials_once(api: FaultyApi) -> None:
+    wrong = "wrong-SECRET-9f8e7d"
+    client = ImageIntelligenceClient(CLIENT_ID, wrong, api.base_url, sleep=no_sleep)
+    with client, pytest.raises(InvalidClientCredentials) as err:
+        client.detect([url_image(NOWHERE)], ["cat"])
+    assert err.value.status == 401 and not err.value.retryable
+    assert wrong not in str(err.value) and wrong not in repr(err.value)
+    assert api.count("POST /oauth/token") == 1 and api.count("POST /detect") == 0
+
+
+def test_a_finished_job_is_returned_without_polling(api: FaultyApi) -> None:
+    with make_client(api) as client:
+        job = client.wait_for_job(
+            client.detect([blob_image((IMAGES / "coffee.png").read_bytes())], ["cat"]), 30
+        )
+        polls = api.count("GET /detect/{id}")
+        assert client.wait_for_job(job, timeout=0) is job
+        assert client.wait_for_job(job.id, timeout=5).status == job.status
+    assert api.count("GET /detect/{id}") == polls + 1  # a bare id costs one immediate poll
+
+
+def test_no_secret_or_token_in_logs_errors_or_reprs(
+    api: FaultyApi, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Drive the client through its error paths, with a server that echoes secrets back."""
+    caplog.set_level(logging.DEBUG)
+
+    def echo(env: Any) -> tuple[int, list[tuple[str, str]], bytes]:
+        # A badly behaved server repeating the request's credentials in its error text.
+        text = f"denied {env.get('HTTP_AUTHORIZATION')} {CLIENT_SECRET} {env['wsgi.input'].read()}"
+        return 502, [("Content-Type", "text/plain")], text.encode()
+
+    api.add("POST /oauth/token", echo, times=3)  # the credentials, echoed on every try
+    leaked = "tok-LEAK-5e6f7a"
+    api.respond("POST /oauth/token", 200, {"accessToken": leaked, "issuedAt": "x"})
+    api.add("GET /detect/{id}", echo, times=None)  # the bearer token, echoed
+    api.respond("POST /detect", 500, {"detail": f"secret was {CLIENT_SECRET}"})
+    texts: list[str] = []
+    with make_client(api, sleep=lambda _s: None) as client:
+        texts.append(repr(client))
+        for call, error in (
+            (client.access_token, AuthenticationError),  # 502 x 3 from the token endpoint
+            (client.access_token, AuthenticationError),  # a malformed token answer
+            (lambda: client.get_detect_job("job-1"), ApiError),
+            (lambda: client.detect([url_image(NOWHERE)], ["cat"]), ApiError),
+        ):
+            with pytest.raises(error) as err:
+                call()
+            texts += [str(err.value), repr(err.value), getattr(err.value, "body", "")]
+        texts.append(repr(client._tokens.get()))
+    assert "[redacted]" in " ".join(texts)
+    secrets = [CLIENT_SECRET, leaked, *api.issued_tokens]
+    assert len(secrets) == 3
+    for secret in secrets:
+        assert secret not in caplog.text
+        for text in texts:
+            assert secret not in text
+    assert any(r.levelno == logging.WARNING for r in caplog.records)  # the retries were logged
+
+
+def test_validation_errors_come_before_any_request(api: FaultyApi) -> None:
+    with make_client(api) as client, pytest.raises(ValueError, match="1 to 64 images"):
+        client.detect([url_image(NOWHERE)] * (MAX_IMAGES_PER_JOB + 1), ["cat"])
+    assert api.total_calls() == 0
+
+
+def test_jobs_parse_leniently_but_not_blindly() -> None:
+    minimal = DetectJob.from_json({"id": "j", "createdAt": 1, "status": "IN_PROGRESS"})
+    assert (minimal.images, minimal.custom_id, minimal.finished) == ((), None, False)
+    job = DetectJob.from_json(
+        {
+            "id": "j",
+            "createdAt": 1,
+            "status": "COMPLETED_SUCCESSFULLY",
+            "jobResults": [],
+            "imageResults": [
+                {
+                    "id": "i",
+                    "url": "https://x/y.jpg",
+                    "status": "COMPLETED_SUCCESSFULLY",
+                    "objects": [{"class": "car", "confidence": 0.9, "verdict": True}],
+                }
+            ],
+        }
+    )
+    (car,) = job.images[0].objects
+    assert (car.supported, car.boxes, car.verdict) == (True, (), True)
+    bad: Any
+    for bad in (
+        [],
+        {"id": "j"},
+        {"id": 3, "status": "X"},
+        {"id": "j", "status": "X", "imageResults": {}},
+    ):
+        with pytest.raises(ValueError):
+            DetectJob.from_json(bad)
