@@ -99,13 +99,13 @@ def run_gunicorn(
     bind: str,
     threads: int,
     graceful_timeout: float = 30,
-    on_exit: Callable[[Any], None] | None = None,
+    on_exit: Callable[[], None] | None = None,
 ) -> None:
     """Serve `app` under gunicorn (1 worker, gthread) until stopped by a signal (SIGTERM/SIGINT).
 
     Must run in the main thread (gunicorn installs signal handlers). `bind` is anything gunicorn
-    takes: "127.0.0.1:8080", "unix:/path", "fd://3". `on_exit(arbiter)` runs in the master as it
-    exits. One worker because the app keeps its state (tokens, jobs) in memory; `timeout=0`
+    takes: "127.0.0.1:8080", "unix:/path", "fd://3". `on_exit()` runs in the master process as it
+    exits (not in the forked worker, where `app` served). One worker because the app keeps its state (tokens, jobs) in memory; `timeout=0`
     because detection jobs run on the app's own threads, not in the request.
     """
     from gunicorn.app.base import BaseApplication
@@ -119,7 +119,7 @@ def run_gunicorn(
         "graceful_timeout": graceful_timeout,
     }
     if on_exit is not None:
-        settings["on_exit"] = on_exit
+        settings["on_exit"] = lambda _arbiter: on_exit()
 
     class _Application(BaseApplication):
         def load_config(self) -> None:

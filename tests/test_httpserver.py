@@ -93,7 +93,7 @@ def app(environ, start_response):
     return [body]
 
 run_gunicorn(app, bind="fd://" + sys.argv[1], threads=2, graceful_timeout=2,
-             on_exit=lambda arbiter: print("on_exit called", flush=True))
+             on_exit=lambda: print("on_exit called", flush=True))
 print("run_gunicorn returned", flush=True)
 """
 
