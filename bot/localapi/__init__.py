@@ -27,6 +27,14 @@ def generate_credentials() -> tuple[str, str]:
     return f"local-{secrets.token_hex(8)}", secrets.token_urlsafe(32)
 
 
+def _fill_in(client_id: str | None, client_secret: str | None) -> tuple[str, str]:
+    generated_id, generated_secret = generate_credentials()
+    return (
+        generated_id if client_id is None else client_id,
+        generated_secret if client_secret is None else client_secret,
+    )
+
+
 class RunningLocalApi:
     """The embedded API serving from a background thread; `stop()` (or leaving `with`) ends it."""
 
@@ -65,10 +73,7 @@ def start_local_api(
     workers: int = 2,
 ) -> RunningLocalApi:
     """Start the embedded API in this process; credentials left as None are generated."""
-    if client_id is None or client_secret is None:
-        generated_id, generated_secret = generate_credentials()
-        client_id = generated_id if client_id is None else client_id
-        client_secret = generated_secret if client_secret is None else client_secret
+    client_id, client_secret = _fill_in(client_id, client_secret)
     app = create_app(client_id, client_secret, workers=workers)
     try:
         server = ServerThread(app, host=host, port=port).start()
@@ -81,13 +86,20 @@ def start_local_api(
 def serve(
     host: str,
     port: int,
-    client_id: str,
-    client_secret: str,
+    client_id: str | None = None,
+    client_secret: str | None = None,
     workers: int = 2,
 ) -> None:
     """Serve the embedded API under gunicorn on host:port until SIGTERM/SIGINT (main thread only).
 
-    Bind 127.0.0.1 unless the API must be reached from elsewhere: it speaks plain HTTP.
+    Credentials left as None are generated and printed to stdout, once, as the settings a bot
+    needs to use this server. Bind 127.0.0.1 unless the API must be reached from elsewhere: it
+    speaks plain HTTP.
     """
     address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    print(f"II_API_URL=http://{address}/v2", flush=True)
+    generated = client_id is None or client_secret is None
+    client_id, client_secret = _fill_in(client_id, client_secret)
+    if generated:
+        print(f"II_CLIENT_ID={client_id}\nII_CLIENT_SECRET={client_secret}", flush=True)
     run_gunicorn(create_app(client_id, client_secret, workers=workers), bind=address, threads=8)

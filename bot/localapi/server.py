@@ -257,7 +257,7 @@ class LocalApi:
     def _get_job(self, request: _Request, job_id: str) -> Any:
         job = self._store.get(job_id)
         if job is None:
-            raise HttpError(404, "not_found", "no detect job with this id", field="id")
+            raise HttpError(404, "not_found", "id: no detect job with this id", field="id")
         return job
 
     def _search(self, request: _Request) -> Any:
