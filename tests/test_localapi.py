@@ -804,9 +804,7 @@ def test_secrets_tokens_and_blobs_stay_out_of_logs_and_reprs(
         app.close()
 
 
-def test_after_close_new_jobs_get_503_and_the_server_still_answers(
-    make_api: Callable[..., Api],
-) -> None:
+def test_after_close_new_jobs_get_503_and_the_server_still_answers() -> None:
     client_id, client_secret = generate_credentials()
     app = create_app(client_id, client_secret)
     with ServerThread(app) as server:

@@ -68,10 +68,8 @@ class _Request:
         data = self._read_body()
         try:
             return json.loads(data, parse_constant=_reject_constant)
-        except (
-            ValueError,
-            RecursionError,
-        ):  # incl. UnicodeDecodeError; RecursionError: deep nesting
+        # ValueError covers UnicodeDecodeError; RecursionError is what very deep nesting raises.
+        except (ValueError, RecursionError):
             raise BadRequest("body", "not valid JSON") from None
 
     def _content_length(self) -> int | None:
