@@ -12,8 +12,8 @@ import logging
 import signal
 import sys
 import threading
-from collections.abc import Sequence
-from contextlib import ExitStack
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -32,6 +32,7 @@ from bot.imageintelligence import (
 from bot.localapi.detector import InvalidImage, decode_image
 from bot.replies import ImageOutcome
 from bot.runtime import open_api, running
+from bot.web import SlackWebApp
 
 logger = logging.getLogger("bot")
 
@@ -175,7 +176,9 @@ def _check_slack(settings: Settings) -> list[tuple[bool, str]]:
     lines = [_check_slack_auth(settings)]
     if settings.socket_mode:
         try:
-            make_web_client(settings).apps_connections_open(app_token=settings.slack_app_token)
+            make_web_client(settings).apps_connections_open(
+                app_token=settings.slack_app_token or ""
+            )
         except SlackApiError as error:
             lines.append((False, f"SLACK_APP_TOKEN: Slack refused it ({_slack_error(error)})"))
         else:
@@ -252,23 +255,21 @@ def _run_socket_mode(settings: Settings) -> int:
 
 def _run_http(settings: Settings) -> int:
     from bot.httpserver import run_gunicorn
-    from bot.web import SlackWebApp
-
-    stack = ExitStack()
-
-    def load() -> SlackWebApp:
-        # Runs in gunicorn's worker process, after the fork: threads must start there.
-        runtime = stack.enter_context(running(settings))
-        return SlackWebApp(runtime.app)
 
     run_gunicorn(
-        load,
-        bind=f"0.0.0.0:{settings.port}",
+        lambda: _web_app(settings),
+        bind=f"0.0.0.0:{settings.port}",  # a PaaS routes to the dyno's own interface
         threads=max(8, settings.detect_workers),
+        # gunicorn waits this long for the worker, which first waits SHUTDOWN_GRACE for the work.
         graceful_timeout=settings.shutdown_grace + 5,
-        on_exit=stack.close,
     )
     return 0
+
+
+@contextmanager
+def _web_app(settings: Settings) -> Iterator[SlackWebApp]:
+    with running(settings) as runtime:
+        yield SlackWebApp(runtime.app)
 
 
 # -- api ---------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import os
 import socketserver
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager, ExitStack
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
@@ -94,22 +95,24 @@ class ServerThread:
 
 
 def run_gunicorn(
-    app: WSGIApplication,
+    open_app: Callable[[], AbstractContextManager[WSGIApplication]],
     *,
     bind: str,
     threads: int,
     graceful_timeout: float = 30,
-    on_exit: Callable[[], None] | None = None,
 ) -> None:
-    """Serve `app` under gunicorn (1 worker, gthread) until stopped by a signal (SIGTERM/SIGINT).
+    """Serve the app that `open_app()` yields under gunicorn (1 worker, gthread) until SIGTERM/SIGINT.
 
-    Must run in the main thread (gunicorn installs signal handlers). `bind` is anything gunicorn
-    takes: "127.0.0.1:8080", "unix:/path", "fd://3". `on_exit()` runs in the master process as it
-    exits (not in the forked worker, where `app` served). One worker because the app keeps its state (tokens, jobs) in memory; `timeout=0`
-    because detection jobs run on the app's own threads, not in the request.
+    `open_app()` is entered in the forked worker, so the threads the app starts live there, and it
+    is exited in the worker as it stops, after gunicorn's graceful wait for requests in flight: the
+    place for the app's own graceful shutdown. Must run in the main thread (gunicorn installs
+    signal handlers). `bind` is anything gunicorn takes: "127.0.0.1:8080", "unix:/path", "fd://3".
+    One worker because the app keeps its state (tokens, jobs) in memory; `timeout=0` because
+    detection jobs run on the app's own threads, not in the request.
     """
     from gunicorn.app.base import BaseApplication
 
+    opened = ExitStack()
     settings: dict[str, Any] = {
         "bind": [bind],
         "workers": 1,
@@ -117,9 +120,8 @@ def run_gunicorn(
         "threads": threads,
         "timeout": 0,
         "graceful_timeout": graceful_timeout,
+        "worker_exit": lambda _arbiter, _worker: opened.close(),
     }
-    if on_exit is not None:
-        settings["on_exit"] = lambda _arbiter: on_exit()
 
     class _Application(BaseApplication):
         def load_config(self) -> None:
@@ -131,7 +133,7 @@ def run_gunicorn(
                 self.cfg.set("control_socket_disable", True)
 
         def load(self) -> WSGIApplication:
-            return app
+            return opened.enter_context(open_app())
 
     master_pid = os.getpid()
     try:

@@ -84,16 +84,25 @@ def test_port_before_start_is_an_error_and_stop_twice_is_harmless() -> None:
 
 
 GUNICORN_CHILD = """
+import os
 import sys
+from contextlib import contextmanager
 from bot.httpserver import run_gunicorn
+
+MASTER = os.getpid()
 
 def app(environ, start_response):
     body = b"hello from gunicorn " + environ["wsgi.multithread"].__repr__().encode()
     start_response("200 OK", [("Content-Length", str(len(body)))])
     return [body]
 
-run_gunicorn(app, bind="fd://" + sys.argv[1], threads=2, graceful_timeout=2,
-             on_exit=lambda: print("on_exit called", flush=True))
+@contextmanager
+def open_app():
+    print("opened in the worker:", os.getpid() != MASTER, flush=True)
+    yield app
+    print("closed in the worker:", os.getpid() != MASTER, flush=True)
+
+run_gunicorn(open_app, bind="fd://" + sys.argv[1], threads=2, graceful_timeout=2)
 print("run_gunicorn returned", flush=True)
 """
 
@@ -128,6 +137,10 @@ def test_run_gunicorn_serves_until_sigterm_then_returns(tmp_path: Path) -> None:
             child.kill()
             child.communicate()
     assert child.returncode == 0, stderr
-    assert stdout.splitlines() == ["on_exit called", "run_gunicorn returned"]
+    assert stdout.splitlines() == [
+        "opened in the worker: True",
+        "closed in the worker: True",
+        "run_gunicorn returned",
+    ]
     # No control socket was left in $HOME (gunicorn >= 25.1 makes one unless told not to).
     assert not (tmp_path / ".gunicorn").exists()

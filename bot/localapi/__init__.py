@@ -7,6 +7,7 @@ when no hosted account is configured); `serve()` runs it on its own under gunico
 from __future__ import annotations
 
 import secrets
+from contextlib import closing
 from types import TracebackType
 
 from bot.httpserver import ServerThread, run_gunicorn
@@ -102,4 +103,8 @@ def serve(
     client_id, client_secret = _fill_in(client_id, client_secret)
     if generated:
         print(f"II_CLIENT_ID={client_id}\nII_CLIENT_SECRET={client_secret}", flush=True)
-    run_gunicorn(create_app(client_id, client_secret, workers=workers), bind=address, threads=8)
+    run_gunicorn(
+        lambda: closing(create_app(client_id, client_secret, workers=workers)),
+        bind=address,
+        threads=8,
+    )
