@@ -53,6 +53,13 @@ def api() -> Iterator[FaultyApi]:
         yield faulty
 
 
+@pytest.fixture(scope="module")
+def idle_api() -> Iterator[FaultyApi]:
+    """One server for the tests that must make no request at all (each asserts zero calls)."""
+    with faulty_api() as faulty:
+        yield faulty
+
+
 @pytest.fixture
 def fake_time() -> FakeTime:
     return FakeTime()
@@ -452,16 +459,16 @@ def test_a_zero_timeout_on_a_running_job_raises_without_polling(
     ],
 )
 def test_detect_validates_before_any_request(
-    api: FaultyApi,
+    idle_api: FaultyApi,
     fake_time: FakeTime,
     images: Any,
     classes: Any,
     kw: dict[str, Any],
     message: str,
 ) -> None:
-    with make_client(api, fake_time) as client, pytest.raises(ValueError, match=message):
+    with make_client(idle_api, fake_time) as client, pytest.raises(ValueError, match=message):
         client.detect(images, classes, **kw)
-    assert api.total_calls() == 0
+    assert idle_api.total_calls() == 0
 
 
 @pytest.mark.parametrize(
@@ -474,11 +481,11 @@ def test_detect_validates_before_any_request(
     ],
 )
 def test_feedback_validates_before_any_request(
-    api: FaultyApi, fake_time: FakeTime, job: str, items: Any, message: str
+    idle_api: FaultyApi, fake_time: FakeTime, job: str, items: Any, message: str
 ) -> None:
-    with make_client(api, fake_time) as client, pytest.raises(ValueError, match=message):
+    with make_client(idle_api, fake_time) as client, pytest.raises(ValueError, match=message):
         client.send_feedback(job, items)
-    assert api.total_calls() == 0
+    assert idle_api.total_calls() == 0
 
 
 def test_limits_at_the_edge_are_accepted_and_match_the_spec(
