@@ -1,0 +1,108 @@
+"""The bot under test: the real app, served over real HTTP, talking to the Slack emulator.
+
+`running_bot(slack, **env)` builds the settings from `env` the way the process does, starts
+everything `python -m bot run --http` starts (the API, the pipeline, the Bolt app) and serves the
+WSGI app on loopback; requests are built from Slack's own payloads and signed like Slack signs them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from bot.config import load_settings
+from bot.httpserver import ServerThread
+from bot.runtime import Runtime, running
+from bot.web import SLACK_PATH, SlackWebApp
+from tests.faultserver import CLIENT_ID, CLIENT_SECRET, FaultyApi
+from tests.slack_emulator import SlackEmulator
+from tests.slack_signing import (
+    file_share_event,
+    interactive_body,
+    post_signed,
+    slash_command_body,
+)
+
+SIGNING_SECRET = "test-signing-secret-not-real-0f9e8d"
+CHANNEL = "C0CHANNEL1"
+USER = "U0PERSON01"
+IMAGES = Path(__file__).parent / "images"
+
+
+def photo(name: str) -> bytes:
+    return (IMAGES / name).read_bytes()
+
+
+def hosted(api: FaultyApi) -> dict[str, str]:
+    """Settings that make the bot use `api` as its hosted API account."""
+    return {
+        "II_API_URL": api.base_url,
+        "II_CLIENT_ID": CLIENT_ID,
+        "II_CLIENT_SECRET": CLIENT_SECRET,
+    }
+
+
+@dataclass
+class Bot:
+    url: str
+    runtime: Runtime
+    slack: SlackEmulator
+
+    def post_event(self, envelope: dict[str, Any], **kw: Any) -> requests.Response:
+        return post_signed(
+            self.url, json.dumps(envelope).encode(), "application/json", SIGNING_SECRET, **kw
+        )
+
+    def share(
+        self, *files: dict[str, Any], channel: str = CHANNEL, text: str = "", **kw: Any
+    ) -> tuple[dict[str, Any], requests.Response]:
+        """Post a file_share event for `files` (from `slack.add_image`); returns the event and the ack."""
+        message = self.slack.add_message(channel, text, user=USER, files=list(files))
+        envelope = file_share_event(
+            list(files), channel=channel, ts=message["ts"], user=USER, text=text, **kw
+        )
+        return envelope["event"], self.post_event(envelope)
+
+    def command(self, text: str, *, channel: str = CHANNEL, user: str = USER) -> requests.Response:
+        body = slash_command_body(text, channel=channel, user=user)
+        return post_signed(self.url, body, "application/x-www-form-urlencoded", SIGNING_SECRET)
+
+    def interact(self, payload: dict[str, Any]) -> requests.Response:
+        return post_signed(
+            self.url,
+            interactive_body(payload),
+            "application/x-www-form-urlencoded",
+            SIGNING_SECRET,
+        )
+
+    def replies_in(self, thread_ts: str, channel: str = CHANNEL) -> list[dict[str, Any]]:
+        """The bot's chat.postMessage calls that answered in `thread_ts`."""
+        return [
+            call.args
+            for call in self.slack.calls_to("chat.postMessage")
+            if call.args.get("channel") == channel and call.args.get("thread_ts") == thread_ts
+        ]
+
+
+def settings_env(slack: SlackEmulator, **env: str) -> dict[str, str]:
+    return {
+        "SLACK_BOT_TOKEN": slack.bot_token,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": slack.api_url,
+        "DETECT_WORKERS": "2",
+        "DETECT_TIMEOUT": "20",
+        **env,
+    }
+
+
+@contextmanager
+def running_bot(slack: SlackEmulator, **env: str) -> Iterator[Bot]:
+    settings = load_settings(settings_env(slack, **env), dotenv_path=None)
+    with running(settings) as runtime, ServerThread(SlackWebApp(runtime.app)) as server:
+        yield Bot(server.url + SLACK_PATH, runtime, slack)
