@@ -152,11 +152,12 @@ def _load_specs() -> dict[str, JsonDict]:
 class SlackEmulator:
     """Slack's Web API, file hosts and Socket Mode endpoint, on 127.0.0.1.
 
-    >>> with SlackEmulator() as slack:
-    ...     client = WebClient(token=slack.bot_token, base_url=slack.api_url)
-    ...     client.chat_postMessage(channel="C111", text="hi")
-    ...     slack.wait_for("chat.postMessage")[0].args["text"]
-    'hi'
+    Example::
+
+        with SlackEmulator() as slack:
+            client = WebClient(token=slack.bot_token, base_url=slack.api_url)
+            client.chat_postMessage(channel="C111", text="hi")
+            assert slack.wait_for("chat.postMessage")[0].args["text"] == "hi"
     """
 
     def __init__(
