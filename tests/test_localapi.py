@@ -405,7 +405,7 @@ def closed_port() -> int:
 def test_url_images_are_fetched_with_a_size_cap_and_a_deadline(
     make_api: Callable[..., Api],
 ) -> None:
-    api = make_api(max_image_bytes=IMAGE_CAP, url_timeout=0.5, workers=4)
+    api = make_api(max_image_bytes=IMAGE_CAP, url_timeout=0.5, workers=4, private_urls=True)
     host = ImageHost()
     with ServerThread(host) as image_server:
         urls = {
@@ -447,6 +447,31 @@ def test_url_images_are_fetched_with_a_size_cap_and_a_deadline(
     }
     # The trickle was cut at its deadline, not after its declared 100 kB arrived (~10 s).
     assert elapsed < 3
+
+
+def test_by_default_url_images_on_local_addresses_are_refused_without_a_request(
+    local_api: ApiLike, make_api: Callable[..., Api]
+) -> None:
+    requests_seen: list[str] = []
+    host = ImageHost()
+
+    def image_host(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        requests_seen.append(environ["PATH_INFO"])
+        return host(environ, start_response)
+
+    with ServerThread(image_host) as image_server:
+        url = f"{image_server.url}/chelsea.png"
+        body = {"images": [{"url": url}], "classes": classes("cat")}
+        # start_local_api() (what the bot runs) and create_app() both default to refusing.
+        for api in (local_api, make_api()):
+            job = detect(api, body)
+            assert job["status"] == "COMPLETED_ALL_ERROR"
+            [image] = job["imageResults"]
+            assert image["status"] == "IMAGE_DOWNLOAD_ERROR"
+            assert image["error"] == "it points at a private or local address"
+        # The same photo is served to a request that is let through.
+        assert requests.get(url, timeout=10).status_code == 200
+    assert requests_seen == ["/chelsea.png"]
 
 
 # --- bad requests ----------------------------------------------------------------------------------
@@ -656,7 +681,7 @@ def test_unknown_job_id_is_404(local_api: ApiLike) -> None:
 def test_store_evicts_the_oldest_finished_job_and_refuses_when_all_run(
     make_api: Callable[..., Api],
 ) -> None:
-    api = make_api(max_jobs=2, workers=2)
+    api = make_api(max_jobs=2, workers=2, private_urls=True)
     headers = bearer(api)
     host = ImageHost()
     with ServerThread(host) as image_server:

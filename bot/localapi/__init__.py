@@ -72,10 +72,16 @@ def start_local_api(
     host: str = "127.0.0.1",
     port: int = 0,
     workers: int = 2,
+    private_urls: bool = False,
 ) -> RunningLocalApi:
-    """Start the embedded API in this process; credentials left as None are generated."""
+    """Start the embedded API in this process; credentials left as None are generated.
+
+    The bot relays `/detect` URLs from Slack users to this API, which fetches them from the
+    bot's own process: keep `private_urls=False` so that those URLs cannot reach loopback,
+    private or link-local addresses (server-side request forgery through the bot).
+    """
     client_id, client_secret = _fill_in(client_id, client_secret)
-    app = create_app(client_id, client_secret, workers=workers)
+    app = create_app(client_id, client_secret, workers=workers, private_urls=private_urls)
     try:
         server = ServerThread(app, host=host, port=port).start()
     except BaseException:
@@ -90,12 +96,14 @@ def serve(
     client_id: str | None = None,
     client_secret: str | None = None,
     workers: int = 2,
+    private_urls: bool = False,
 ) -> None:
     """Serve the embedded API under gunicorn on host:port until SIGTERM/SIGINT (main thread only).
 
     Credentials left as None are generated and printed to stdout, once, as the settings a bot
     needs to use this server. Bind 127.0.0.1 unless the API must be reached from elsewhere: it
-    speaks plain HTTP.
+    speaks plain HTTP. `private_urls=False` refuses `url` images on loopback, private or
+    link-local addresses, so API callers cannot make the server probe its own network (SSRF).
     """
     address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     print(f"II_API_URL=http://{address}/v2", flush=True)
@@ -104,7 +112,9 @@ def serve(
     if generated:
         print(f"II_CLIENT_ID={client_id}\nII_CLIENT_SECRET={client_secret}", flush=True)
     run_gunicorn(
-        lambda: closing(create_app(client_id, client_secret, workers=workers)),
+        lambda: closing(
+            create_app(client_id, client_secret, workers=workers, private_urls=private_urls)
+        ),
         bind=address,
         threads=8,
     )

@@ -156,6 +156,7 @@ class LocalApi:
         max_body_bytes: int,
         max_image_bytes: int,
         url_timeout: float,
+        private_urls: bool,
         clock: Callable[[], float],
     ) -> None:
         self._tokens = TokenAuthority(client_id, client_secret, clock)
@@ -166,10 +167,10 @@ class LocalApi:
         self._workers = workers
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="localapi-detect")
         self._session = requests.Session()
-        self._session.max_redirects = 5
         self._max_body_bytes = max_body_bytes
         self._max_image_bytes = max_image_bytes
         self._url_timeout = url_timeout
+        self._private_urls = private_urls
         self._clock = clock
         self._routes: dict[str, dict[str, Handler]] = {
             "/v2/oauth/token": {"POST": self._token},
@@ -291,6 +292,7 @@ class LocalApi:
                     data,
                     max_bytes=self._max_image_bytes,
                     timeout=self._url_timeout,
+                    private_urls=self._private_urls,
                 )
             picture = decode_image(data)
         except DownloadError as exc:
@@ -315,12 +317,19 @@ def create_app(
     max_body_bytes: int = 64 * 1024 * 1024,
     max_image_bytes: int = 20_000_000,
     url_timeout: float = 10.0,
+    private_urls: bool = False,
     clock: Callable[[], float] = time.time,
 ) -> LocalApi:
     """The embedded API for one client id/secret pair.
 
     `detector=None` uses the process's shared detector (loaded on the first image). `clock` gives
     UNIX seconds: token times and job `createdAt` come from it, so tests can move time.
+
+    `url` images are fetched by this process, for whoever can call the API (through the bot, any
+    Slack user): with `private_urls=False` (the default) URLs pointing at loopback, private or
+    link-local addresses are refused, so nobody can use the API to reach services on its own
+    network (server-side request forgery), such as cloud metadata at 169.254.169.254. True is
+    for tests and trusted callers that serve images from such addresses.
     """
     return LocalApi(
         client_id,
@@ -331,5 +340,6 @@ def create_app(
         max_body_bytes=max_body_bytes,
         max_image_bytes=max_image_bytes,
         url_timeout=url_timeout,
+        private_urls=private_urls,
         clock=clock,
     )
