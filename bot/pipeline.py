@@ -170,7 +170,7 @@ class Pipeline:
         files = list(request.files)
         if not files and not request.urls and request.announce_for:
             files = self._recent_image_files(request.channel)
-        images = [self._download(f) for f in image_files(files)]
+        images = [image for f in image_files(files) if (image := self._download(f)) is not None]
         images += [_Image(name=url, url=url) for url in request.urls]
         return images
 
@@ -182,10 +182,13 @@ class Pipeline:
                 return found
         return []
 
-    def _download(self, file: dict) -> _Image:
+    def _download(self, file: dict) -> _Image | None:
+        """The file's bytes, or why it was skipped; None for a stub that turns out not to be an image."""
         try:
             if needs_file_info(file):
                 file = self.slack.files_info(file=file["id"])["file"]
+                if not image_files([file]):
+                    return None
             name = file.get("name") or file.get("title") or file.get("id", "file")
             return _Image(name=name, data=self.downloader.download(file))
         except FileSkipped as skipped:
