@@ -15,6 +15,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NoReturn
 from urllib.parse import urlsplit
 
 from slack_sdk.errors import SlackApiError
@@ -61,10 +62,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # argparse prints the usage first; errors here are one line, and the usage is a -h away.
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} -h)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m bot", description="The Image Intelligence Slack bot."
-    )
+    parser = _Parser(prog="python -m bot", description="The Image Intelligence Slack bot.")
     parser.set_defaults(handler=run, command="run", http=False, socket_mode=False)
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
