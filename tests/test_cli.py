@@ -1,0 +1,316 @@
+"""`python -m bot detect | check | run`, in-process through `bot.cli.main` (plus one real process).
+
+Every run starts in an empty directory (no stray `.env`) with none of the bot's variables set but
+those a test names. Exit codes: 0 success, 1 the API or Slack failed, 2 usage or configuration.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from dotenv import dotenv_values
+
+from bot.cli import main
+from bot.imageintelligence import IMAGE_OK
+from tests import apispec
+from tests.faultserver import CLIENT_ID, CLIENT_SECRET, FaultyApi, faulty_api
+from tests.slack_emulator import SlackEmulator
+from tests.slackbot import IMAGES, SIGNING_SECRET
+
+REPO = Path(__file__).resolve().parent.parent
+# .env.example lists every variable the bot reads.
+VARIABLES = tuple(dotenv_values(REPO / ".env.example"))
+CHELSEA, ASTRONAUT, ROCKET, COFFEE = (
+    str(IMAGES / name) for name in ("chelsea.png", "astronaut.png", "rocket.jpg", "coffee.png")
+)
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name in VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def slack() -> Iterator[SlackEmulator]:
+    with SlackEmulator() as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def api() -> Iterator[FaultyApi]:
+    with faulty_api() as faulty:
+        yield faulty
+
+
+def cli(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    *argv: str,
+    **env: str,
+) -> tuple[int, str, str]:
+    """Run `python -m bot ARGV` in-process with `env` set; (exit code, stdout, stderr)."""
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    try:
+        code = main(list(argv))
+    except SystemExit as exit_:  # argparse exits on bad arguments
+        code = int(exit_.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def one_line(text: str) -> str:
+    lines = text.strip().splitlines()
+    assert len(lines) == 1, text
+    assert "Traceback" not in text
+    return lines[0]
+
+
+def slack_env(slack: SlackEmulator, **env: str) -> dict[str, str]:
+    return {
+        "SLACK_BOT_TOKEN": slack.bot_token,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": slack.api_url,
+        **env,
+    }
+
+
+def hosted_env(api: FaultyApi, secret: str = CLIENT_SECRET) -> dict[str, str]:
+    return {"II_API_URL": api.base_url, "II_CLIENT_ID": CLIENT_ID, "II_CLIENT_SECRET": secret}
+
+
+# -- detect --------------------------------------------------------------------------------------
+
+
+def test_detect_prints_a_line_per_photo_with_the_classes_found_and_their_confidence(
+    monkeypatch, capsys
+):
+    code, out, err = cli(monkeypatch, capsys, "detect", CHELSEA, ASTRONAUT, ROCKET)
+
+    assert code == 0, err
+    chelsea, astronaut, rocket = out.strip().splitlines()
+    assert chelsea.startswith(f"{CHELSEA}: ") and re.search(r"\bcat \d+%", chelsea)
+    assert astronaut.startswith(f"{ASTRONAUT}: ") and re.search(r"\bperson \d+%", astronaut)
+    # Nothing found in the rocket: the default classes are all named as missing, none with a score.
+    assert rocket == f"{ROCKET}: no person, car, bicycle, dog, cat found"
+
+
+def test_detect_looks_for_the_classes_given(monkeypatch, capsys):
+    code, out, err = cli(monkeypatch, capsys, "detect", "--classes", "coffee cup", COFFEE)
+
+    assert code == 0, err
+    assert re.fullmatch(rf"{re.escape(COFFEE)}: coffee cup \d+%", one_line(out))
+
+
+def test_detect_json_prints_the_apis_job_as_the_spec_defines_it(monkeypatch, capsys):
+    code, out, err = cli(monkeypatch, capsys, "detect", "--json", "--verify", "auto", CHELSEA)
+
+    assert code == 0, err
+    job = json.loads(out)
+    apispec.validate("DetectJobResponse", job)
+    assert job["status"] == IMAGE_OK
+    (image,) = job["imageResults"]
+    cat = next(o for o in image["objects"] if o["class"] == "cat")
+    assert cat["verdict"] is True and cat["confidence"] > 0.5
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["detect", "missing.png"], "missing.png: no such file"),
+        (["detect", "notes.txt"], "notes.txt: not an image"),
+        (["detect", "ftp://example.com/cat.png"], "only http(s) URLs and files"),
+        (["detect", *[CHELSEA] * 65], "65 images given; at most 64"),
+        (["detect", "--colour", CHELSEA], "unrecognized arguments: --colour"),
+        (["detect", "--verify", "sometimes", CHELSEA], "invalid choice: 'SOMETIMES'"),
+        (["detect", "--classes", " , ", CHELSEA], "--classes: give at least one class"),
+    ],
+    ids=["missing", "not-an-image", "ftp", "65-images", "unknown-option", "verify", "classes"],
+)
+def test_detect_usage_errors_exit_2_with_one_line(monkeypatch, capsys, tmp_path, argv, expected):
+    (tmp_path / "notes.txt").write_text("not a photo\n")
+
+    code, out, err = cli(monkeypatch, capsys, *argv)
+
+    assert code == 2
+    assert out == ""
+    assert expected in one_line(err)
+
+
+def test_a_bad_variable_exits_2_naming_it(monkeypatch, capsys):
+    code, _, err = cli(monkeypatch, capsys, "detect", CHELSEA, DETECT_TIMEOUT="abc")
+
+    assert code == 2
+    assert one_line(err) == "configuration error: DETECT_TIMEOUT: must be a number, not 'abc'"
+
+
+def test_an_unavailable_api_exits_1_with_one_line(monkeypatch, capsys, api):
+    api.respond("POST /detect", 503, {"error": "overloaded"}, [("Retry-After", "0")], times=None)
+
+    code, out, err = cli(monkeypatch, capsys, "detect", CHELSEA, **hosted_env(api))
+
+    assert code == 1
+    assert out == ""
+    assert one_line(err) == (
+        "Image Intelligence API unavailable (HTTP 503) after 3 tries. Try again later. "
+        "No results for 1 image."
+    )
+    assert api.count("POST /detect") == 3
+
+
+def test_a_refused_secret_exits_1_with_one_line_that_keeps_it_secret(monkeypatch, capsys, api):
+    wrong = "wrong-SECRET-7c1d9e"
+
+    code, out, err = cli(monkeypatch, capsys, "detect", CHELSEA, **hosted_env(api, wrong))
+
+    assert code == 1
+    assert "credentials were refused" in one_line(err)
+    assert wrong not in out + err
+    assert api.count("POST /detect") == 0
+
+
+def test_the_real_entry_point_detects_on_the_embedded_api(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in VARIABLES}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "detect", CHELSEA],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert re.search(r"\bcat \d+%", one_line(done.stdout))
+    assert "Traceback" not in done.stderr
+
+
+# -- check ---------------------------------------------------------------------------------------
+
+
+def test_check_reports_every_item_ok(monkeypatch, capsys, slack):
+    code, out, err = cli(monkeypatch, capsys, "check", **slack_env(slack))
+
+    assert code == 0, out + err
+    assert out.splitlines() == [
+        "ok   Image Intelligence API at the embedded API: credentials accepted",
+        "ok   Slack: signed in as @imagebot in workspace Emulated Workspace",
+        "ok   HTTP: SLACK_SIGNING_SECRET is set",
+    ]
+    assert slack.calls_to("auth.test")[0].headers["Authorization"] == f"Bearer {slack.bot_token}"
+    assert_no_secrets(out + err, slack)
+
+
+def test_check_opens_a_socket_mode_connection_with_the_app_token(monkeypatch, capsys, slack):
+    env = slack_env(slack, SLACK_APP_TOKEN=slack.app_token)
+    del env["SLACK_SIGNING_SECRET"]  # not needed for Socket Mode
+
+    code, out, err = cli(monkeypatch, capsys, "check", **env)
+
+    assert code == 0, out + err
+    assert out.splitlines()[-1] == "ok   Socket Mode: SLACK_APP_TOKEN can open a connection"
+    opened = slack.calls_to("apps.connections.open")
+    assert opened[0].headers["Authorization"] == f"Bearer {slack.app_token}"
+    assert_no_secrets(out + err, slack)
+
+
+def test_check_fails_on_tokens_slack_refuses(monkeypatch, capsys, slack):
+    wrong_bot, wrong_app = "xoxb-wrong-9f8e7d", "xapp-wrong-6c5b4a"
+    env = slack_env(slack, SLACK_BOT_TOKEN=wrong_bot, SLACK_APP_TOKEN=wrong_app)
+
+    code, out, err = cli(monkeypatch, capsys, "check", **env)
+
+    assert code == 1
+    assert out.splitlines()[1:] == [
+        "FAIL SLACK_BOT_TOKEN: Slack refused it (invalid_auth)",
+        "FAIL SLACK_APP_TOKEN: Slack refused it (invalid_auth)",
+    ]
+    assert wrong_bot not in out + err and wrong_app not in out + err
+
+
+def test_check_names_what_is_missing_and_where_to_get_it(monkeypatch, capsys, slack):
+    env = slack_env(slack)
+    del env["SLACK_SIGNING_SECRET"], env["SLACK_BOT_TOKEN"]
+
+    code, out, _ = cli(monkeypatch, capsys, "check", **env)
+
+    assert code == 1
+    api_line, bot_token, signing_secret = out.splitlines()
+    assert api_line.startswith("ok   Image Intelligence API")
+    assert bot_token.startswith("FAIL SLACK_BOT_TOKEN is not set: copy the Bot User OAuth Token")
+    assert signing_secret.startswith("FAIL SLACK_SIGNING_SECRET is not set: copy the Signing")
+    assert "https://api.slack.com/apps" in signing_secret
+    assert slack.calls == []  # nothing to ask Slack without a token
+
+
+def test_check_fails_when_the_api_refuses_the_credentials(monkeypatch, capsys, slack, api):
+    wrong = "wrong-SECRET-7c1d9e"
+    env = {**slack_env(slack), **hosted_env(api, wrong)}
+
+    code, out, err = cli(monkeypatch, capsys, "check", **env)
+
+    assert code == 1
+    assert out.splitlines()[0].startswith(f"FAIL Image Intelligence API at {api.base_url}: ")
+    assert out.splitlines()[1:] == [
+        "ok   Slack: signed in as @imagebot in workspace Emulated Workspace",
+        "ok   HTTP: SLACK_SIGNING_SECRET is set",
+    ]
+    assert wrong not in out + err
+
+
+def assert_no_secrets(text: str, slack: SlackEmulator) -> None:
+    for secret in (slack.bot_token, slack.app_token, SIGNING_SECRET, CLIENT_SECRET):
+        assert secret not in text
+
+
+# -- run -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "unset", "expected"),
+    [
+        (["run"], "SLACK_BOT_TOKEN", "SLACK_BOT_TOKEN is not set: copy the Bot User OAuth Token"),
+        (["run", "--http"], "SLACK_SIGNING_SECRET", "SLACK_SIGNING_SECRET is not set: copy the"),
+        ([], "SLACK_SIGNING_SECRET", "SLACK_SIGNING_SECRET is not set: copy the"),
+        (["run", "--socket-mode"], "SLACK_APP_TOKEN", "SLACK_APP_TOKEN is not set: create an"),
+    ],
+    ids=["bot-token", "signing-secret", "default-http", "app-token"],
+)
+def test_run_with_missing_configuration_exits_2_naming_it(
+    monkeypatch, capsys, slack, argv, unset, expected
+):
+    env = slack_env(slack)
+    env.pop(unset, None)
+
+    code, out, err = cli(monkeypatch, capsys, *argv, **env)
+
+    assert code == 2
+    assert out == ""
+    line = one_line(err)
+    assert line.startswith(f"configuration error: {expected}")
+    assert "https://api.slack.com/apps" in line
+    assert slack.calls == []
+
+
+def test_run_with_a_refused_bot_token_exits_2_before_starting(monkeypatch, capsys, slack):
+    wrong = "xoxb-wrong-9f8e7d"
+
+    code, out, err = cli(monkeypatch, capsys, "run", **slack_env(slack, SLACK_BOT_TOKEN=wrong))
+
+    assert code == 2
+    assert one_line(err) == (
+        "configuration error: SLACK_BOT_TOKEN: Slack refused it (invalid_auth)"
+    )
+    assert [call.method for call in slack.calls] == ["auth.test"]
+    assert wrong not in out + err
