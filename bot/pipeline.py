@@ -269,7 +269,12 @@ class Pipeline:
             self._log_api_error(exc)
             self._post_ephemeral(channel, user, replies.error_message(exc, images=0))
             return
-        outcomes = [ImageOutcome(r.custom_id or r.url, r) for r in job.images]
+        # Name url items by their link; the bot's custom ids are mere indexes ("0", "1", ...) and
+        # blobs come back with an API-made url ("blob:<id>"), so those are numbered instead.
+        outcomes = [
+            ImageOutcome(r.url if r.url.startswith(("http://", "https://")) else f"Image {n}", r)
+            for n, r in enumerate(job.images, 1)
+        ]
         classes = list(dict.fromkeys(o.class_name for r in job.images for o in r.objects))
         self._post_ephemeral(
             channel, user, replies.results_message(outcomes, job_ids=[job.id], classes=classes)
