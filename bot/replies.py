@@ -392,6 +392,8 @@ def _reason(body: str) -> str | None:
         pass
     else:
         text = (data.get("message") or data.get("error")) if isinstance(data, dict) else None
+        if isinstance(text, dict):  # the embedded API's {"error": {"code", "message", "field"}}
+            text = text.get("message")
     if not isinstance(text, str):
         return None
     text = " ".join(text.split())
