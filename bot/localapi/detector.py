@@ -80,8 +80,6 @@ def decode_image(data: bytes) -> Image.Image:
         width, height = image.size
         if width * height > MAX_PIXELS:
             raise InvalidImage(f"image too large ({width}\u00d7{height} pixels, {_LIMIT})")
-        if width < 1 or height < 1:
-            raise InvalidImage("empty image")
         try:
             image.load()
             return _to_rgb(ImageOps.exif_transpose(image))
