@@ -1,0 +1,130 @@
+"""Benchmark the embedded detector: load time, CPU per image at 1024 px, throughput, memory.
+
+    python bench/bench_detector.py [--images 1000] [--threads 2]
+
+Run it in a fresh process on an otherwise idle machine. "CPU ms" is process CPU time
+(time.process_time: every thread, user + system) divided by the images; "wall ms" is elapsed time.
+RSS is the process's resident set (VmRSS from /proc/self/status, Linux).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import platform
+import sys
+import threading
+import time
+from collections.abc import Callable
+from importlib import metadata
+from pathlib import Path
+
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bot.localapi.detector import decode_image, get_detector  # noqa: E402
+
+PHOTOS = ROOT / "tests" / "images"
+SIDE = 1024
+
+
+def rss_mib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS in /proc/self/status")
+
+
+def photos_at(side: int) -> list[Image.Image]:
+    """The test photos scaled so that their longer side is ``side`` pixels."""
+    images = []
+    for path in sorted(PHOTOS.glob("*.[jp][pn]g")):
+        image = decode_image(path.read_bytes())
+        scale = side / max(image.size)
+        size = (round(image.width * scale), round(image.height * scale))
+        images.append(image.resize(size, Image.Resampling.BICUBIC))
+    return images
+
+
+def timed(work: Callable[[], object]) -> tuple[float, float]:
+    """(CPU seconds, wall seconds) spent by the whole process running ``work``."""
+    cpu, wall = time.process_time(), time.perf_counter()
+    work()
+    return time.process_time() - cpu, time.perf_counter() - wall
+
+
+def in_threads(threads: int, count: int, job: Callable[[int], None]) -> None:
+    """Run ``job(i)`` for i in range(count), spread over ``threads`` threads."""
+
+    def worker(start: int) -> None:
+        for i in range(start, count, threads):
+            job(i)
+
+    pool = [threading.Thread(target=worker, args=(n,)) for n in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=1000, help="images for the memory run")
+    parser.add_argument("--threads", type=int, default=2, help="concurrent callers")
+    args = parser.parse_args()
+
+    images = photos_at(SIDE)
+    jpegs = []
+    for image in images:
+        encoded = io.BytesIO()
+        image.save(encoded, "JPEG", quality=90)
+        jpegs.append(encoded.getvalue())
+    rss_before = rss_mib()
+
+    load_cpu, load_wall = timed(get_detector)
+    detector = get_detector()
+    rss_loaded = rss_mib()
+
+    def detect(i: int) -> None:
+        detector.detect(images[i % len(images)])
+
+    def decode_and_detect(i: int) -> None:
+        detector.detect(decode_image(jpegs[i % len(jpegs)]))
+
+    n = 120
+    for i in range(12):
+        detect(i)
+    one_cpu, one_wall = timed(lambda: in_threads(1, n, detect))
+    dec_cpu, dec_wall = timed(lambda: in_threads(1, n, decode_and_detect))
+    # Warm up every pooled interpreter and the decoder's working set before measuring growth.
+    in_threads(args.threads, 20 * args.threads, decode_and_detect)
+    rss_warm = rss_mib()
+    many_cpu, many_wall = timed(lambda: in_threads(args.threads, n, detect))
+    in_threads(args.threads, args.images, decode_and_detect)
+    rss_end = rss_mib()
+
+    rows = [
+        ("machine", f"{os.cpu_count()} CPUs, {platform.machine()}, Python {platform.python_version()}"),
+        ("ai-edge-litert", metadata.version("ai-edge-litert")),
+        ("images", f"{len(images)} test photos scaled to {SIDE} px on the longer side"),
+        ("model load (get_detector)", f"{load_wall * 1000:.0f} ms wall, {load_cpu * 1000:.0f} ms CPU"),
+        ("detect, 1 caller", f"{one_cpu / n * 1000:.1f} ms CPU/image, {one_wall / n * 1000:.1f} ms wall/image"),
+        ("decode JPEG + detect, 1 caller", f"{dec_cpu / n * 1000:.1f} ms CPU/image, {dec_wall / n * 1000:.1f} ms wall/image"),
+        (f"detect, {args.threads} callers", f"{many_cpu / n * 1000:.1f} ms CPU/image, {n / many_wall:.0f} images/s"),
+        ("RSS before loading", f"{rss_before:.0f} MiB"),
+        ("RSS with model loaded", f"{rss_loaded:.0f} MiB"),
+        (f"RSS, {args.threads} callers warmed up", f"{rss_warm:.0f} MiB"),
+        (f"RSS after {args.images} more images", f"{rss_end:.0f} MiB ({rss_end - rss_warm:+.1f} MiB)"),
+    ]  # fmt: skip
+    width = max(len(name) for name, _ in rows)
+    print(f"| {'measure':<{width}} | value |")
+    print(f"|{'-' * (width + 2)}|-------|")
+    for name, value in rows:
+        print(f"| {name:<{width}} | {value} |")
+
+
+if __name__ == "__main__":
+    main()
