@@ -15,7 +15,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 from urllib.parse import urlsplit
 
 from slack_sdk.errors import SlackApiError
@@ -32,8 +32,11 @@ from bot.imageintelligence import (
 )
 from bot.localapi.detector import InvalidImage, decode_image
 from bot.replies import ImageOutcome
-from bot.runtime import open_api, running
+from bot.runtime import Runtime, open_api, running
 from bot.web import SlackWebApp
+
+if TYPE_CHECKING:
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
 
 logger = logging.getLogger("bot")
 
@@ -243,19 +246,27 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _run_socket_mode(settings: Settings) -> int:
-    from slack_bolt.adapter.socket_mode import SocketModeHandler
-
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    with running(settings) as runtime:
-        handler = SocketModeHandler(runtime.app, settings.slack_app_token)
-        handler.connect()
+    with running(settings) as runtime, socket_mode(runtime):
         logger.info("connected over Socket Mode")
         stop.wait()
         logger.info("stopping: no new work; finishing what is in flight")
-        handler.close()
     return 0
+
+
+@contextmanager
+def socket_mode(runtime: Runtime) -> Iterator[SocketModeHandler]:
+    """The app connected over Socket Mode with SLACK_APP_TOKEN; disconnected on exit."""
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    handler = SocketModeHandler(runtime.app, runtime.settings.slack_app_token)
+    handler.connect()
+    try:
+        yield handler
+    finally:
+        handler.close()
 
 
 def _run_http(settings: Settings) -> int:
