@@ -1,0 +1,154 @@
+"""Socket Mode end to end: what `python -m bot run --socket-mode` runs, connected to the emulator.
+
+The app gets its WebSocket URL from `apps.connections.open` (called with the app token), receives
+Slack's envelopes on it, acks each by its envelope_id (with the answer, for slash commands) and
+replies in threads through the Web API, exactly as over HTTP.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from bot.cli import socket_mode
+from bot.config import load_settings
+from bot.runtime import Runtime, running
+from tests.slack_emulator import SlackEmulator
+from tests.slack_signing import (
+    file_share_event,
+    message_shortcut_payload,
+    slash_command_fields,
+    socket_envelope,
+)
+from tests.slackbot import CHANNEL, USER, photo
+
+
+@pytest.fixture(scope="module")
+def slack() -> Iterator[SlackEmulator]:
+    with SlackEmulator() as emulator:
+        yield emulator
+
+
+@pytest.fixture(scope="module")
+def connected(slack: SlackEmulator) -> Iterator[Runtime]:
+    """One connection for the module: slack_sdk's client takes a second to close one."""
+    # No SLACK_SIGNING_SECRET: Socket Mode does not need one.
+    settings = load_settings(
+        {
+            "SLACK_BOT_TOKEN": slack.bot_token,
+            "SLACK_APP_TOKEN": slack.app_token,
+            "SLACK_API_URL": slack.api_url,
+            "DETECT_WORKERS": "2",
+            "DETECT_TIMEOUT": "20",
+        },
+        dotenv_path=None,
+    )
+    with running(settings) as runtime, socket_mode(runtime):
+        yield runtime
+        # Closing Slack's side first: slack_sdk's client otherwise waits out its 3 s receive timeout.
+        slack.stop()
+
+
+@pytest.fixture
+def runtime(connected: Runtime) -> Iterator[Runtime]:
+    yield connected
+    assert connected.pipeline.queue.join(timeout=20), "a test left work in flight"
+
+
+def shared_photo(slack: SlackEmulator, name: str) -> dict[str, Any]:
+    """A message in CHANNEL sharing the photo `name`, as the emulator keeps it."""
+    return slack.add_message(CHANNEL, user=USER, files=[slack.add_image(photo(name), name)])
+
+
+def upload_envelope(message: dict[str, Any], **kw: Any) -> dict[str, Any]:
+    event = file_share_event(message["files"], channel=CHANNEL, ts=message["ts"], user=USER)
+    return socket_envelope("events_api", event, **kw)
+
+
+def replies_in(slack: SlackEmulator, thread_ts: str) -> list[dict[str, Any]]:
+    return [
+        call.args
+        for call in slack.calls_to("chat.postMessage")
+        if call.args.get("channel") == CHANNEL and call.args.get("thread_ts") == thread_ts
+    ]
+
+
+def wait_for_reply(slack: SlackEmulator, thread_ts: str) -> dict[str, Any]:
+    """The bot's first reply in `thread_ts`, once it is posted."""
+    posted = 0
+    while not replies_in(slack, thread_ts):
+        posted = len(slack.wait_for("chat.postMessage", count=posted + 1, timeout=20))
+    return replies_in(slack, thread_ts)[0]
+
+
+def test_an_upload_is_acked_and_answered_in_its_thread_naming_the_cat(
+    slack: SlackEmulator, runtime: Runtime
+):
+    message = shared_photo(slack, "chelsea.png")
+    envelope = upload_envelope(message)
+
+    assert slack.send_envelope(envelope) == {"envelope_id": envelope["envelope_id"]}
+
+    reply = wait_for_reply(slack, message["ts"])
+    assert re.search(r"chelsea\.png: cat \d+%", reply["text"])
+    (opened,) = slack.calls_to("apps.connections.open")
+    assert opened.headers["Authorization"] == f"Bearer {slack.app_token}"
+
+
+def test_detect_help_is_answered_in_the_ack_frame(slack: SlackEmulator, runtime: Runtime):
+    fields = slash_command_fields("help", channel=CHANNEL, user=USER)
+    envelope = socket_envelope("slash_commands", fields)
+    calls = len(slack.calls)
+
+    ack = slack.send_envelope(envelope)
+
+    assert ack["envelope_id"] == envelope["envelope_id"]
+    usage = ack["payload"]
+    assert "`/detect job JOB_ID`" in usage["text"]
+    assert "Default classes: person, car, bicycle, dog, cat." in usage["text"]
+    assert usage["blocks"][0]["type"] == "section"
+    assert runtime.pipeline.queue.pending == 0 and len(slack.calls) == calls
+
+
+def test_a_bad_command_is_answered_in_the_ack_frame_with_the_problem(
+    slack: SlackEmulator, runtime: Runtime
+):
+    fields = slash_command_fields("ftp://example.com/cat.png", channel=CHANNEL, user=USER)
+
+    ack = slack.send_envelope(socket_envelope("slash_commands", fields))
+
+    assert "ftp://example.com/cat.png" in ack["payload"]["text"]
+    assert "/detect help" in ack["payload"]["text"]
+
+
+def test_the_detect_objects_shortcut_is_acked_and_answered_in_the_messages_thread(
+    slack: SlackEmulator, runtime: Runtime
+):
+    message = shared_photo(slack, "chelsea.png")
+    envelope = socket_envelope("interactive", message_shortcut_payload(message, CHANNEL, user=USER))
+
+    assert slack.send_envelope(envelope) == {"envelope_id": envelope["envelope_id"]}
+
+    reply = wait_for_reply(slack, message["ts"])
+    assert re.search(r"\bcat \d+%", reply["text"])
+
+
+def test_a_retried_event_is_acked_and_answered_once(slack: SlackEmulator, runtime: Runtime):
+    message = shared_photo(slack, "chelsea.png")
+    first = upload_envelope(message)
+    retry = socket_envelope("events_api", first["payload"], retry_attempt=1, retry_reason="timeout")
+
+    assert slack.send_envelope(first) == {"envelope_id": first["envelope_id"]}
+    assert slack.send_envelope(retry) == {"envelope_id": retry["envelope_id"]}
+    # Something observable after the retry: a later upload answered, and no work left.
+    later = shared_photo(slack, "astronaut.png")
+    slack.send_envelope(upload_envelope(later))
+    wait_for_reply(slack, later["ts"])
+    assert runtime.pipeline.queue.join(timeout=20)
+
+    (reply,) = replies_in(slack, message["ts"])
+    assert re.search(r"\bcat \d+%", reply["text"])
+    assert len(replies_in(slack, later["ts"])) == 1
