@@ -10,7 +10,10 @@ Thread safety: a LiteRT ``Interpreter`` must not be used by two threads at once.
 keeps a small pool of interpreter pairs (created on demand, at most ``max_sessions``); each
 ``detect()`` call borrows one for its duration. A pool rather than one interpreter per thread
 (``threading.local``) means a server that runs each request on a fresh thread does not load the
-model again for every thread, and the number of models in memory stays bounded.
+model again for every thread, and the number of models in memory stays bounded (about 60 MiB
+each). Each interpreter runs on one CPU thread: measured on 2 cores at 1024 px, two callers with
+one thread each gave ~63 images/s against ~53 with two threads each, at the same CPU per image;
+two threads only shorten a lone caller's wall time (~17 ms instead of ~28 ms).
 """
 
 from __future__ import annotations
