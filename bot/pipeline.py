@@ -242,7 +242,7 @@ class Pipeline:
         if isinstance(exc, InvalidClientCredentials):
             logger.error("the Image Intelligence API refused the client credentials: %s", exc)
         else:
-            logger.warning("detection failed: %s", exc)
+            logger.warning("Image Intelligence API call failed: %s", exc)
 
     def _upload_annotated(self, channel: str, thread_ts: str, images: Sequence[_Image]) -> None:
         uploads = []

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 
 from slack_bolt import App
@@ -69,13 +69,17 @@ class Runtime:
 @contextmanager
 def running(settings: Settings) -> Iterator[Runtime]:
     """Everything the Slack app needs, started; shut down gracefully on exit."""
-    with open_api(settings, pool_size=settings.detect_workers) as api:
+    with (
+        open_api(settings, pool_size=settings.detect_workers) as api,
+        closing(
+            SlackFileDownloader(
+                settings.slack_bot_token or "",
+                slack_api_url=settings.slack_api_url,
+                max_bytes=settings.max_image_bytes,
+            )
+        ) as downloader,
+    ):
         web_client = make_web_client(settings)
-        downloader = SlackFileDownloader(
-            settings.slack_bot_token or "",
-            slack_api_url=settings.slack_api_url,
-            max_bytes=settings.max_image_bytes,
-        )
         queue = WorkQueue(settings.detect_workers, settings.detect_workers + settings.detect_queue)
         pipeline = Pipeline(
             api,
