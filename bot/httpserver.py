@@ -6,6 +6,7 @@ for running a long-lived server from the command line.
 
 from __future__ import annotations
 
+import math
 import os
 import socketserver
 import threading
@@ -121,7 +122,7 @@ def run_gunicorn(
         "worker_class": "gthread",
         "threads": threads,
         "timeout": 0,
-        "graceful_timeout": graceful_timeout,
+        "graceful_timeout": math.ceil(graceful_timeout),  # gunicorn takes whole seconds only
         "worker_exit": lambda _arbiter, _worker: opened.close(),
     }
 
