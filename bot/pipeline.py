@@ -161,10 +161,10 @@ class Pipeline:
             )
         if not task.claim():
             return  # a shutdown already told the thread this one was interrupted
-        self._post(request.channel, thread_ts, message)
+        replied = self._post(request.channel, thread_ts, message) is not None
         if self.annotate_images:
             self._upload_annotated(request.channel, thread_ts, images)
-        self._react(request, remove=WORKING, add=DONE if ok else FAILED)
+        self._react(request, remove=WORKING, add=DONE if ok and replied else FAILED)
 
     def _collect(self, request: DetectionRequest) -> list[_Image]:
         files = list(request.files)
