@@ -252,6 +252,21 @@ def test_eyes_while_working_then_a_check_mark_once_the_reply_is_posted(slack: Sl
     assert order.index("chat.postMessage") < order.index("reactions.remove")
 
 
+def test_a_reply_slack_refuses_ends_with_a_warning_not_a_check_mark(
+    bot: Bot, slack: SlackEmulator, caplog: pytest.LogCaptureFixture
+):
+    slack.error_next("chat.postMessage", "fatal_error")
+    event, _ = bot.share(slack.add_image(photo("chelsea.png"), "chelsea.png"))
+    slack.wait_for("chat.postMessage", timeout=REPLY_TIMEOUT)
+    idle(bot)
+
+    assert slack.calls_to("chat.postMessage")[0].response["error"] == "fatal_error"
+    assert [m for m in slack.messages(CHANNEL) if m.get("thread_ts") and not m.get("files")] == []
+    # No reply in the thread, so no check mark saying all went well.
+    assert slack.reactions(CHANNEL, event["ts"]) == ["warning"]
+    assert "chat.postMessage to C0CHANNEL1 failed: fatal_error" in caplog.text
+
+
 # -- the annotated image ------------------------------------------------------------------------
 
 
