@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.faultserver import CLIENT_SECRET, FaultyApi, faulty_api
+from tests.faultserver import CLIENT_ID, CLIENT_SECRET, FaultyApi, faulty_api, free_port
 from tests.slack_emulator import SlackEmulator, load_payload
 from tests.slack_signing import file_share_event, post_signed
 from tests.slackbot import CHANNEL, SIGNING_SECRET, USER, Bot, hosted, photo, running_bot
@@ -249,6 +249,35 @@ def test_refused_api_credentials_reply_that_the_bot_is_misconfigured_and_log_an_
     for secret in (wrong, CLIENT_SECRET):
         assert secret not in caplog.text
         assert secret not in everything_posted(slack)
+
+
+def test_a_job_that_outlasts_detect_timeout_gets_a_reply_naming_it(
+    slack: SlackEmulator, api: FaultyApi
+):
+    api.hold_jobs()
+    with running_bot(slack, **hosted(api), DETECT_TIMEOUT="0.3") as bot:
+        event = share_cat(bot, slack)
+        slack.wait_for("chat.postMessage", timeout=REPLY_TIMEOUT)
+        idle(bot)
+        (job_id,) = {r.path.removeprefix("/detect/") for r in api.requests if r.method == "GET"}
+    assert thread_texts(bot, event["ts"]) == [
+        "Detection took longer than 0.3 s, so the bot stopped waiting. Try again later, or see "
+        f"whether it finished with `/detect job {job_id}`. No results for 1 image."
+    ]
+    assert slack.reactions(CHANNEL, event["ts"]) == ["warning"]
+
+
+def test_an_api_that_cannot_be_reached_gets_a_reply_saying_so(slack: SlackEmulator):
+    nobody = f"http://127.0.0.1:{free_port()}/v2"
+    env = {"II_API_URL": nobody, "II_CLIENT_ID": CLIENT_ID, "II_CLIENT_SECRET": CLIENT_SECRET}
+    with running_bot(slack, **env) as bot:
+        event = share_cat(bot, slack)
+        slack.wait_for("chat.postMessage", timeout=REPLY_TIMEOUT)
+        idle(bot)
+    assert thread_texts(bot, event["ts"]) == [
+        "Could not sign in to the Image Intelligence API. Try again later. No results for 1 image."
+    ]
+    assert slack.reactions(CHANNEL, event["ts"]) == ["warning"]
 
 
 def test_slack_rate_limiting_the_reply_delays_it_as_asked(bot: Bot, slack: SlackEmulator):
