@@ -22,7 +22,6 @@ from tests.slack_emulator import BOT_ID, BOT_USER_ID, SlackEmulator
 from tests.slack_signing import file_share_event
 from tests.slackbot import CHANNEL, USER, Bot, hosted, photo, running_bot
 
-DEFAULT_CLASSES = ("person", "car", "bicycle", "dog", "cat")
 REPLY_TIMEOUT = 20.0
 
 
@@ -56,9 +55,9 @@ def summary(reply: dict[str, Any], name: str) -> str:
     return line.removeprefix(":").strip()
 
 
-def found(summary: str) -> str:
+def found(line: str) -> str:
     """The "found" part of an image's summary line ("cat 85%"), without the "no ... found" part."""
-    return summary.split("no ")[0]
+    return line.split("no ")[0]
 
 
 def section(reply: dict[str, Any], name: str) -> str:
