@@ -222,6 +222,23 @@ def test_a_file_that_is_not_an_image_says_why_while_the_others_get_results(
     ]
 
 
+def test_detect_classes_set_what_is_looked_for_and_unsupported_ones_say_so(
+    slack: SlackEmulator,
+):
+    with running_bot(slack, DETECT_CLASSES="Cat, people, unicorn") as bot:
+        bot.share(
+            slack.add_image(photo("chelsea.png"), "chelsea.png"),
+            slack.add_image(photo("astronaut.png"), "astronaut.png"),
+        )
+        reply = slack.wait_for("chat.postMessage", timeout=REPLY_TIMEOUT)[0].args
+        idle(bot)
+    cat, person = summary(reply, "chelsea.png"), summary(reply, "astronaut.png")
+    assert cat.startswith("cat ") and cat.endswith(" · no people found · unicorn not supported")
+    assert person.startswith("people ")  # a synonym of the detector's "person"
+    assert person.endswith(" · no cat found · unicorn not supported")
+    assert "Not supported by this detector: unicorn" in section(reply, "chelsea.png")
+
+
 # -- progress reactions -------------------------------------------------------------------------
 
 
