@@ -172,6 +172,22 @@ def test_a_photo_shared_inside_a_thread_is_answered_in_that_thread(bot: Bot, sla
     assert slack.uploads and {u.thread_ts for u in slack.uploads} == {parent["ts"]}
 
 
+def test_photos_shared_in_private_channels_dms_and_group_dms_are_answered_there(
+    bot: Bot, slack: SlackEmulator
+):
+    cat = photo("chelsea.png")
+    kinds = {"C0PRIVATE1": "group", "D0DIRECT01": "im", "C0GROUPDM1": "mpim"}
+    shared = {
+        channel: bot.share(slack.add_image(cat, "c.png"), channel=channel, channel_type=kind)[0]
+        for channel, kind in kinds.items()
+    }
+    slack.wait_for("chat.postMessage", 3, timeout=REPLY_TIMEOUT)
+    idle(bot)
+    for channel, event in shared.items():
+        (reply,) = bot.replies_in(event["ts"], channel=channel)
+        assert found(summary(reply, "c.png")).startswith("cat ")
+
+
 def test_several_images_in_one_message_get_one_reply_with_results_per_image(
     bot: Bot, slack: SlackEmulator
 ):
