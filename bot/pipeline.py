@@ -35,6 +35,11 @@ logger = logging.getLogger(__name__)
 
 WORKING, DONE, FAILED = "eyes", "white_check_mark", "warning"
 HISTORY_LOOKBACK = 50
+FILE_INFO_PROBLEMS = {
+    "file_deleted": "it was deleted",
+    "file_not_found": "it is no longer on Slack",
+}
+UNKNOWN_FILE = "Slack would not tell me about this file."
 
 
 @dataclass(frozen=True)
@@ -92,14 +97,14 @@ class Pipeline:
     # -- entry points used by the listeners (all return at once) --------------------------------
 
     def submit(self, request: DetectionRequest, *, user: str | None = None) -> Submitted:
-        """Queue a detection; when the queue is full, tell the user (ephemerally if `user` is known)."""
+        """Queue a detection; see `_submit` for what happens when it cannot be taken."""
         task = Task(
             f"detect {request.channel}",
             lambda task: self._detect(request, task),
             interrupted=lambda: self._interrupted(request),
             key=request.key,
         )
-        return self._submit(task, request.channel, user)
+        return self._submit(task, request.channel, user, thread_ts=request.thread_ts)
 
     def submit_job_lookup(self, channel: str, user: str, job_id: str) -> Submitted:
         task = Task(f"job {job_id}", lambda task: self._show_job(channel, user, job_id))
@@ -114,12 +119,18 @@ class Pipeline:
         )
         return self._submit(task, channel, user)
 
-    def _submit(self, task: Task, channel: str, user: str | None) -> Submitted:
+    def _submit(
+        self, task: Task, channel: str, user: str | None, *, thread_ts: str | None = None
+    ) -> Submitted:
+        """Queue `task`; work that cannot be taken is answered, never dropped silently: in its thread
+        when it has one (Slack will not deliver an acked event again), else to the user."""
         outcome = self.queue.submit(task)
         if outcome in (Submitted.BUSY, Submitted.STOPPING):
             logger.warning("not taking %s: %s", task.name, outcome.value)
             message = replies.busy_message(restarting=outcome is Submitted.STOPPING)
-            if user:
+            if thread_ts:
+                self._post(channel, thread_ts, message)
+            elif user:
                 self._post_ephemeral(channel, user, message)
         return outcome
 
@@ -184,22 +195,20 @@ class Pipeline:
 
     def _download(self, file: dict) -> _Image | None:
         """The file's bytes, or why it was skipped; None for a stub that turns out not to be an image."""
-        try:
-            if needs_file_info(file):
+        if needs_file_info(file):
+            try:
                 file = self.slack.files_info(file=file["id"])["file"]
-                if not image_files([file]):
-                    return None
-            name = file.get("name") or file.get("title") or file.get("id", "file")
+            except SlackApiError as exc:
+                error = exc.response.get("error")
+                logger.warning("files.info failed for %s: %s", file["id"], error)
+                return _Image(name=file["id"], problem=FILE_INFO_PROBLEMS.get(error, UNKNOWN_FILE))
+            if not image_files([file]):
+                return None
+        name = file.get("name") or file.get("title") or file.get("id", "file")
+        try:
             return _Image(name=name, data=self.downloader.download(file))
         except FileSkipped as skipped:
-            return _Image(name=file.get("name") or file.get("id", "file"), problem=str(skipped))
-        except SlackApiError as exc:
-            logger.warning(
-                "files.info failed for %s: %s", file.get("id"), exc.response.get("error")
-            )
-            return _Image(
-                name=file.get("id", "file"), problem="Slack would not tell me about this file."
-            )
+            return _Image(name=name, problem=str(skipped))
 
     def _run_jobs(
         self, images: Sequence[_Image], classes: Sequence[str]

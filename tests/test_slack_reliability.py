@@ -27,6 +27,8 @@ from tests.slackbot import CHANNEL, SIGNING_SECRET, USER, Bot, hosted, photo, ru
 from tests.test_slack_uploads import REPLY_TIMEOUT, first_poll_seen, idle
 
 INTERRUPTED = "The bot was restarting and could not finish this one. Please try again."
+BUSY = "The bot has too much work queued right now. Try again in a minute."
+RESTARTING = "The bot is restarting and is not taking new work. Try again in a minute."
 
 
 @pytest.fixture
@@ -317,15 +319,40 @@ def test_shutdown_interrupts_work_in_flight_once_and_takes_no_more(
         idle(bot)
         late = share_cat(bot, slack, "late.png")
         assert log.wait_for(lambda r: r.getMessage().endswith(": stopping"))
+        # Slack will not deliver an acked event again: the upload is told, in its thread.
+        slack.wait_for("chat.postMessage", count=3, timeout=REPLY_TIMEOUT)
 
     assert 0.5 <= took < 2.0
     assert thread_texts(bot, running["ts"]) == [INTERRUPTED]
     assert thread_texts(bot, queued["ts"]) == [INTERRUPTED]
-    assert len(slack.calls_to("chat.postMessage")) == 2
+    assert thread_texts(bot, late["ts"]) == [RESTARTING]
+    assert len(slack.calls_to("chat.postMessage")) == 3
     assert slack.reactions(CHANNEL, running["ts"]) == ["warning"]
     assert slack.reactions(CHANNEL, queued["ts"]) == ["warning"]
     assert slack.reactions(CHANNEL, late["ts"]) == []
     assert api.count("POST /detect") == 1  # the queued one never started
+
+
+def test_an_upload_past_the_queue_is_told_in_its_thread_and_the_others_answered(
+    slack: SlackEmulator, api: FaultyApi
+):
+    api.hold_jobs()
+    env = {**hosted(api), "DETECT_WORKERS": "1", "DETECT_QUEUE": "1"}
+    with running_bot(slack, **env) as bot:
+        polled = first_poll_seen(api)
+        running = share_cat(bot, slack, "running.png")
+        assert polled.wait(REPLY_TIMEOUT)
+        queued = share_cat(bot, slack, "queued.png")
+        assert until(lambda: bot.runtime.pipeline.queue.pending == 2)
+        turned_away = share_cat(bot, slack, "one-too-many.png")
+        slack.wait_for("chat.postMessage", timeout=REPLY_TIMEOUT)
+        assert thread_texts(bot, turned_away["ts"]) == [BUSY]
+
+        api.hold_jobs(0)
+        slack.wait_for("chat.postMessage", count=3, timeout=REPLY_TIMEOUT)
+        idle(bot)
+    assert "cat" in thread_texts(bot, running["ts"])[0]
+    assert "cat" in thread_texts(bot, queued["ts"])[0]
 
 
 def test_shutdown_lets_a_job_that_finishes_within_the_grace_period_answer(

@@ -450,6 +450,15 @@ def test_a_slack_connect_stub_is_resolved_with_files_info(bot: Bot, slack: Slack
     assert slack.reactions(CHANNEL, event["ts"]) == ["white_check_mark"]
 
 
+def test_a_stub_of_a_deleted_file_says_it_was_deleted(bot: Bot, slack: SlackEmulator):
+    stub = slack.add_image(photo("chelsea.png"), "chelsea.png", stub=True)
+    slack.error_next("files.info", "file_deleted")
+    bot.share(stub)
+
+    reply = slack.wait_for("chat.postMessage", timeout=REPLY_TIMEOUT)[0].args
+    assert section(reply, stub["id"]) == f":warning: *{stub['id']}* was skipped: it was deleted"
+
+
 def test_files_slack_will_not_give_are_named_with_the_reason(bot: Bot, slack: SlackEmulator):
     cat = photo("chelsea.png")
     hidden = slack.add_image(cat, "old.png", mode="hidden_by_limit")
