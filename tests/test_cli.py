@@ -178,14 +178,18 @@ def test_a_refused_secret_exits_1_with_one_line_that_keeps_it_secret(monkeypatch
     assert api.count("POST /detect") == 0
 
 
-def test_the_real_entry_point_detects_on_the_embedded_api(tmp_path):
-    env = {k: v for k, v in os.environ.items() if k not in VARIABLES}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+def process_env(**env: str) -> dict[str, str]:
+    """The environment for a `python -m bot` process: none of the bot's variables but `env`."""
+    clean = {k: v for k, v in os.environ.items() if k not in VARIABLES}
+    clean["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), clean.get("PYTHONPATH")]))
+    return {**clean, **env}
 
+
+def test_the_real_entry_point_detects_on_the_embedded_api(tmp_path):
     done = subprocess.run(
         [sys.executable, "-m", "bot", "detect", CHELSEA],
         cwd=tmp_path,
-        env=env,
+        env=process_env(),
         capture_output=True,
         text=True,
         timeout=30,
