@@ -1,0 +1,149 @@
+"""The HTTP deployment: GET /healthz, and `python -m bot run --http` (gunicorn) as a real process.
+
+The process is started as the Procfile's `web:` line starts it, with the emulator as Slack: it
+serves a signed upload of a real photo, answers it in the thread, and on SIGTERM finishes the work
+in flight and exits 0 within its grace period.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from bot.cli import _parser
+from bot.web import SLACK_PATH
+from tests.faultserver import free_port
+from tests.slack_emulator import SlackEmulator
+from tests.slack_signing import file_share_event, post_signed
+from tests.slackbot import CHANNEL, SIGNING_SECRET, USER, photo, running_bot
+from tests.test_cli import REPO, process_env
+
+SHUTDOWN_GRACE = 5
+# `python -m bot run --http` gives gunicorn the app's grace plus 5 s to stop its worker.
+STOP_WITHIN = SHUTDOWN_GRACE + 5
+
+
+@pytest.fixture
+def slack() -> Iterator[SlackEmulator]:
+    with SlackEmulator() as emulator:
+        yield emulator
+
+
+def test_healthz_answers_ok_over_http(slack: SlackEmulator):
+    with running_bot(slack) as bot:
+        base = bot.url.removesuffix(SLACK_PATH)
+
+        health = requests.get(f"{base}/healthz", timeout=5)
+        head = requests.head(f"{base}/healthz", timeout=5)
+        elsewhere = requests.get(f"{base}/status", timeout=5)
+
+    assert (health.status_code, health.text) == (200, "ok\n")
+    assert health.headers["Content-Type"].startswith("text/plain")
+    assert head.status_code == 200
+    assert elsewhere.status_code == 404
+    assert slack.calls == []  # a health check asks Slack nothing
+
+
+def share(slack: SlackEmulator, url: str, name: str) -> tuple[dict[str, Any], int]:
+    """Share the photo `name` in CHANNEL and post its signed file_share event; (message, status)."""
+    message = slack.add_message(CHANNEL, user=USER, files=[slack.add_image(photo(name), name)])
+    envelope = file_share_event(message["files"], channel=CHANNEL, ts=message["ts"], user=USER)
+    body = json.dumps(envelope).encode()
+    return message, post_signed(url, body, "application/json", SIGNING_SECRET).status_code
+
+
+def replies_in(slack: SlackEmulator, thread_ts: str) -> list[str]:
+    return [
+        call.args["text"]
+        for call in slack.calls_to("chat.postMessage")
+        if call.args.get("channel") == CHANNEL and call.args.get("thread_ts") == thread_ts
+    ]
+
+
+def wait_until_serving(process: subprocess.Popen[bytes], base: str, log: Path) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"exited {process.returncode}: {log.read_text()}"
+        try:
+            requests.get(f"{base}/healthz", timeout=5).raise_for_status()
+            return
+        except requests.ConnectionError:
+            time.sleep(0.05)  # gunicorn has not bound the port yet
+    raise AssertionError(f"no /healthz within 20 s: {log.read_text()}")
+
+
+def test_the_web_process_answers_an_upload_and_stops_cleanly_on_sigterm(
+    slack: SlackEmulator, tmp_path: Path
+):
+    port = free_port()
+    env = process_env(
+        PORT=str(port),
+        SLACK_BOT_TOKEN=slack.bot_token,
+        SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        SLACK_API_URL=slack.api_url,
+        DETECT_WORKERS="2",
+        SHUTDOWN_GRACE=str(SHUTDOWN_GRACE),
+    )
+    log = tmp_path / "web.log"
+    base, url = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{port}{SLACK_PATH}"
+    with log.open("wb") as stderr:
+        # cwd: an empty directory, so no stray .env is read.
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bot", "run", "--http"], cwd=tmp_path, env=env, stderr=stderr
+        )
+    try:
+        wait_until_serving(process, base, log)
+
+        cat, status = share(slack, url, "chelsea.png")
+        assert status == 200
+        slack.wait_for("chat.postMessage", timeout=20)
+        (reply,) = replies_in(slack, cat["ts"])
+        assert re.search(r"chelsea\.png: cat \d+%", reply)
+
+        # A second upload, still being worked on when the platform stops the dyno: Slack rate
+        # limits its first call (the :eyes: reaction) for a second.
+        slack.fail_next("reactions.add", 429, retry_after=1)
+        person, status = share(slack, url, "astronaut.png")
+        assert status == 200
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=STOP_WITHIN) == 0, log.read_text()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+    (answer,) = replies_in(slack, person["ts"])
+    assert re.search(r"astronaut\.png: person \d+%", answer)
+    assert slack.reactions(CHANNEL, person["ts"]) == ["white_check_mark"]
+    logged = log.read_text()
+    assert "signed in as @imagebot in workspace Emulated Workspace" in logged
+    assert "Traceback" not in logged
+    assert slack.bot_token not in logged and SIGNING_SECRET not in logged
+
+
+def procfile() -> dict[str, list[str]]:
+    lines = (REPO / "Procfile").read_text().splitlines()
+    entries = [line.split(":", 1) for line in lines if line.strip()]
+    return {name.strip(): shlex.split(command) for name, command in entries}
+
+
+def test_the_procfile_runs_http_on_web_and_socket_mode_on_worker():
+    processes = procfile()
+
+    assert set(processes) == {"web", "worker"}
+    for command in processes.values():
+        assert command[:3] == ["python", "-m", "bot"]
+    web, worker = (_parser().parse_args(processes[name][3:]) for name in ("web", "worker"))
+    assert (web.command, web.http, web.socket_mode) == ("run", True, False)
+    assert (worker.command, worker.http, worker.socket_mode) == ("run", False, True)
