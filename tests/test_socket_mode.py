@@ -8,7 +8,11 @@ replies in threads through the Web API, exactly as over HTTP.
 from __future__ import annotations
 
 import re
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,6 +28,7 @@ from tests.slack_signing import (
     socket_envelope,
 )
 from tests.slackbot import CHANNEL, USER, photo
+from tests.test_cli import process_env
 
 
 @pytest.fixture(scope="module")
@@ -63,9 +68,9 @@ def shared_photo(slack: SlackEmulator, name: str) -> dict[str, Any]:
     return slack.add_message(CHANNEL, user=USER, files=[slack.add_image(photo(name), name)])
 
 
-def upload_envelope(message: dict[str, Any], **kw: Any) -> dict[str, Any]:
+def upload_envelope(message: dict[str, Any]) -> dict[str, Any]:
     event = file_share_event(message["files"], channel=CHANNEL, ts=message["ts"], user=USER)
-    return socket_envelope("events_api", event, **kw)
+    return socket_envelope("events_api", event)
 
 
 def replies_in(slack: SlackEmulator, thread_ts: str) -> list[dict[str, Any]]:
@@ -152,3 +157,42 @@ def test_a_retried_event_is_acked_and_answered_once(slack: SlackEmulator, runtim
     (reply,) = replies_in(slack, message["ts"])
     assert re.search(r"\bcat \d+%", reply["text"])
     assert len(replies_in(slack, later["ts"])) == 1
+
+
+def test_the_worker_process_finishes_its_work_and_exits_0_on_sigterm(tmp_path: Path):
+    with SlackEmulator() as slack:
+        env = process_env(
+            SLACK_BOT_TOKEN=slack.bot_token,
+            SLACK_APP_TOKEN=slack.app_token,
+            SLACK_API_URL=slack.api_url,
+            DETECT_WORKERS="2",
+            SHUTDOWN_GRACE="5",
+        )
+        log = tmp_path / "worker.log"
+        with log.open("wb") as stderr:
+            # The Procfile's worker line; cwd: an empty directory, so no stray .env is read.
+            process = subprocess.Popen(
+                [sys.executable, "-m", "bot", "run", "--socket-mode"],
+                cwd=tmp_path,
+                env=env,
+                stderr=stderr,
+            )
+        try:
+            slack.wait_for_socket(timeout=20)
+            # In flight at SIGTERM: Slack rate limits the upload's first call for a second.
+            slack.fail_next("reactions.add", 429, retry_after=1)
+            message = shared_photo(slack, "chelsea.png")
+            envelope = upload_envelope(message)
+            assert slack.send_envelope(envelope) == {"envelope_id": envelope["envelope_id"]}
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=10) == 0, log.read_text()
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+        (reply,) = replies_in(slack, message["ts"])
+        assert re.search(r"chelsea\.png: cat \d+%", reply["text"])
+    logged = log.read_text()
+    assert "Traceback" not in logged
+    assert slack.bot_token not in logged and slack.app_token not in logged
