@@ -123,6 +123,18 @@ def test_detect_json_prints_the_apis_job_as_the_spec_defines_it(monkeypatch, cap
     assert cat["verdict"] is True and cat["confidence"] > 0.5
 
 
+def test_detect_hands_urls_to_the_api_and_reports_each_image_on_its_line(monkeypatch, capsys, api):
+    url = "http://127.0.0.1:9/cat.png"  # the API refuses local addresses
+
+    code, out, err = cli(monkeypatch, capsys, "detect", url, CHELSEA, **hosted_env(api))
+
+    assert code == 0, err
+    assert out.splitlines()[0] == f"{url} could not be downloaded"
+    assert re.search(r"\bcat \d+%", out.splitlines()[1])
+    (body,) = api.bodies("POST /detect")
+    assert body["images"][0] == {"url": url, "customId": "0"}
+
+
 @pytest.mark.parametrize(
     ("argv", "expected"),
     [
