@@ -141,12 +141,22 @@ def test_detect_hands_urls_to_the_api_and_reports_each_image_on_its_line(monkeyp
         (["detect", "missing.png"], "missing.png: no such file"),
         (["detect", "notes.txt"], "notes.txt: not an image"),
         (["detect", "ftp://example.com/cat.png"], "only http(s) URLs and files"),
+        (["detect", "https://example.com/" + "a" * 500], "URLs may have 512 characters at most"),
         (["detect", *[CHELSEA] * 65], "65 images given; at most 64"),
         (["detect", "--colour", CHELSEA], "unrecognized arguments: --colour"),
         (["detect", "--verify", "sometimes", CHELSEA], "invalid choice: 'SOMETIMES'"),
         (["detect", "--classes", " , ", CHELSEA], "--classes: give at least one class"),
     ],
-    ids=["missing", "not-an-image", "ftp", "65-images", "unknown-option", "verify", "classes"],
+    ids=[
+        "missing",
+        "not-an-image",
+        "ftp",
+        "long-url",
+        "65-images",
+        "unknown-option",
+        "verify",
+        "classes",
+    ],
 )
 def test_detect_usage_errors_exit_2_with_one_line(monkeypatch, capsys, tmp_path, argv, expected):
     (tmp_path / "notes.txt").write_text("not a photo\n")
