@@ -266,7 +266,12 @@ def socket_mode(runtime: Runtime) -> Iterator[SocketModeHandler]:
     try:
         yield handler
     finally:
-        handler.close()
+        # slack_sdk takes 1-3 s to close the socket: let the grace period for work in flight run
+        # meanwhile, or the two together outlast a PaaS's 30 s before SIGKILL.
+        closer = threading.Thread(target=handler.close, name="socket-mode-close")
+        closer.start()
+        runtime.shutdown()
+        closer.join()
 
 
 def _run_http(settings: Settings) -> int:

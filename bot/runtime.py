@@ -61,7 +61,12 @@ class Runtime:
     app: App
 
     def shutdown(self) -> None:
-        """Stop taking work and finish (or interrupt) what is in flight within the grace period."""
+        """Stop taking work and finish (or interrupt) what is in flight within the grace period.
+
+        Safe to call again: only the first call waits.
+        """
+        if self.pipeline.queue.stopped:
+            return
         interrupted = self.pipeline.queue.shutdown(self.settings.shutdown_grace)
         logger.info("stopped; %d request(s) interrupted", interrupted)
 

@@ -91,6 +91,11 @@ class WorkQueue:
         return Submitted.ACCEPTED
 
     @property
+    def stopped(self) -> bool:
+        with self._lock:
+            return not self._accepting
+
+    @property
     def pending(self) -> int:
         with self._lock:
             return len(self._pending)

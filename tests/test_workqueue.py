@@ -65,7 +65,9 @@ def test_shutdown_finishes_quick_work_and_interrupts_the_rest_once():
     assert queue.submit(slow) is Submitted.ACCEPTED
     assert queue.submit(queued) is Submitted.ACCEPTED
     assert started.acquire(timeout=5)
+    assert not queue.stopped
     assert queue.shutdown(grace=0.05) == 2
+    assert queue.stopped
     assert sorted(told) == ["queued", "slow"]
     release.set()  # the slow one finishes after all, but must not answer a second time
     assert queue.join(timeout=5)
