@@ -63,6 +63,10 @@ class Settings:
     def socket_mode(self) -> bool:
         return bool(self.slack_app_token)
 
+    def allows(self, channel: str) -> bool:
+        """Whether the bot answers in `channel` (ALLOWED_CHANNELS; empty allows every channel)."""
+        return not self.allowed_channels or channel in self.allowed_channels
+
 
 def load_settings(
     environ: Mapping[str, str] | None = None, *, dotenv_path: str | None = ".env"

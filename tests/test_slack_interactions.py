@@ -233,3 +233,20 @@ def test_detect_objects_on_a_message_without_images_says_so_to_that_user(
     assert told["text"] == "That message has no images I can look at."
     assert not slack.calls_to("chat.postMessage")
     assert api.count("POST /detect") == 0
+
+
+def test_detect_objects_outside_allowed_channels_says_so_and_detects_nothing(
+    slack: SlackEmulator, api: FaultyApi
+):
+    message = slack.add_message(
+        CHANNEL, "", user=USER, files=[slack.add_image(photo("chelsea.png"), "chelsea.png")]
+    )
+    with running_bot(slack, ALLOWED_CHANNELS="C0ALLOWED1", **hosted(api)) as bot:
+        bot.interact(message_shortcut_payload(message, CHANNEL, user=REPORTER))
+        told = slack.wait_for("chat.postEphemeral", timeout=10)[0].args
+        assert bot.runtime.pipeline.queue.join(timeout=5)
+
+    assert (told["channel"], told["user"]) == (CHANNEL, REPORTER)
+    assert told["text"] == "I am not enabled in this channel."
+    assert not slack.calls_to("chat.postMessage")
+    assert api.count("POST /detect") == 0

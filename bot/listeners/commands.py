@@ -22,8 +22,8 @@ def register(app: App, pipeline: Pipeline, settings: Settings) -> None:
         if isinstance(parsed, Help):
             ack(**replies.help_message(settings.detect_classes))
             return
-        if settings.allowed_channels and channel not in settings.allowed_channels:
-            ack(**replies.usage_error("I am not enabled in this channel."))
+        if not settings.allows(channel):
+            ack(**replies.notice("I am not enabled in this channel."))
             return
         ack()
         if isinstance(parsed, ShowJob):

@@ -30,7 +30,7 @@ def upload_request(
     if event.get("subtype") != "file_share" or event.get("bot_id") or "edited" in event:
         return None
     channel = event.get("channel", "")
-    if settings.allowed_channels and channel not in settings.allowed_channels:
+    if not settings.allows(channel):
         return None
     if not settings.auto_detect and f"<@{bot_user_id}>" not in (event.get("text") or ""):
         return None

@@ -18,6 +18,11 @@ def register(app: App, pipeline: Pipeline, settings: Settings) -> None:
     def on_detect_objects(ack: Ack, shortcut: dict, client: WebClient) -> None:
         ack()
         channel, user = shortcut["channel"]["id"], shortcut["user"]["id"]
+        if not settings.allows(channel):
+            client.chat_postEphemeral(
+                channel=channel, user=user, **replies.notice("I am not enabled in this channel.")
+            )
+            return
         message = shortcut.get("message") or {}
         files = image_files(message.get("files") or [])
         if not files:
