@@ -25,6 +25,8 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bot.imageintelligence import ImageIntelligenceClient, blob_image  # noqa: E402
+from bot.localapi import start_local_api  # noqa: E402
 from bot.localapi.detector import decode_image, get_detector  # noqa: E402
 
 PHOTOS = ROOT / "tests" / "images"
@@ -70,6 +72,24 @@ def in_threads(threads: int, count: int, job: Callable[[int], None]) -> None:
         thread.join()
 
 
+def through_the_api(jpegs: list[bytes], workers: int, jobs: int, per_job: int) -> float:
+    """Images per second through the embedded API (`workers` detector threads), over loopback
+    HTTP with the real client: blobs in, jobs polled to the end, as the bot uses it."""
+    items = [blob_image(jpegs[i % len(jpegs)], str(i)) for i in range(per_job)]
+    with (
+        start_local_api(workers=workers) as api,
+        ImageIntelligenceClient(api.client_id, api.client_secret, api.base_url) as client,
+    ):
+
+        def job(_: int) -> None:
+            done = client.wait_for_job(client.detect(items, ["person", "cat"]), timeout=120)
+            assert all(image.ok for image in done.images)
+
+        job(0)  # warm up: token, connections, interpreters
+        _, wall = timed(lambda: in_threads(workers, jobs, job))
+    return jobs * per_job / wall
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=1000, help="images for the memory run")
@@ -105,6 +125,8 @@ def main() -> None:
     many_cpu, many_wall = timed(lambda: in_threads(args.threads, n, detect))
     in_threads(args.threads, args.images, decode_and_detect)
     rss_end = rss_mib()
+    api_jobs, api_per_job = 8, 16
+    api_rate = through_the_api(jpegs, 2, api_jobs, api_per_job)
 
     rows = [
         ("machine", f"{os.cpu_count()} CPUs, {platform.machine()}, Python {platform.python_version()}"),
@@ -118,6 +140,7 @@ def main() -> None:
         ("RSS with model loaded", f"{rss_loaded:.0f} MiB"),
         (f"RSS, {args.threads} callers warmed up", f"{rss_warm:.0f} MiB"),
         (f"RSS after {args.images} more images", f"{rss_end:.0f} MiB ({rss_end - rss_warm:+.1f} MiB)"),
+        ("through the embedded API, 2 workers", f"{api_rate:.0f} images/s ({api_jobs} jobs of {api_per_job} JPEGs at {SIDE} px, HTTP + base64 + decode + detect)"),
     ]  # fmt: skip
     width = max(len(name) for name, _ in rows)
     print(f"| {'measure':<{width}} | value |")
