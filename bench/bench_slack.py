@@ -1,0 +1,401 @@
+"""Benchmark the Slack app end to end over real HTTP, against the Slack emulator.
+
+    python bench/bench_slack.py [--events 500] [--clients 20] [--job-seconds 2.0] [--grace 1.0]
+                                [--runs 5] [--burst 100]
+
+(1) Ack latency of `POST /slack/events`: `--events` file-share events (a photo each) sent by
+    `--clients` threads, each with its own requests.Session, each posting its next event as soon as
+    the last one is acked, while the API takes `--job-seconds` per job. The bot is the production
+    web process (`python -m bot run --http`: gunicorn, 8 detect workers) in its own process, as
+    deployed; its hosted API is the embedded API (real detector) behind tests/faultserver.py with
+    `finish_after(...)`, so `POST /detect` answers at once and the job reads IN_PROGRESS for that
+    long, as the hosted API's asynchronous jobs do (a delay on `POST /detect` would model a slow
+    network instead). Two uploads are answered first (the API has loaded its model, the bot holds
+    a token). After the burst, once the first replies are in, SIGTERM with a `--grace` second
+    SHUTDOWN_GRACE: every event must end with exactly one reply in its thread, its results or
+    "please try again".
+(2) One upload, embedded API, tests/images/chelsea.png: from POSTing the event to the thread
+    reply's chat.postMessage reaching the emulator; the first run loads the model, the median is
+    over the `--runs` after it. The bot runs in this process (tests/slackbot.py running_bot).
+(3) `--burst` uploads at once, embedded API, the test photos cycled, one file per upload, sent by
+    `--clients` threads: every upload answered exactly once (chat.postMessage per thread_ts), and
+    the time from the first POST to the last reply. running_bot, as in (2).
+
+The senders run in a child process. Everything shares this machine's cores: the emulator and the
+fake API (with its real detector) take CPU a real deployment would not give them. Prints a Markdown
+table, the warnings the bot logged, and the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import multiprocessing
+import os
+import platform
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bot.replies import interrupted_message  # noqa: E402
+from bot.web import SLACK_PATH  # noqa: E402
+from tests.faultserver import faulty_api, free_port  # noqa: E402
+from tests.slack_emulator import SlackEmulator  # noqa: E402
+from tests.slack_signing import file_share_event, sign  # noqa: E402
+from tests.slackbot import (  # noqa: E402
+    CHANNEL,
+    IMAGES,
+    SIGNING_SECRET,
+    USER,
+    hosted,
+    photo,
+    running_bot,
+    settings_env,
+)
+
+PACKAGES = ("slack-bolt", "slack-sdk", "gunicorn", "requests", "ai-edge-litert", "numpy", "pillow")
+# The production defaults (tests/slackbot.py lowers them for speed).
+PRODUCTION = {"DETECT_WORKERS": "8", "DETECT_TIMEOUT": "60"}
+MS = 1000.0
+
+Row = tuple[str, str, str, bool | None]  # metric, value, target, passed (None: no target)
+
+
+@dataclass(frozen=True)
+class Sent:
+    """What the sender process saw: when it started and finished (time.monotonic, which processes
+    share on Linux), and per event the HTTP status and the seconds from sending to reading the ack."""
+
+    started: float
+    finished: float
+    statuses: list[int]
+    latencies: list[float]
+
+    @property
+    def acked(self) -> int:
+        return self.statuses.count(200)
+
+
+def send_events(url: str, bodies: list[bytes], clients: int) -> Sent:
+    """POST every body, signed when sent, from `clients` threads with a Session each."""
+    statuses: list[int] = []
+    latencies: list[float] = []
+    lock = threading.Lock()
+    left = iter(bodies)
+
+    def client() -> None:
+        with requests.Session() as session:
+            while True:
+                with lock:
+                    body = next(left, None)
+                if body is None:
+                    return
+                headers = {"Content-Type": "application/json", **sign(SIGNING_SECRET, body)}
+                begun = time.perf_counter()
+                response = session.post(url, data=body, headers=headers, timeout=30)
+                elapsed = time.perf_counter() - begun
+                with lock:
+                    statuses.append(response.status_code)
+                    latencies.append(elapsed)
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return Sent(started, time.monotonic(), statuses, latencies)
+
+
+def share_all(slack: SlackEmulator, names: list[str]) -> tuple[list[str], list[bytes]]:
+    """One message with one file per photo name, in the emulator; (their ts, the event bodies)."""
+    contents: dict[str, bytes] = {}
+    threads, bodies = [], []
+    for n, name in enumerate(names):
+        file = slack.add_image(contents.setdefault(name, photo(name)), f"{n:03d}-{name}")
+        message = slack.add_message(CHANNEL, "", user=USER, files=[file])
+        envelope = file_share_event([file], channel=CHANNEL, ts=message["ts"], user=USER)
+        threads.append(message["ts"])
+        bodies.append(json.dumps(envelope).encode())
+    return threads, bodies
+
+
+def replies_per_thread(slack: SlackEmulator) -> Counter[str]:
+    return Counter(
+        str(call.args.get("thread_ts"))
+        for call in slack.calls_to("chat.postMessage")
+        if call.args.get("channel") == CHANNEL
+    )
+
+
+def percentile(values: list[float], p: int) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[p - 1]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU so far of process `pid` and its children (Linux /proc)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    total = 0
+    for each in [pid, *map(int, children)]:
+        fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy() -> tuple[int, int]:
+    """(busy, all) CPU time of the whole machine so far, in clock ticks (Linux /proc/stat)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]
+    return sum(values) - idle, sum(values)
+
+
+@contextmanager
+def web_process(env: dict[str, str]) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
+    """`python -m bot run --http` with only `env`, in an empty directory (so no .env is read),
+    serving once GET /healthz answers; yields the process and the file its log goes to."""
+    with tempfile.TemporaryDirectory() as home:
+        full = {"PATH": os.environ["PATH"], "HOME": home, "PYTHONPATH": str(ROOT), **env}
+        log = Path(home) / "bot.log"
+        with log.open("wb") as stderr:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "bot", "run", "--http"], cwd=home, env=full, stderr=stderr
+            )
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                if process.poll() is not None:
+                    raise RuntimeError(f"the web process exited: {log.read_text()}")
+                try:
+                    requests.get(f"http://127.0.0.1:{env['PORT']}/healthz", timeout=1)
+                    break
+                except requests.ConnectionError:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError("the web process did not start") from None
+                    time.sleep(0.05)
+            yield process, log
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+
+def log_lines(stderr: str, level: str) -> list[str]:
+    """The bot's log lines at `level`, without their timestamps."""
+    return [line.split(" ", 2)[2] for line in stderr.splitlines() if f" {level} " in line]
+
+
+def ack_latency(
+    sender: ProcessPoolExecutor, events: int, clients: int, job_seconds: float, grace: float
+) -> tuple[list[Row], list[str]]:
+    interrupted_text = interrupted_message()["text"]
+    port = free_port()
+    with SlackEmulator() as slack, faulty_api(max_jobs=events + 100) as api:
+        env = settings_env(slack, **PRODUCTION, **hosted(api))
+        env.update(PORT=str(port), SHUTDOWN_GRACE=str(grace), LOG_LEVEL="WARNING")
+        url = f"http://127.0.0.1:{port}{SLACK_PATH}"
+        with web_process(env) as (bot, log):
+            _, warm_up = share_all(slack, ["chelsea.png"] * 2)
+            send_events(url, warm_up, len(warm_up))
+            slack.wait_for("chat.postMessage", len(warm_up), timeout=60)
+            api.finish_after(job_seconds)
+            threads, bodies = share_all(slack, ["chelsea.png"] * events)
+            bot_cpu, machine = cpu_seconds(bot.pid), machine_busy()
+            sent = sender.submit(send_events, url, bodies, clients).result()
+            bot_cpu = cpu_seconds(bot.pid) - bot_cpu
+            busy, ticks = (now - then for now, then in zip(machine_busy(), machine, strict=True))
+            slack.wait_for("chat.postMessage", len(warm_up) + 8, timeout=60 + 2 * job_seconds)
+            first_wave = time.monotonic() - sent.finished
+            stopping = time.monotonic()
+            bot.send_signal(signal.SIGTERM)
+            bot.wait(timeout=grace + 60)
+            stopped = time.monotonic() - stopping
+            stderr = log.read_text()
+    per_thread = replies_per_thread(slack)
+    interrupted = sum(
+        1 for call in slack.calls_to("chat.postMessage") if call.args["text"] == interrupted_text
+    )
+    answered = sum(per_thread[ts] for ts in threads) - interrupted
+    once = sum(1 for ts in threads if per_thread[ts] == 1)
+    latencies = sent.latencies
+    p99 = percentile(latencies, 99)
+    cores = os.cpu_count() or 1
+    errors = log_lines(stderr, "ERROR")
+    rows: list[Row] = [
+        (f"(1) {events} events, {clients} clients, {job_seconds:g} s jobs: acked 200", f"{sent.acked} / {events}", "all", sent.acked == events),
+        ("(1) ack latency p50", f"{statistics.median(latencies) * MS:.1f} ms", "-", None),
+        ("(1) ack latency p99", f"{p99 * MS:.1f} ms", "< 100 ms", p99 < 0.1),
+        ("(1) ack latency max", f"{max(latencies) * MS:.1f} ms", "< 3000 ms (Slack's limit)", max(latencies) < 3),
+        ("(1) events acked per second", f"{events / (sent.finished - sent.started):.0f}", "-", None),
+        ("(1) bot CPU per event during the burst", f"{bot_cpu / events * MS:.2f} ms", "-", None),
+        (f"(1) machine CPU busy during the burst ({cores} cores)", f"{100 * busy / ticks:.0f}%", "-", None),
+        ("(1) first 8 replies, after the last ack", f"{first_wave:.2f} s", "-", None),
+        (f"(1) SIGTERM -> exit, {grace:g} s grace", f"{stopped:.1f} s, exit code {bot.returncode}", "exit code 0", bot.returncode == 0),
+        ("(1) replies: results + interrupted", f"{answered} + {interrupted}", f"= {events}", answered + interrupted == events),
+        ("(1) threads with exactly one reply", f"{once} / {events}", "all", once == events),
+        ("(1) errors logged", f"{len(errors)}", "0", not errors),
+    ]  # fmt: skip
+    return rows, [*errors, *log_lines(stderr, "WARNING")]
+
+
+class LogRecords(logging.Handler):
+    """The log records at WARNING and above while it is entered."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    def __enter__(self) -> LogRecords:
+        logging.getLogger().addHandler(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        logging.getLogger().removeHandler(self)
+
+    def errors(self) -> int:
+        return sum(1 for r in self.records if r.levelno >= logging.ERROR)
+
+    def lines(self) -> list[str]:
+        return [f"{r.levelname} {r.name}: {r.getMessage()}" for r in self.records]
+
+
+def one_upload(runs: int) -> tuple[list[Row], list[str]]:
+    content = photo("chelsea.png")
+    times: list[float] = []
+    to_image: list[float] = []
+    named_cat = 0
+    with (
+        LogRecords() as logged,
+        SlackEmulator() as slack,
+        running_bot(slack, **PRODUCTION) as bot,
+    ):
+        for run in range(1 + runs):
+            file = slack.add_image(content, "chelsea.png")
+            begun = time.perf_counter()
+            event, ack = bot.share(file)
+            reply = slack.wait_for("chat.postMessage", run + 1, timeout=60)[-1].args
+            times.append(time.perf_counter() - begun)
+            slack.wait_for("files.completeUploadExternal", run + 1, timeout=60)
+            to_image.append(time.perf_counter() - begun)
+            ack.raise_for_status()
+            if reply["thread_ts"] == event["ts"] and "cat" in reply["text"].split("no ")[0]:
+                named_cat += 1
+            if not bot.runtime.pipeline.queue.join(timeout=60):
+                raise RuntimeError("the upload's work did not finish")
+    rest = times[1:]
+    rows: list[Row] = [
+        ("(2) one upload -> thread reply, first (loads the model)", f"{times[0] * MS:.0f} ms", "-", None),
+        (f"(2) one upload -> thread reply, median of {runs}", f"{statistics.median(rest) * MS:.0f} ms", "-", None),
+        (f"(2) same, min / max of {runs}", f"{min(rest) * MS:.0f} / {max(rest) * MS:.0f} ms", "-", None),
+        (f"(2) one upload -> annotated image uploaded, median of {runs}", f"{statistics.median(to_image[1:]) * MS:.0f} ms", "-", None),
+        ("(2) replies in the thread naming the cat", f"{named_cat} / {1 + runs}", "all", named_cat == 1 + runs),
+        ("(2) errors logged", f"{logged.errors()}", "0", not logged.errors()),
+    ]  # fmt: skip
+    return rows, logged.lines()
+
+
+def burst(sender: ProcessPoolExecutor, uploads: int, clients: int) -> tuple[list[Row], list[str]]:
+    names = sorted(p.name for p in IMAGES.glob("*.[jp][pn]g"))
+    cycled = [names[n % len(names)] for n in range(uploads)]
+    with LogRecords() as logged, SlackEmulator() as slack:
+        with running_bot(slack, **PRODUCTION) as bot:
+            threads, bodies = share_all(slack, cycled)
+            sent = sender.submit(send_events, bot.url, bodies, clients).result()
+            acked = sent.finished - sent.started
+            slack.wait_for("chat.postMessage", uploads, timeout=300)
+            total = time.monotonic() - sent.started
+            if not bot.runtime.pipeline.queue.join(timeout=120):
+                raise RuntimeError("the uploads' work did not finish")
+            idle = time.monotonic() - sent.started
+        per_thread = replies_per_thread(slack)
+        done = sum(1 for ts in threads if "white_check_mark" in slack.reactions(CHANNEL, ts))
+        images = len(slack.uploads)
+    answered = sum(1 for ts in threads if per_thread[ts] >= 1)
+    twice = sum(1 for ts in threads if per_thread[ts] > 1)
+    rows: list[Row] = [
+        (f"(3) {uploads} uploads at once, {clients} clients: acked 200", f"{sent.acked} / {uploads} in {acked * MS:.0f} ms", "all", sent.acked == uploads),
+        ("(3) threads answered", f"{answered} / {uploads}", "all", answered == uploads),
+        ("(3) threads answered more than once", f"{twice}", "0", twice == 0),
+        ("(3) marked done (white_check_mark)", f"{done} / {uploads}", "all", done == uploads),
+        ("(3) first POST -> last reply", f"{total:.1f} s ({uploads / total:.1f} uploads/s)", "-", None),
+        ("(3) first POST -> all work done", f"{idle:.1f} s ({images} annotated images uploaded)", "-", None),
+        ("(3) errors logged", f"{logged.errors()}", "0", not logged.errors()),
+    ]  # fmt: skip
+    return rows, logged.lines()
+
+
+def cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def print_table(rows: list[Row]) -> None:
+    header = ("metric", "value", "target", "result")
+    cells = [
+        (name, value, target, "-" if ok is None else "pass" if ok else "FAIL")
+        for name, value, target, ok in rows
+    ]
+    widths = [max(len(row[i]) for row in [header, *cells]) for i in range(len(header))]
+    for n, row in enumerate([header, *cells]):
+        print("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |")
+        if n == 0:
+            print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=500)
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--job-seconds", type=float, default=2.0)
+    parser.add_argument("--grace", type=float, default=1.0)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--burst", type=int, default=100)
+    args = parser.parse_args()
+    logging.getLogger().setLevel(logging.WARNING)  # listed after the table, not as they come
+
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as sender:
+        sender.submit(time.monotonic).result()  # the child is up before anything is timed
+        # (2) first: the model loads once per process, and (1)'s fake API would load it.
+        upload_rows, upload_log = one_upload(args.runs)
+        burst_rows, burst_log = burst(sender, args.burst, args.clients)
+        ack_rows, ack_log = ack_latency(
+            sender, args.events, args.clients, args.job_seconds, args.grace
+        )
+    rows = ack_rows + upload_rows + burst_rows
+    print_table(rows)
+    for scenario, lines in (("(1)", ack_log), ("(2)", upload_log), ("(3)", burst_log)):
+        for line, count in Counter(lines).most_common():
+            print(f"\n{scenario} logged {count} x {line}", end="")
+    versions = ", ".join(f"{name} {metadata.version(name)}" for name in PACKAGES)
+    print(
+        f"\n\nMachine: {cpu_model()}, {os.cpu_count()} cores, {platform.system()} "
+        f"{platform.release()}, Python {platform.python_version()}\nPackages: {versions}"
+    )
+    if any(ok is False for *_, ok in rows):
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
