@@ -723,8 +723,9 @@ class SlackEmulator:
             by_id = {p["file_id"]: p for p in self._pending_uploads.values() if "content" in p}
             if any(item.get("id") not in by_id for item in items):
                 raise SlackError("file_not_found")
+            completed = {item["id"] for item in items}
             self._pending_uploads = {
-                t: p for t, p in self._pending_uploads.items() if p["file_id"] not in by_id
+                t: p for t, p in self._pending_uploads.items() if p["file_id"] not in completed
             }
             done: list[JsonDict] = []
             for item in items:

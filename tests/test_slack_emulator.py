@@ -396,6 +396,19 @@ def test_files_upload_v2_end_to_end(client: WebClient, slack: SlackEmulator) -> 
     assert never_uploaded.value.response["error"] == "file_not_found"
 
 
+def test_interleaved_uploads_complete_independently(
+    client: WebClient, slack: SlackEmulator
+) -> None:
+    # Two bots uploading at once: completing one upload must not forget the other's.
+    first = client.files_getUploadURLExternal(filename="a.png", length=3)
+    second = client.files_getUploadURLExternal(filename="b.png", length=3)
+    for answer in (first, second):
+        assert requests.post(answer["upload_url"], data=b"abc", timeout=5).status_code == 200
+    client.files_completeUploadExternal(files=[{"id": first["file_id"]}])
+    client.files_completeUploadExternal(files=[{"id": second["file_id"]}])
+    assert [u.file_id for u in slack.uploads] == [first["file_id"], second["file_id"]]
+
+
 # --------------------------------------------------------------------------- Socket Mode
 
 
