@@ -139,25 +139,9 @@ class Pipeline:
     def _detect(self, request: DetectionRequest, task: Task) -> None:
         self._react(request, add=WORKING)
         images = self._collect(request)
-        if request.announce_for:
-            if not images:
-                self._post_ephemeral(
-                    request.channel,
-                    request.announce_for,
-                    replies.usage_error(
-                        f"I found no image in the last {HISTORY_LOOKBACK} messages of this channel. "
-                        "Share one first, or give me a link."
-                    ),
-                )
-                return
-            posted = self._post(
-                request.channel,
-                None,
-                replies.request_announcement(request.announce_for, request.classes, len(images)),
-            )
-            thread_ts = posted
-        else:
-            thread_ts = request.thread_ts
+        if images is None:
+            return
+        thread_ts = self._thread_for(request, images)
         if thread_ts is None:
             return
         job_ids, error = self._run_jobs(images, request.classes)
@@ -177,10 +161,16 @@ class Pipeline:
             self._upload_annotated(request.channel, thread_ts, images)
         self._react(request, remove=WORKING, add=DONE if ok and replied else FAILED)
 
-    def _collect(self, request: DetectionRequest) -> list[_Image]:
+    def _collect(self, request: DetectionRequest) -> list[_Image] | None:
+        """The request's images; for a bare /detect, those of the latest message that has some.
+        None when the channel could not be read (the user has been told)."""
         files = list(request.files)
         if not files and not request.urls and request.announce_for:
-            files = self._recent_image_files(request.channel)
+            try:
+                files = self._recent_image_files(request.channel)
+            except SlackApiError as exc:
+                self._cannot_use_channel(request, "conversations.history", exc)
+                return None
         images = [image for f in image_files(files) if (image := self._download(f)) is not None]
         images += [_Image(name=url, url=url) for url in request.urls]
         return images
@@ -192,6 +182,37 @@ class Pipeline:
             if found:
                 return found
         return []
+
+    def _thread_for(self, request: DetectionRequest, images: Sequence[_Image]) -> str | None:
+        """Where to answer: the request's thread, or for /detect the thread of a new visible
+        message announcing the request. None when there is nothing to answer there."""
+        if not request.announce_for:
+            return request.thread_ts
+        user = request.announce_for
+        if not images:
+            problem = (
+                f"I found no image in the last {HISTORY_LOOKBACK} messages of this channel. "
+                "Share one first, or give me a link."
+            )
+            self._post_ephemeral(request.channel, user, replies.usage_error(problem))
+            return None
+        announcement = replies.request_announcement(user, request.classes, len(images))
+        try:
+            response = self.slack.chat_postMessage(channel=request.channel, **announcement)
+        except SlackApiError as exc:
+            self._cannot_use_channel(request, "chat.postMessage", exc)
+            return None
+        return response.get("ts")
+
+    def _cannot_use_channel(
+        self, request: DetectionRequest, method: str, exc: SlackApiError
+    ) -> None:
+        error = exc.response.get("error")
+        logger.warning("%s in %s failed: %s", method, request.channel, error)
+        if request.announce_for:
+            self._post_ephemeral(
+                request.channel, request.announce_for, replies.channel_unavailable(str(error))
+            )
 
     def _download(self, file: dict) -> _Image | None:
         """The file's bytes, or why it was skipped; None for a stub that turns out not to be an image."""

@@ -455,6 +455,16 @@ def error_message(error: BaseException, *, images: int) -> dict[str, Any]:
     return notice(_error_sentence(error), note)
 
 
+def channel_unavailable(error: str) -> dict[str, Any]:
+    """Slack would not let the bot read or post in the channel (`error` is Slack's code)."""
+    if error in ("not_in_channel", "channel_not_found"):
+        return notice(
+            "I can't read or post in this channel. Add me to it (`/invite` and my name), "
+            "then try again."
+        )
+    return notice(f"Slack would not let me use this channel ({escape(error)}). Try again later.")
+
+
 def interrupted_message() -> dict[str, Any]:
     return notice("The bot was restarting and could not finish this one. Please try again.")
 

@@ -30,6 +30,7 @@ from bot.replies import (
     IMAGE_STATUS_PHRASES,
     ImageOutcome,
     busy_message,
+    channel_unavailable,
     encode_feedback,
     error_message,
     feedback_confirmation,
@@ -551,3 +552,14 @@ def test_the_interrupted_message() -> None:
         "The bot was restarting and could not finish this one. Please try again."
     )
     assert_within_slack_limits(message)
+
+
+@pytest.mark.parametrize("error", ["not_in_channel", "channel_not_found"])
+def test_a_channel_the_bot_cannot_use_says_to_add_it(error):
+    message = channel_unavailable(error)
+    assert "Add me to it" in message["text"]
+
+
+def test_another_channel_error_names_slacks_code_escaped():
+    message = channel_unavailable("is_archived<x>")
+    assert "(is_archived&lt;x&gt;)" in message["text"]

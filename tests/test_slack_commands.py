@@ -269,6 +269,22 @@ def test_the_latest_image_is_looked_for_in_the_last_50_messages(
     assert api.count("POST /detect") == 0
 
 
+@pytest.mark.parametrize("refused", ["conversations.history", "chat.postMessage"])
+def test_a_channel_the_bot_is_not_in_gets_an_ephemeral_saying_to_add_it(
+    bot: Bot, slack: SlackEmulator, api: FaultyApi, refused: str
+):
+    slack.add_message(CHANNEL, "", user=USER, files=[slack.add_image(photo("chelsea.png"))])
+    slack.error_next(refused, "not_in_channel")
+
+    bot.command("")
+    shown = slack.wait_for("chat.postEphemeral", timeout=10)[0].args
+    assert bot.runtime.pipeline.queue.join(timeout=5)
+
+    assert (shown["channel"], shown["user"]) == (CHANNEL, USER)
+    assert shown["text"].startswith("I can't read or post in this channel. Add me to it")
+    assert api.count("POST /detect") == 0  # nowhere to answer, so nothing is detected
+
+
 # -- links ----------------------------------------------------------------------------------------
 
 
