@@ -7,6 +7,8 @@ from collections.abc import Iterator
 import pytest
 
 from bot.localapi import RunningLocalApi, start_local_api
+from tests.faultserver import FaultyApi, faulty_api
+from tests.slack_emulator import SlackEmulator
 
 
 @pytest.fixture(scope="session")
@@ -14,3 +16,17 @@ def local_api() -> Iterator[RunningLocalApi]:
     """The embedded API with the real detector, on a free loopback port, for the whole session."""
     with start_local_api() as api:
         yield api
+
+
+@pytest.fixture
+def slack() -> Iterator[SlackEmulator]:
+    """Slack's Web API, file hosts and Socket Mode endpoint, emulated on loopback."""
+    with SlackEmulator() as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def api() -> Iterator[FaultyApi]:
+    """The embedded API behind a fault-injecting server: the hosted API, as tests need it."""
+    with faulty_api() as faulty:
+        yield faulty

@@ -11,7 +11,6 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,7 @@ from dotenv import dotenv_values
 from bot.cli import main
 from bot.imageintelligence import IMAGE_OK
 from tests import apispec
-from tests.faultserver import CLIENT_ID, CLIENT_SECRET, FaultyApi, faulty_api
+from tests.faultserver import CLIENT_ID, CLIENT_SECRET, FaultyApi
 from tests.slack_emulator import SlackEmulator
 from tests.slackbot import IMAGES, SIGNING_SECRET
 
@@ -37,18 +36,6 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
     for name in VARIABLES:
         monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture
-def slack() -> Iterator[SlackEmulator]:
-    with SlackEmulator() as emulator:
-        yield emulator
-
-
-@pytest.fixture
-def api() -> Iterator[FaultyApi]:
-    with faulty_api() as faulty:
-        yield faulty
 
 
 def cli(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,16 +22,10 @@ from bot.imageintelligence import (
     url_image,
 )
 from tests import apispec
-from tests.faultserver import CLIENT_ID, CLIENT_SECRET, FaultyApi, faulty_api, free_port
+from tests.faultserver import CLIENT_ID, CLIENT_SECRET, FaultyApi, free_port
 
 IMAGES = Path(__file__).parent / "images"
 NOWHERE = f"http://127.0.0.1:{free_port()}/a.jpg"  # nothing listens: a fetch fails at once
-
-
-@pytest.fixture
-def api() -> Iterator[FaultyApi]:
-    with faulty_api() as faulty:
-        yield faulty
 
 
 def make_client(api: FaultyApi, **kw: Any) -> ImageIntelligenceClient:

@@ -47,12 +47,6 @@ class FakeTime:
         self.now += seconds
 
 
-@pytest.fixture
-def api() -> Iterator[FaultyApi]:
-    with faulty_api() as faulty:
-        yield faulty
-
-
 @pytest.fixture(scope="module")
 def idle_api() -> Iterator[FaultyApi]:
     """One server for the tests that must make no request at all (each asserts zero calls)."""

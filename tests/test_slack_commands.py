@@ -27,12 +27,6 @@ DEFAULT_CLASSES = "person, car, bicycle, dog, cat"
 
 
 @pytest.fixture
-def slack() -> Iterator[SlackEmulator]:
-    with SlackEmulator() as emulator:
-        yield emulator
-
-
-@pytest.fixture
 def api() -> Iterator[FaultyApi]:
     # The hosted API is outside the bot's network, so it may fetch the tests' loopback photo server.
     with faulty_api(private_urls=True) as hosted_api:

@@ -9,25 +9,13 @@ from typing import Any
 
 import pytest
 
-from tests.faultserver import FaultyApi, faulty_api
+from tests.faultserver import FaultyApi
 from tests.slack_emulator import SlackEmulator
 from tests.slack_signing import block_actions_payload, message_shortcut_payload
 from tests.slackbot import CHANNEL, USER, Bot, hosted, photo, running_bot
 
 REPORTER = "U0REPORTER"  # not the person who shared the photo: anyone in the channel may report
 UNKNOWN_JOB = "00000000-dead-beef-0000-000000000000"
-
-
-@pytest.fixture
-def slack() -> Iterator[SlackEmulator]:
-    with SlackEmulator() as emulator:
-        yield emulator
-
-
-@pytest.fixture
-def api() -> Iterator[FaultyApi]:
-    with faulty_api() as hosted_api:
-        yield hosted_api
 
 
 @pytest.fixture

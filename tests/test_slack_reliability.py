@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.faultserver import CLIENT_ID, CLIENT_SECRET, FaultyApi, faulty_api, free_port
+from tests.faultserver import CLIENT_ID, CLIENT_SECRET, FaultyApi, free_port
 from tests.slack_emulator import SlackEmulator, load_payload
 from tests.slack_signing import file_share_event, post_signed
 from tests.slackbot import CHANNEL, SIGNING_SECRET, USER, Bot, hosted, photo, running_bot
@@ -32,21 +32,9 @@ RESTARTING = "The bot is restarting and is not taking new work. Try again in a m
 
 
 @pytest.fixture
-def slack() -> Iterator[SlackEmulator]:
-    with SlackEmulator() as emulator:
-        yield emulator
-
-
-@pytest.fixture
 def bot(slack: SlackEmulator) -> Iterator[Bot]:
     with running_bot(slack) as running:
         yield running
-
-
-@pytest.fixture
-def api() -> Iterator[FaultyApi]:
-    with faulty_api() as faulty:
-        yield faulty
 
 
 # -- helpers ------------------------------------------------------------------------------------

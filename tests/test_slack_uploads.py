@@ -26,12 +26,6 @@ REPLY_TIMEOUT = 20.0
 
 
 @pytest.fixture
-def slack() -> Iterator[SlackEmulator]:
-    with SlackEmulator() as emulator:
-        yield emulator
-
-
-@pytest.fixture
 def bot(slack: SlackEmulator) -> Iterator[Bot]:
     with running_bot(slack) as running:
         yield running

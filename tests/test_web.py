@@ -14,11 +14,9 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 import requests
 
 from bot.cli import _parser
@@ -32,12 +30,6 @@ from tests.test_cli import REPO, process_env
 SHUTDOWN_GRACE = 5
 # `python -m bot run --http` gives gunicorn the app's grace plus 5 s to stop its worker.
 STOP_WITHIN = SHUTDOWN_GRACE + 5
-
-
-@pytest.fixture
-def slack() -> Iterator[SlackEmulator]:
-    with SlackEmulator() as emulator:
-        yield emulator
 
 
 def test_healthz_answers_ok_over_http(slack: SlackEmulator):
