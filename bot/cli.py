@@ -63,6 +63,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as error:
+        # Whatever went wrong, the user gets one line; the traceback is for LOG_LEVEL=DEBUG.
+        logger.debug("unexpected error", exc_info=True)
+        print(
+            f"{parser.prog} {args.command}: unexpected error ({type(error).__name__})",
+            file=sys.stderr,
+        )
+        return 1
 
 
 class _Parser(argparse.ArgumentParser):
@@ -149,7 +157,10 @@ def _image_item(image: str, custom_id: str) -> dict:
     path = Path(image)
     if not path.is_file():
         raise UsageError(f"{image}: no such file")
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise UsageError(f"{image}: cannot be read ({error.strerror})") from None
     try:
         decode_image(data)
     except InvalidImage as problem:
