@@ -330,7 +330,8 @@ class Pipeline:
 
     # -- Slack calls whose failure must not stop the rest ---------------------------------------
 
-    def _post(self, channel: str, thread_ts: str | None, message: dict) -> str | None:
+    def _post(self, channel: str, thread_ts: str, message: dict) -> str | None:
+        """Reply in a thread; the reply's ts, or None when Slack refused it (logged)."""
         try:
             response = self.slack.chat_postMessage(channel=channel, thread_ts=thread_ts, **message)
         except SlackApiError as exc:

@@ -324,6 +324,20 @@ def test_the_annotated_image_is_a_jpeg_the_size_the_api_saw_uploaded_into_the_th
     assert (shared["thread_ts"], shared["files"][0]["id"]) == (event["ts"], upload.file_id)
 
 
+def test_a_refused_annotated_upload_still_leaves_the_reply_and_the_check_mark(
+    bot: Bot, slack: SlackEmulator, caplog: pytest.LogCaptureFixture
+):
+    slack.error_next("files.getUploadURLExternal", "not_allowed_token_type")
+    event, _ = bot.share(slack.add_image(photo("chelsea.png"), "chelsea.png"))
+    reply = slack.wait_for("chat.postMessage", timeout=REPLY_TIMEOUT)[0].args
+    idle(bot)
+
+    assert found(summary(reply, "chelsea.png")).startswith("cat ")
+    assert slack.uploads == []
+    assert slack.reactions(CHANNEL, event["ts"]) == ["white_check_mark"]
+    assert "could not upload the annotated images: not_allowed_token_type" in caplog.text
+
+
 def test_annotate_false_posts_the_reply_without_an_image(slack: SlackEmulator):
     with running_bot(slack, ANNOTATE="false") as bot:
         bot.share(slack.add_image(photo("chelsea.png"), "chelsea.png"))
