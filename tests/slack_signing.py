@@ -134,25 +134,9 @@ def slash_command_fields(
     return fields
 
 
-def slash_command_body(
-    text: str,
-    *,
-    channel: str,
-    user: str,
-    command: str = "/detect",
-    response_url: str = "https://hooks.slack.com/commands/T111/111/xxxxx",
-    trigger_id: str = "111.111.xxx",
-) -> bytes:
-    """A slash command as Slack posts it over HTTP: form-encoded fields."""
-    fields = slash_command_fields(
-        text,
-        channel=channel,
-        user=user,
-        command=command,
-        response_url=response_url,
-        trigger_id=trigger_id,
-    )
-    return urlencode(fields).encode()
+def slash_command_body(text: str, **fields: str) -> bytes:
+    """A slash command as Slack posts it over HTTP: the fields of `slash_command_fields`, form-encoded."""
+    return urlencode(slash_command_fields(text, **fields)).encode()
 
 
 def block_actions_payload(
