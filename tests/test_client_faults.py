@@ -22,7 +22,12 @@ from bot.imageintelligence import (
     blob_image,
     url_image,
 )
-from bot.imageintelligence.client import FIRST_POLL_DELAY, MAX_POLL_INTERVAL, POLL_GROWTH
+from bot.imageintelligence.client import (
+    FAST_POLL_INTERVAL,
+    FIRST_POLL_DELAY,
+    MAX_POLL_INTERVAL,
+    poll_delay,
+)
 from tests.faultserver import CLIENT_ID, CLIENT_SECRET, PREFIX, FaultyApi, faulty_api, free_port
 
 PNG = (Path(__file__).parent / "images" / "coffee.png").read_bytes()
@@ -380,14 +385,15 @@ def test_wait_for_job_polls_fast_then_backs_off_and_times_out_at_the_deadline(
     with make_client(api, fake_time) as client, pytest.raises(JobTimeout) as err:
         client.wait_for_job(in_progress(jid), timeout=10)
     assert (err.value.job_id, err.value.timeout) == (jid, 10)
-    expected: list[float] = []
-    delay = FIRST_POLL_DELAY
-    while sum(expected) + delay < 10:
-        expected.append(delay)
-        delay = min(delay * POLL_GROWTH, MAX_POLL_INTERVAL)
+    expected: list[float] = [FIRST_POLL_DELAY]
+    while sum(expected) + poll_delay(sum(expected)) < 10:
+        expected.append(poll_delay(sum(expected)))
     expected.append(10 - sum(expected))  # the last sleep ends at the deadline, not past it
     assert fake_time.sleeps == pytest.approx(expected)
-    assert fake_time.sleeps[0] <= 0.1 and max(fake_time.sleeps) == MAX_POLL_INTERVAL
+    # Every 150 ms while the job is young, then further apart; never over the cap.
+    assert fake_time.sleeps[:8].count(FAST_POLL_INTERVAL) >= 4
+    assert 0.5 < max(fake_time.sleeps) <= MAX_POLL_INTERVAL
+    assert api.count("GET /detect/{id}") < 40  # 10 s of polling, not 67 polls at 150 ms
     assert api.count("GET /detect/{id}") == len(expected)
 
 
@@ -400,7 +406,7 @@ def test_wait_for_job_returns_at_the_first_poll_that_sees_the_job_done(
         done = client.wait_for_job(in_progress(jid), timeout=30)
     assert done.finished and done.images[0].ok
     assert api.count("GET /detect/{id}") == 4
-    assert fake_time.sleeps == pytest.approx([0.05, 0.075, 0.1125, 0.16875])
+    assert fake_time.sleeps == pytest.approx([0.05, 0.05, 0.1, 0.15])
 
 
 def test_wait_for_a_bare_job_id_polls_at_once(api: FaultyApi, fake_time: FakeTime) -> None:

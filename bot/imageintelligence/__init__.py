@@ -5,6 +5,7 @@ from .client import (
     MAX_URL_LENGTH,
     ImageIntelligenceClient,
     blob_image,
+    poll_delay,
     url_image,
 )
 from .errors import (
@@ -70,5 +71,6 @@ __all__ = [
     "InvalidClientCredentials",
     "JobTimeout",
     "blob_image",
+    "poll_delay",
     "url_image",
 ]
