@@ -54,8 +54,8 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bot.process.web import SLACK_PATH  # noqa: E402
 from bot.replies import interrupted_message  # noqa: E402
-from bot.web import SLACK_PATH  # noqa: E402
 from tests.faultserver import faulty_api, free_port  # noqa: E402
 from tests.slack_emulator import SlackEmulator  # noqa: E402
 from tests.slack_signing import file_share_event, sign  # noqa: E402
@@ -299,7 +299,7 @@ def one_upload(runs: int) -> tuple[list[Row], list[str]]:
             ack.raise_for_status()
             if reply["thread_ts"] == event["ts"] and "cat" in reply["text"].split("no ")[0]:
                 named_cat += 1
-            if not bot.runtime.pipeline.queue.join(timeout=60):
+            if not bot.runtime.queue.join(timeout=60):
                 raise RuntimeError("the upload's work did not finish")
     rest = times[1:]
     rows: list[Row] = [
@@ -323,7 +323,7 @@ def burst(sender: ProcessPoolExecutor, uploads: int, clients: int) -> tuple[list
             acked = sent.finished - sent.started
             slack.wait_for("chat.postMessage", uploads, timeout=300)
             total = time.monotonic() - sent.started
-            if not bot.runtime.pipeline.queue.join(timeout=120):
+            if not bot.runtime.queue.join(timeout=120):
                 raise RuntimeError("the uploads' work did not finish")
             idle = time.monotonic() - sent.started
         per_thread = replies_per_thread(slack)

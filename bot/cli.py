@@ -9,19 +9,15 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import signal
 import sys
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import NoReturn
 from urllib.parse import urlsplit
 
 from slack_sdk.errors import SlackApiError
 
 from bot import replies
-from bot.app import make_web_client
 from bot.config import VERIFY_MODES, ConfigError, Settings, load_settings, parse_classes
 from bot.imageintelligence import (
     MAX_IMAGES_PER_JOB,
@@ -31,12 +27,11 @@ from bot.imageintelligence import (
     url_image,
 )
 from bot.localapi.detector import InvalidImage, decode_image
+from bot.process.runtime import open_api
+from bot.process.socket_mode import run_socket_mode
+from bot.process.web import run_http
 from bot.replies import ImageOutcome
-from bot.runtime import Runtime, open_api, running
-from bot.web import SlackWebApp
-
-if TYPE_CHECKING:
-    from slack_bolt.adapter.socket_mode import SocketModeHandler
+from bot.slack.clients import make_web_client
 
 logger = logging.getLogger("bot")
 
@@ -195,7 +190,7 @@ def _check_slack(settings: Settings) -> list[tuple[bool, str]]:
     lines = [_check_slack_auth(settings)]
     if settings.socket_mode:
         try:
-            make_web_client(settings).apps_connections_open(
+            make_web_client(settings, settings.slack_bot_token).apps_connections_open(
                 app_token=settings.slack_app_token or ""
             )
         except SlackApiError as error:
@@ -209,7 +204,7 @@ def _check_slack(settings: Settings) -> list[tuple[bool, str]]:
 
 def _check_slack_auth(settings: Settings) -> tuple[bool, str]:
     try:
-        auth = make_web_client(settings).auth_test()
+        auth = make_web_client(settings, settings.slack_bot_token).auth_test()
     except SlackApiError as error:
         return False, f"SLACK_BOT_TOKEN: Slack refused it ({_slack_error(error)})"
     return True, f"Slack: signed in as @{auth.get('user')} in workspace {auth.get('team')}"
@@ -253,55 +248,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         print(f"configuration error: {line}", file=sys.stderr)
         return 2
     logger.info(line)
-    return _run_socket_mode(settings) if socket_mode else _run_http(settings)
-
-
-def _run_socket_mode(settings: Settings) -> int:
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    with running(settings) as runtime, socket_mode(runtime):
-        logger.info("connected over Socket Mode")
-        stop.wait()
-        logger.info("stopping: no new work; finishing what is in flight")
+    if socket_mode:
+        run_socket_mode(settings)
+    else:
+        run_http(settings)
     return 0
-
-
-@contextmanager
-def socket_mode(runtime: Runtime) -> Iterator[SocketModeHandler]:
-    """The app connected over Socket Mode with SLACK_APP_TOKEN; disconnected on exit."""
-    from slack_bolt.adapter.socket_mode import SocketModeHandler
-
-    handler = SocketModeHandler(runtime.app, runtime.settings.slack_app_token)
-    handler.connect()
-    try:
-        yield handler
-    finally:
-        # slack_sdk takes 1-3 s to close the socket: let the grace period for work in flight run
-        # meanwhile, or the two together outlast a PaaS's 30 s before SIGKILL.
-        closer = threading.Thread(target=handler.close, name="socket-mode-close")
-        closer.start()
-        runtime.shutdown()
-        closer.join()
-
-
-def _run_http(settings: Settings) -> int:
-    from bot.httpserver import run_gunicorn
-
-    run_gunicorn(
-        lambda: _web_app(settings),
-        bind=f"0.0.0.0:{settings.port}",  # a PaaS routes to the dyno's own interface
-        threads=max(8, settings.detect_workers),
-        # gunicorn waits this long for the worker, which first waits SHUTDOWN_GRACE for the work.
-        graceful_timeout=settings.shutdown_grace + 5,
-    )
-    return 0
-
-
-@contextmanager
-def _web_app(settings: Settings) -> Iterator[SlackWebApp]:
-    with running(settings) as runtime:
-        yield SlackWebApp(runtime.app)
 
 
 # -- api ---------------------------------------------------------------------------------------

@@ -431,7 +431,8 @@ def _api_error_sentence(error: ApiError) -> str:
     return f"The Image Intelligence API rejected the request (HTTP {status}){because}. {advice}"
 
 
-def _error_sentence(error: BaseException) -> str:
+def error_sentence(error: BaseException) -> str:
+    """What failed and what to do, in a sentence for users; never the exception's own text."""
     if isinstance(error, ApiError):
         return _api_error_sentence(error)
     if isinstance(error, AuthenticationError):
@@ -451,8 +452,13 @@ def _error_sentence(error: BaseException) -> str:
 def error_message(error: BaseException, *, images: int) -> dict[str, Any]:
     """What failed and what to do, for a request about `images` images (0: not about images).
     Never shows the exception's own text, which is for the log."""
+    return failure_message(error_sentence(error), images=images)
+
+
+def failure_message(sentence: str, *, images: int) -> dict[str, Any]:
+    """An `error_sentence` as a message, noting how many images got no results."""
     note = f"No results for {_plural(images, 'image')}." if images else None
-    return notice(_error_sentence(error), note)
+    return notice(sentence, note)
 
 
 def channel_unavailable(error: str) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """The bot under test: the real app, served over real HTTP, talking to the Slack emulator.
 
 `running_bot(slack, **env)` builds the settings from `env` the way the process does, starts
-everything `python -m bot run --http` starts (the API, the pipeline, the Bolt app) and serves the
+everything `python -m bot run --http` starts (the API, the queue and its jobs, the Bolt app) and serves the
 WSGI app on loopback; requests are built from Slack's own payloads and signed like Slack signs them.
 """
 
@@ -18,8 +18,8 @@ import requests
 
 from bot.config import load_settings
 from bot.httpserver import ServerThread
-from bot.runtime import Runtime, running
-from bot.web import SLACK_PATH, SlackWebApp
+from bot.process.runtime import Runtime, running
+from bot.process.web import SLACK_PATH, SlackWebApp
 from tests.faultserver import CLIENT_ID, CLIENT_SECRET, FaultyApi
 from tests.slack_emulator import SlackEmulator
 from tests.slack_signing import (

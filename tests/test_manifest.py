@@ -19,7 +19,7 @@ import requests
 import yaml
 from jsonschema import Draft7Validator
 
-from bot.web import SLACK_PATH
+from bot.process.web import SLACK_PATH
 from tests.slack_emulator import BOT_USER_ID, TEAM_ID, SlackEmulator, load_payload
 from tests.slack_signing import message_shortcut_payload, post_signed, slash_command_body
 from tests.slackbot import CHANNEL, SIGNING_SECRET, USER, Bot, running_bot

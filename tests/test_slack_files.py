@@ -1,4 +1,4 @@
-"""bot.slack_files against the Slack emulator over real HTTP: which files, which rendition, the token
+"""bot.slack.files against the Slack emulator over real HTTP: which files, which rendition, the token
 only where it belongs, Slack's login page, redirects, size caps and every reason a file is skipped."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 from slack_sdk import WebClient
 
-from bot.slack_files import (
+from bot.slack.files import (
     MAX_REDIRECTS,
     NO_ACCESS,
     FileSkipped,

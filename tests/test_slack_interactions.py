@@ -151,7 +151,7 @@ def test_a_malformed_value_sends_no_feedback_and_breaks_nothing(
     # Then a well-formed one, which the bot does pass on: the first went nowhere, not yet somewhere.
     click(bot, message, menu, **forged(UNKNOWN_JOB))
     slack.wait_for("chat.postEphemeral", timeout=10)
-    assert bot.runtime.pipeline.queue.join(timeout=5)
+    assert bot.runtime.queue.join(timeout=5)
 
     assert feedback_sent(api) == [(UNKNOWN_JOB, "cat", "FALSE_POSITIVE")]
     assert len(slack.calls_to("chat.postEphemeral")) == 1
@@ -215,7 +215,7 @@ def test_detect_objects_on_a_message_without_images_says_so_to_that_user(
 
     bot.interact(message_shortcut_payload(message, CHANNEL, user=REPORTER))
     told = slack.wait_for("chat.postEphemeral", timeout=10)[0].args
-    assert bot.runtime.pipeline.queue.join(timeout=5)
+    assert bot.runtime.queue.join(timeout=5)
 
     assert (told["channel"], told["user"]) == (CHANNEL, REPORTER)
     assert told["text"] == "That message has no images I can look at."
@@ -232,7 +232,7 @@ def test_detect_objects_outside_allowed_channels_says_so_and_detects_nothing(
     with running_bot(slack, ALLOWED_CHANNELS="C0ALLOWED1", **hosted(api)) as bot:
         bot.interact(message_shortcut_payload(message, CHANNEL, user=REPORTER))
         told = slack.wait_for("chat.postEphemeral", timeout=10)[0].args
-        assert bot.runtime.pipeline.queue.join(timeout=5)
+        assert bot.runtime.queue.join(timeout=5)
 
     assert (told["channel"], told["user"]) == (CHANNEL, REPORTER)
     assert told["text"] == "I am not enabled in this channel."

@@ -219,7 +219,7 @@ def test_refused_api_credentials_reply_that_the_bot_is_misconfigured_and_log_an_
     assert text.startswith("The bot is misconfigured: its Image Intelligence credentials were")
     assert "II_CLIENT_ID / II_CLIENT_SECRET" in text
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
-    assert [r.name for r in errors] == ["bot.pipeline"]
+    assert [r.name for r in errors] == ["bot.jobs.base"]
     assert "refused the client credentials" in errors[0].getMessage()
     assert slack.reactions(CHANNEL, event["ts"]) == ["warning"]
     for secret in (wrong, CLIENT_SECRET):
@@ -288,13 +288,13 @@ def test_shutdown_interrupts_work_in_flight_once_and_takes_no_more(
 ):
     api.hold_jobs()
     env = {**hosted(api), "SHUTDOWN_GRACE": "0.5", "DETECT_WORKERS": "1"}
-    with running_bot(slack, **env) as bot, watching("bot.pipeline") as log:
+    with running_bot(slack, **env) as bot, watching("bot.queue.memory") as log:
         polled = first_poll_seen(api)
         running = share_cat(bot, slack, "running.png")
         assert polled.wait(REPLY_TIMEOUT)
         queued = share_cat(bot, slack, "queued.png")  # waits for the one worker
         # Bolt runs event listeners after the ack: wait until this one has queued its work.
-        assert until(lambda: bot.runtime.pipeline.queue.pending == 2)
+        assert until(lambda: bot.runtime.queue.pending == 2)
 
         started = time.monotonic()
         bot.runtime.shutdown()  # what SIGTERM does
@@ -331,7 +331,7 @@ def test_an_upload_past_the_queue_is_told_in_its_thread_and_the_others_answered(
         running = share_cat(bot, slack, "running.png")
         assert polled.wait(REPLY_TIMEOUT)
         queued = share_cat(bot, slack, "queued.png")
-        assert until(lambda: bot.runtime.pipeline.queue.pending == 2)
+        assert until(lambda: bot.runtime.queue.pending == 2)
         turned_away = share_cat(bot, slack, "one-too-many.png")
         slack.wait_for("chat.postMessage", timeout=REPLY_TIMEOUT)
         assert thread_texts(bot, turned_away["ts"]) == [BUSY]

@@ -36,7 +36,7 @@ def bot(slack: SlackEmulator) -> Iterator[Bot]:
 
 def idle(bot: Bot) -> None:
     """Wait until the bot has finished every request it took (its reply, upload and reactions)."""
-    assert bot.runtime.pipeline.queue.join(REPLY_TIMEOUT)
+    assert bot.runtime.queue.join(REPLY_TIMEOUT)
 
 
 def summary(reply: dict[str, Any], name: str) -> str:
@@ -335,7 +335,7 @@ def test_a_refused_annotated_upload_still_leaves_the_reply_and_the_check_mark(
     assert found(summary(reply, "chelsea.png")).startswith("cat ")
     assert slack.uploads == []
     assert slack.reactions(CHANNEL, event["ts"]) == ["white_check_mark"]
-    assert "could not upload the annotated images: not_allowed_token_type" in caplog.text
+    assert "files.upload_v2 to C0CHANNEL1 failed: not_allowed_token_type" in caplog.text
 
 
 def test_annotate_false_posts_the_reply_without_an_image(slack: SlackEmulator):

@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from bot.cli import socket_mode
 from bot.config import load_settings
-from bot.runtime import Runtime, running
+from bot.process.runtime import Runtime, running
+from bot.process.socket_mode import connected as socket_mode
 from tests.slack_emulator import SlackEmulator
 from tests.slack_signing import (
     file_share_event,
@@ -60,7 +60,7 @@ def connected(slack: SlackEmulator) -> Iterator[Runtime]:
 @pytest.fixture
 def runtime(connected: Runtime) -> Iterator[Runtime]:
     yield connected
-    assert connected.pipeline.queue.join(timeout=20), "a test left work in flight"
+    assert connected.queue.join(timeout=20), "a test left work in flight"
 
 
 def shared_photo(slack: SlackEmulator, name: str) -> dict[str, Any]:
@@ -115,7 +115,7 @@ def test_detect_help_is_answered_in_the_ack_frame(slack: SlackEmulator, runtime:
     assert "`/detect job JOB_ID`" in usage["text"]
     assert "Default classes: person, car, bicycle, dog, cat." in usage["text"]
     assert usage["blocks"][0]["type"] == "section"
-    assert runtime.pipeline.queue.pending == 0 and len(slack.calls) == calls
+    assert runtime.queue.pending == 0 and len(slack.calls) == calls
 
 
 def test_a_bad_command_is_answered_in_the_ack_frame_with_the_problem(
@@ -152,7 +152,7 @@ def test_a_retried_event_is_acked_and_answered_once(slack: SlackEmulator, runtim
     later = shared_photo(slack, "astronaut.png")
     slack.send_envelope(upload_envelope(later))
     wait_for_reply(slack, later["ts"])
-    assert runtime.pipeline.queue.join(timeout=20)
+    assert runtime.queue.join(timeout=20)
 
     (reply,) = replies_in(slack, message["ts"])
     assert re.search(r"\bcat \d+%", reply["text"])

@@ -20,7 +20,7 @@ from typing import Any
 import requests
 
 from bot.cli import _parser
-from bot.web import SLACK_PATH
+from bot.process.web import SLACK_PATH
 from tests.faultserver import free_port
 from tests.slack_emulator import SlackEmulator
 from tests.slack_signing import file_share_event, post_signed

@@ -1,4 +1,9 @@
-"""Bolt listeners: each acks at once, turns the Slack payload into work and hands it to the pipeline."""
+"""Bolt listeners: each turns a Slack payload into a job, submits it and acks; nothing slower.
+
+The app runs with `process_before_response`: Slack gets its answer once the listener returns, so a
+job that could not be queued is never acked as taken (the queue raises, Bolt answers 500, and Slack
+delivers the request again). That is also why listeners submit before they ack.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +11,11 @@ from slack_bolt import App
 
 from bot.config import Settings
 from bot.listeners import actions, commands, messages, shortcuts
-from bot.pipeline import Pipeline
+from bot.queue import Queue
 
 
-def register_listeners(app: App, pipeline: Pipeline, settings: Settings) -> None:
-    messages.register(app, pipeline, settings)
-    commands.register(app, pipeline, settings)
-    actions.register(app, pipeline)
-    shortcuts.register(app, pipeline, settings)
+def register_listeners(app: App, queue: Queue, settings: Settings) -> None:
+    messages.register(app, queue, settings)
+    commands.register(app, queue, settings)
+    actions.register(app, queue)
+    shortcuts.register(app, queue, settings)

@@ -4,25 +4,36 @@ from __future__ import annotations
 
 import logging
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, BoltContext
 
-from bot.pipeline import Pipeline
+from bot.jobs.feedback import Feedback
+from bot.queue import Queue
 from bot.replies import FEEDBACK_ACTION_ID, parse_feedback_value
 
 logger = logging.getLogger(__name__)
 
 
-def register(app: App, pipeline: Pipeline) -> None:
+def register(app: App, queue: Queue) -> None:
     @app.action(FEEDBACK_ACTION_ID)
-    def on_feedback(ack: Ack, body: dict, action: dict) -> None:
-        ack()
+    def on_feedback(ack: Ack, body: dict, action: dict, context: BoltContext) -> None:
         value = (action.get("selected_option") or {}).get("value") or action.get("value") or ""
         try:
             job_id, class_name, code = parse_feedback_value(value)
         except ValueError:
             logger.warning("ignored a feedback action with a malformed value")
+            ack()
             return
         channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
             "channel_id", ""
         )
-        pipeline.submit_feedback(channel, body["user"]["id"], job_id, class_name, code)
+        queue.submit(
+            Feedback(
+                team_id=context.team_id or "",
+                channel=channel,
+                user=body["user"]["id"],
+                api_job_id=job_id,
+                class_name=class_name,
+                code=code,
+            )
+        )
+        ack()

@@ -1,19 +1,22 @@
-"""`/detect`: acked at once, with the usage or the problem as an ephemeral answer when the text is wrong."""
+"""`/detect`: the usage or the problem is the ack's answer when the text is wrong; other work is a job."""
 
 from __future__ import annotations
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, BoltContext
 
 from bot import command_text, replies
 from bot.command_text import Detect, Help, ShowJob, UsageError
 from bot.config import Settings
-from bot.pipeline import DetectionRequest, Pipeline
+from bot.jobs import show_job
+from bot.jobs.detect import DetectImages
+from bot.queue import Queue
 
 
-def register(app: App, pipeline: Pipeline, settings: Settings) -> None:
+def register(app: App, queue: Queue, settings: Settings) -> None:
     @app.command("/detect")
-    def on_detect(ack: Ack, command: dict) -> None:
+    def on_detect(ack: Ack, command: dict, context: BoltContext) -> None:
         channel, user = command["channel_id"], command["user_id"]
+        team_id = context.team_id or ""
         try:
             parsed = command_text.parse(command.get("text") or "")
         except UsageError as problem:
@@ -25,14 +28,21 @@ def register(app: App, pipeline: Pipeline, settings: Settings) -> None:
         if not settings.allows(channel):
             ack(**replies.notice("I am not enabled in this channel."))
             return
-        ack()
         if isinstance(parsed, ShowJob):
-            pipeline.submit_job_lookup(channel, user, parsed.job_id)
-        elif isinstance(parsed, Detect):
-            request = DetectionRequest(
-                channel=channel,
-                classes=parsed.classes or settings.detect_classes,
-                urls=parsed.urls,
-                announce_for=user,
+            queue.submit(
+                show_job.ShowJob(
+                    team_id=team_id, channel=channel, user=user, api_job_id=parsed.job_id
+                )
             )
-            pipeline.submit(request, user=user)
+        elif isinstance(parsed, Detect):
+            queue.submit(
+                DetectImages(
+                    team_id=team_id,
+                    channel=channel,
+                    user=user,
+                    classes=parsed.classes or settings.detect_classes,
+                    urls=parsed.urls,
+                    announce=True,
+                )
+            )
+        ack()

@@ -2,30 +2,28 @@
 
 from __future__ import annotations
 
-import logging
-
 from slack_bolt import App, BoltContext
 
 from bot.config import Settings
-from bot.pipeline import DetectionRequest, Pipeline
-from bot.slack_files import image_files
+from bot.jobs.detect import DetectImages
+from bot.queue import Queue
+from bot.slack.files import image_files
 
-logger = logging.getLogger(__name__)
 
-
-def register(app: App, pipeline: Pipeline, settings: Settings) -> None:
+def register(app: App, queue: Queue, settings: Settings) -> None:
     # One listener for every message subtype: a subscribed event with no listener is answered 404,
     # and Slack retries it.
     @app.event("message")
     def on_message(event: dict, context: BoltContext) -> None:
-        request = upload_request(event, settings, context.bot_user_id)
-        if request is not None:
-            pipeline.submit(request)
+        job = upload_job(event, settings, context.team_id or "", context.bot_user_id)
+        if job is not None:
+            # One key per message, whichever event brought it (Slack's retries included).
+            queue.submit(job, key=f"{job.team_id}:{job.channel}:{job.react_to}")
 
 
-def upload_request(
-    event: dict, settings: Settings, bot_user_id: str | None
-) -> DetectionRequest | None:
+def upload_job(
+    event: dict, settings: Settings, team_id: str, bot_user_id: str | None
+) -> DetectImages | None:
     """The detection an upload asks for, or None when the bot should stay quiet."""
     if event.get("subtype") != "file_share" or event.get("bot_id") or "edited" in event:
         return None
@@ -38,11 +36,11 @@ def upload_request(
     if not files:
         return None
     ts = event["ts"]
-    return DetectionRequest(
+    return DetectImages(
+        team_id=team_id,
         channel=channel,
         classes=settings.detect_classes,
         thread_ts=event.get("thread_ts") or ts,
         files=tuple(files),
         react_to=ts,
-        key=f"{channel}:{ts}",
     )

@@ -2,41 +2,37 @@
 
 from __future__ import annotations
 
-from slack_bolt import Ack, App
-from slack_sdk import WebClient
+from slack_bolt import Ack, App, BoltContext
 
-from bot import replies
 from bot.config import Settings
-from bot.pipeline import DetectionRequest, Pipeline
-from bot.slack_files import image_files
+from bot.jobs.detect import DetectImages
+from bot.jobs.notice import Notice
+from bot.queue import Queue
+from bot.slack.files import image_files
 
 CALLBACK_ID = "detect_objects"
 
 
-def register(app: App, pipeline: Pipeline, settings: Settings) -> None:
+def register(app: App, queue: Queue, settings: Settings) -> None:
     @app.shortcut(CALLBACK_ID)
-    def on_detect_objects(ack: Ack, shortcut: dict, client: WebClient) -> None:
-        ack()
+    def on_detect_objects(ack: Ack, shortcut: dict, context: BoltContext) -> None:
         channel, user = shortcut["channel"]["id"], shortcut["user"]["id"]
-        if not settings.allows(channel):
-            client.chat_postEphemeral(
-                channel=channel, user=user, **replies.notice("I am not enabled in this channel.")
-            )
-            return
+        team_id = context.team_id or ""
         message = shortcut.get("message") or {}
         files = image_files(message.get("files") or [])
-        if not files:
-            client.chat_postEphemeral(
-                channel=channel,
-                user=user,
-                **replies.notice("That message has no images I can look at."),
+        if not settings.allows(channel) or not files:
+            notice = "not_enabled" if not settings.allows(channel) else "no_images"
+            queue.submit(Notice(team_id=team_id, channel=channel, user=user, notice=notice))
+        else:
+            queue.submit(
+                DetectImages(
+                    team_id=team_id,
+                    channel=channel,
+                    user=user,
+                    classes=settings.detect_classes,
+                    thread_ts=message.get("thread_ts") or message["ts"],
+                    files=tuple(files),
+                    react_to=message["ts"],
+                )
             )
-            return
-        request = DetectionRequest(
-            channel=channel,
-            classes=settings.detect_classes,
-            thread_ts=message.get("thread_ts") or message["ts"],
-            files=tuple(files),
-            react_to=message["ts"],
-        )
-        pipeline.submit(request, user=user)
+        ack()

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
+
+from bot.config import Settings
+from bot.httpserver import run_gunicorn
+from bot.process.runtime import running
 
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIEnvironment
@@ -28,3 +33,20 @@ class SlackWebApp:
             start_response("200 OK", [("Content-Type", "text/plain; charset=utf-8")])
             return [b"ok\n"]
         return self._slack(environ, start_response)
+
+
+def run_http(settings: Settings) -> None:
+    """`python -m bot run --http`: serve Slack's requests under gunicorn on $PORT until SIGTERM."""
+    run_gunicorn(
+        lambda: _web_app(settings),
+        bind=f"0.0.0.0:{settings.port}",  # a PaaS routes to the dyno's own interface
+        threads=max(8, settings.detect_workers),
+        # gunicorn waits this long for the worker, which first waits SHUTDOWN_GRACE for the work.
+        graceful_timeout=settings.shutdown_grace + 5,
+    )
+
+
+@contextmanager
+def _web_app(settings: Settings) -> Iterator[SlackWebApp]:
+    with running(settings) as runtime:
+        yield SlackWebApp(runtime.app)

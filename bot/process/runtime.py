@@ -1,4 +1,5 @@
-"""Start and stop everything a process needs: the API (hosted or embedded), the pipeline and the app.
+"""Start and stop what a process needs: the API (hosted or embedded), the queue, the jobs' context
+and the Bolt app.
 
 With no `II_CLIENT_ID`, the embedded API starts on 127.0.0.1 with generated credentials and the same
 client talks to it: one code path whichever API answers.
@@ -11,15 +12,18 @@ from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 
+import requests
 from slack_bolt import App
 
-from bot.app import build_app, make_web_client
+from bot.app import build_app
 from bot.config import Settings
 from bot.imageintelligence import ImageIntelligenceClient
+from bot.jobs import Context, JobRunner
+from bot.jobs.polling import BlockingPoller
+from bot.jobs.progress import MemoryProgressStore
 from bot.localapi import start_local_api
-from bot.pipeline import Pipeline
-from bot.slack_files import SlackFileDownloader
-from bot.workqueue import WorkQueue
+from bot.queue.memory import MemoryQueue
+from bot.slack.clients import SingleWorkspace
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +61,7 @@ def open_api(settings: Settings, *, pool_size: int = 10) -> Iterator[ImageIntell
 @dataclass
 class Runtime:
     settings: Settings
-    pipeline: Pipeline
+    queue: MemoryQueue
     app: App
 
     def shutdown(self) -> None:
@@ -65,37 +69,31 @@ class Runtime:
 
         Safe to call again: only the first call waits.
         """
-        if self.pipeline.queue.stopped:
+        if self.queue.stopped:
             return
-        interrupted = self.pipeline.queue.shutdown(self.settings.shutdown_grace)
+        interrupted = self.queue.shutdown(self.settings.shutdown_grace)
         logger.info("stopped; %d request(s) interrupted", interrupted)
 
 
 @contextmanager
 def running(settings: Settings) -> Iterator[Runtime]:
-    """Everything the Slack app needs, started; shut down gracefully on exit."""
+    """The single process: the Bolt app and the jobs it queues, run here on a thread pool; shut
+    down gracefully on exit."""
     with (
         open_api(settings, pool_size=settings.detect_workers) as api,
-        closing(
-            SlackFileDownloader(
-                settings.slack_bot_token or "",
-                slack_api_url=settings.slack_api_url,
-                max_bytes=settings.max_image_bytes,
-            )
-        ) as downloader,
+        closing(requests.Session()) as session,
     ):
-        web_client = make_web_client(settings)
-        queue = WorkQueue(settings.detect_workers, settings.detect_workers + settings.detect_queue)
-        pipeline = Pipeline(
-            api,
-            web_client,
-            downloader,
-            queue,
-            verify=settings.detect_verify,
-            timeout=settings.detect_timeout,
-            annotate_images=settings.annotate,
+        ctx = Context(
+            settings=settings,
+            api=api,
+            slack=SingleWorkspace(settings, session),
+            progress=MemoryProgressStore(),
+            poller=BlockingPoller(api, settings.detect_timeout),
         )
-        runtime = Runtime(settings, pipeline, build_app(settings, pipeline))
+        queue = MemoryQueue(
+            JobRunner(ctx), settings.detect_workers, settings.detect_workers + settings.detect_queue
+        )
+        runtime = Runtime(settings, queue, build_app(settings, queue))
         try:
             yield runtime
         finally:

@@ -1,0 +1,85 @@
+"""The bot's work as data: one module per use case, each a frozen `Job` and the function that
+does it, registered here by kind; jobs travel as JSON.
+
+    detect     images -> the API -> one reply in the thread (jobs/detect.py)
+    show_job   `/detect job JOB_ID` (jobs/show_job.py)
+    feedback   "Report a mistake" (jobs/feedback.py)
+    notice     a private one-line answer (jobs/notice.py)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from bot import replies
+from bot.jobs import detect, feedback, notice, show_job
+from bot.jobs.base import Context, Job, tell
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Kind:
+    job: type[Job]
+    run: Callable[[Any, Context], None]
+    # Tells the user a shutdown cut the job short; kinds without one end silently.
+    interrupted: Callable[[Any, Context], None] | None = None
+
+
+KINDS: dict[str, Kind] = {
+    kind.job.kind: kind
+    for kind in (
+        Kind(detect.DetectImages, detect.run, detect.interrupted),
+        Kind(show_job.ShowJob, show_job.run),
+        Kind(feedback.Feedback, feedback.run),
+        Kind(notice.Notice, notice.run),
+    )
+}
+
+
+def encode(job: Job) -> str:
+    return json.dumps({"kind": job.kind, **dataclasses.asdict(job)}, separators=(",", ":"))
+
+
+def decode(text: str) -> Job:
+    """The job `encode` wrote; ValueError for anything else."""
+    data = json.loads(text)
+    kind = KINDS.get(str(data.pop("kind", ""))) if isinstance(data, dict) else None
+    if kind is None:
+        raise ValueError("not an encoded job")
+    hints = typing.get_type_hints(kind.job)
+    for name, value in data.items():
+        # JSON has lists only; the jobs' sequences are tuples.
+        if isinstance(value, list) and typing.get_origin(hints.get(name)) is tuple:
+            data[name] = tuple(value)
+    return kind.job(**data)
+
+
+class JobRunner:
+    """Runs jobs with one context: what a worker thread calls, whichever queue it serves."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def run(self, job: Job) -> None:
+        KINDS[job.kind].run(job, self.ctx)
+
+    def interrupt(self, job: Job) -> None:
+        interrupted = KINDS[job.kind].interrupted
+        if interrupted is not None:
+            interrupted(job, self.ctx)
+
+    def refuse(self, job: Job, *, restarting: bool) -> None:
+        """Tell the user the job was not taken (Slack will not deliver an acked event again)."""
+        slack = self.ctx.workspace(job)
+        if slack is not None:
+            tell(slack, job, replies.busy_message(restarting=restarting))
+
+
+__all__ = ["KINDS", "Context", "Job", "JobRunner", "decode", "encode"]

@@ -1,0 +1,108 @@
+"""What every job is and what every handler gets.
+
+A job is a frozen value made of ids and plain data (team, channel, ts, user, file objects, URLs,
+classes), never a token or image bytes, so that it can be written as JSON and run by any worker.
+A handler does the job with a `Context`: the API client, the Slack side of each workspace, the job's
+`Progress` (what it has already done, so that a job run twice answers once) and a `Poller`.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
+
+from bot import replies
+from bot.config import Settings
+from bot.imageintelligence import (
+    DetectJob,
+    ImageIntelligenceClient,
+    ImageIntelligenceError,
+    InvalidClientCredentials,
+)
+from bot.slack.clients import SlackClients, TeamSlack
+
+logger = logging.getLogger(__name__)
+
+
+NONE = ""  # the value of a step taken that left nothing to record
+
+
+def new_job_id() -> str:
+    return uuid.uuid4().hex
+
+
+@dataclass(frozen=True, kw_only=True)
+class Job:
+    """Who asked, where, and where to answer: `thread_ts` when the answer goes in a thread, else
+    `user` is told privately (an ephemeral message)."""
+
+    kind: ClassVar[str]
+    team_id: str
+    channel: str
+    user: str | None = None
+    thread_ts: str | None = None
+    id: str = field(default_factory=new_job_id)
+
+
+class Progress(Protocol):
+    """One job's record of the steps it has taken (a step name -> a short string)."""
+
+    def get(self, step: str) -> str | None: ...
+
+    def claim(self, step: str, value: str) -> bool:
+        """Record `step` unless it is recorded already: True only for the caller that recorded
+        it, which alone may take the step."""
+        ...
+
+    def set(self, step: str, value: str) -> None: ...
+
+
+class ProgressStore(Protocol):
+    def of(self, job_id: str) -> Progress: ...
+
+
+class Poller(Protocol):
+    def result(self, job: DetectJob | str, submitted_at: float) -> DetectJob:
+        """The finished API job (given as just submitted, or by id), polled as the API asks;
+        JobTimeout once it has run for DETECT_TIMEOUT seconds since `submitted_at` (UNIX time)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Context:
+    settings: Settings
+    api: ImageIntelligenceClient
+    slack: SlackClients
+    progress: ProgressStore
+    poller: Poller
+
+    def workspace(self, job: Job) -> TeamSlack | None:
+        team = self.slack.for_team(job.team_id)
+        if team is None:
+            logger.warning(
+                "dropped a %s job: the app is not installed in %s", job.kind, job.team_id
+            )
+        return team
+
+
+def tell(
+    slack: TeamSlack, job: Job, message: dict[str, Any], *, thread_ts: str | None = None
+) -> None:
+    """Answer in `thread_ts` or the job's thread, else privately to the user who asked."""
+    thread_ts = thread_ts or job.thread_ts
+    if thread_ts:
+        slack.responder.post(job.channel, message, thread_ts=thread_ts)
+    elif job.user:
+        slack.responder.ephemeral(job.channel, job.user, message)
+
+
+def failed(exc: ImageIntelligenceError) -> str:
+    """Log an API failure (an error when the bot's credentials are wrong: only an admin can fix
+    that) and return the sentence that tells users."""
+    if isinstance(exc, InvalidClientCredentials):
+        logger.error("the Image Intelligence API refused the client credentials: %s", exc)
+    else:
+        logger.warning("Image Intelligence API call failed: %s", exc)
+    return replies.error_sentence(exc)

@@ -1,0 +1,27 @@
+"""A short private answer that still needs the Web API (a listener only acks): e.g. the shortcut
+used where the bot is not enabled, or on a message without images."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from bot import replies
+from bot.jobs.base import NONE, Context, Job, tell
+
+NOTICES = {
+    "not_enabled": "I am not enabled in this channel.",
+    "no_images": "That message has no images I can look at.",
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Notice(Job):
+    kind: ClassVar[str] = "notice"
+    notice: str  # a key of NOTICES
+
+
+def run(job: Notice, ctx: Context) -> None:
+    slack = ctx.workspace(job)
+    if slack is not None and ctx.progress.of(job.id).claim("told", NONE):
+        tell(slack, job, replies.notice(NOTICES[job.notice]))

@@ -1,0 +1,36 @@
+"""`/detect job JOB_ID`: an earlier API job's results, shown to the user who asked."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from bot import replies
+from bot.imageintelligence import ImageIntelligenceError
+from bot.jobs.base import NONE, Context, Job, failed, tell
+from bot.replies import ImageOutcome
+
+
+@dataclass(frozen=True, kw_only=True)
+class ShowJob(Job):
+    kind: ClassVar[str] = "show_job"
+    api_job_id: str
+
+
+def run(job: ShowJob, ctx: Context) -> None:
+    slack = ctx.workspace(job)
+    if slack is None or not ctx.progress.of(job.id).claim("reply", NONE):
+        return
+    try:
+        found = ctx.api.get_detect_job(job.api_job_id)
+    except ImageIntelligenceError as exc:
+        tell(slack, job, replies.failure_message(failed(exc), images=0))
+        return
+    # Name url items by their link; the bot's custom ids are mere indexes ("0", "1", ...) and
+    # blobs come back with an API-made url ("blob:<id>"), so those are numbered instead.
+    outcomes = [
+        ImageOutcome(r.url if r.url.startswith(("http://", "https://")) else f"Image {n}", r)
+        for n, r in enumerate(found.images, 1)
+    ]
+    classes = list(dict.fromkeys(o.class_name for r in found.images for o in r.objects))
+    tell(slack, job, replies.results_message(outcomes, job_ids=[found.id], classes=classes))

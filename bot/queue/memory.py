@@ -1,0 +1,117 @@
+"""The single-process queue: a bounded pool for the slow work behind Slack's 3-second acks.
+
+Listeners submit a job and ack; the queue runs it on one of `workers` threads. A burst beyond the
+workers waits in the queue (up to `capacity` jobs in all); past that, `submit` says so at once and
+the user is told, instead of the work being dropped silently. Keys de-duplicate work that Slack
+delivers twice (its retries carry the same message). On shutdown the queue stops taking work, lets
+the jobs in flight finish within a grace period, and has each job it could not finish tell its
+user so (`JobRunner.interrupt`, which answers only if the job has not answered yet).
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+from collections import OrderedDict
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from bot.jobs import Job
+from bot.queue import Runner, Submitted
+
+logger = logging.getLogger(__name__)
+
+
+class MemoryQueue:
+    def __init__(
+        self, runner: Runner, workers: int, capacity: int, *, remember_keys: int = 10_000
+    ) -> None:
+        if workers < 1 or capacity < workers:
+            raise ValueError("need at least one worker and a capacity of at least `workers`")
+        self._runner = runner
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="detect")
+        # Refusals are answered off the listener's thread (a listener makes no Web API call),
+        # during a shutdown too.
+        self._notices = ThreadPoolExecutor(max_workers=1, thread_name_prefix="refused")
+        self._capacity = capacity
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._pending: dict[int, tuple[Job, Future[None]]] = {}
+        self._numbers = itertools.count()
+        self._keys: OrderedDict[str, None] = OrderedDict()
+        self._remember_keys = remember_keys
+        self._accepting = True
+
+    def submit(self, job: Job, *, key: str | None = None) -> Submitted:
+        with self._lock:
+            if not self._accepting:
+                outcome = Submitted.STOPPING
+            elif key is not None and key in self._keys:
+                return Submitted.DUPLICATE
+            elif len(self._pending) >= self._capacity:
+                outcome = Submitted.BUSY
+            else:
+                if key is not None:
+                    self._keys[key] = None
+                    if len(self._keys) > self._remember_keys:
+                        self._keys.popitem(last=False)
+                number = next(self._numbers)
+                self._pending[number] = (job, self._executor.submit(self._run, number, job))
+                return Submitted.ACCEPTED
+        logger.warning("not taking a %s job: %s", job.kind, outcome.value)
+        restarting = outcome is Submitted.STOPPING
+        self._notices.submit(self._refuse, job, restarting)
+        return outcome
+
+    @property
+    def stopped(self) -> bool:
+        with self._lock:
+            return not self._accepting
+
+    @property
+    def pending(self) -> int:
+        with self._lock:
+            return len(self._pending)
+
+    def _run(self, number: int, job: Job) -> None:
+        try:
+            self._runner.run(job)
+        except Exception:
+            logger.exception("a %s job failed", job.kind)
+        finally:
+            with self._lock:
+                self._pending.pop(number, None)
+                self._idle.notify_all()
+
+    def _refuse(self, job: Job, restarting: bool) -> None:
+        try:
+            self._runner.refuse(job, restarting=restarting)
+        except Exception:
+            logger.exception("could not tell the user a %s job was not taken", job.kind)
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait until no job is pending; False if `timeout` ran out first."""
+        with self._lock:
+            return self._idle.wait_for(lambda: not self._pending, timeout)
+
+    def shutdown(self, grace: float) -> int:
+        """Stop taking work, wait up to `grace` seconds, interrupt what is left; returns how many were."""
+        with self._lock:
+            self._accepting = False
+        finished = self.join(grace)
+        with self._lock:
+            left = [job for job, _ in self._pending.values()]
+        for job in left:
+            try:
+                self._runner.interrupt(job)
+            except Exception:
+                logger.exception("could not tell the user that a %s job was interrupted", job.kind)
+        self._executor.shutdown(wait=finished, cancel_futures=True)
+        with self._lock:
+            for number, (_, future) in list(self._pending.items()):
+                if future.cancelled():
+                    del self._pending[number]
+            self._idle.notify_all()
+        if left:
+            logger.warning("shut down with %d unfinished job(s)", len(left))
+        return len(left)

@@ -1,0 +1,70 @@
+"""The Slack side of one workspace, looked up by team id: its Web API client and file downloader.
+
+Jobs carry a team id, never a token; they ask `SlackClients.for_team` for what to call Slack with.
+Today one bot token (`SLACK_BOT_TOKEN`) serves the one workspace the app is installed in.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Protocol
+
+import requests
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+
+from bot.config import Settings
+from bot.slack.files import SlackFileDownloader
+from bot.slack.responder import Responder
+
+
+def make_web_client(settings: Settings, token: str | None) -> WebClient:
+    """A Web API client that retries what Slack asks to be retried: 429s, connection and server errors."""
+    return WebClient(
+        token=token,
+        base_url=settings.slack_api_url,
+        timeout=15,
+        retry_handlers=[
+            ConnectionErrorRetryHandler(max_retry_count=2),
+            RateLimitErrorRetryHandler(max_retry_count=3),
+            ServerErrorRetryHandler(max_retry_count=2),
+        ],
+        logger=logging.getLogger("slack_sdk.web"),
+    )
+
+
+@dataclass(frozen=True)
+class TeamSlack:
+    """What a job needs to talk to one workspace."""
+
+    team_id: str
+    responder: Responder
+    files: SlackFileDownloader
+
+
+class SlackClients(Protocol):
+    def for_team(self, team_id: str) -> TeamSlack | None:
+        """The workspace's clients, or None when the app is not installed there."""
+
+
+class SingleWorkspace:
+    """The one workspace whose bot token is `SLACK_BOT_TOKEN`; every team id gets its clients."""
+
+    def __init__(self, settings: Settings, session: requests.Session) -> None:
+        token = settings.slack_bot_token or ""
+        self.client = make_web_client(settings, token)
+        self._files = SlackFileDownloader(
+            token,
+            slack_api_url=settings.slack_api_url,
+            max_bytes=settings.max_image_bytes,
+            session=session,
+        )
+        self._responder = Responder(self.client)
+
+    def for_team(self, team_id: str) -> TeamSlack:
+        return TeamSlack(team_id, self._responder, self._files)

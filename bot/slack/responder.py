@@ -1,0 +1,110 @@
+"""The Web API calls jobs make, each answered with an `Answer` instead of an exception.
+
+Slack refuses calls for reasons a job has to live with (the bot left the channel, a message was
+deleted, the file is gone): every refusal is logged once, here, with the method and the channel, and
+the job decides what it means from `Answer.error`. Only the response data the jobs use is read.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A call's response body when Slack accepted it, else Slack's error code."""
+
+    data: dict[str, Any]
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+class Responder:
+    def __init__(self, client: WebClient) -> None:
+        self.client = client
+
+    def post(self, channel: str, message: dict[str, Any], thread_ts: str | None = None) -> Answer:
+        """Post `message` (text and blocks) in the channel, or in the thread of `thread_ts`."""
+        return self._call(
+            "chat.postMessage",
+            self.client.chat_postMessage,
+            channel=channel,
+            thread_ts=thread_ts,
+            **message,
+        )
+
+    def ephemeral(self, channel: str, user: str, message: dict[str, Any]) -> Answer:
+        return self._call(
+            "chat.postEphemeral",
+            self.client.chat_postEphemeral,
+            channel=channel,
+            user=user,
+            **message,
+        )
+
+    def react(self, channel: str, ts: str, *, add: str, remove: str | None = None) -> None:
+        """Swap a reaction on a message; a reaction already there (or gone) changes nothing."""
+        if remove:
+            self._call(
+                "reactions.remove",
+                self.client.reactions_remove,
+                level=logging.INFO,
+                channel=channel,
+                timestamp=ts,
+                name=remove,
+            )
+        self._call(
+            "reactions.add",
+            self.client.reactions_add,
+            level=logging.INFO,
+            channel=channel,
+            timestamp=ts,
+            name=add,
+        )
+
+    def file_info(self, file_id: str) -> Answer:
+        return self._call("files.info", self.client.files_info, level=logging.WARNING, file=file_id)
+
+    def history(self, channel: str, limit: int) -> Answer:
+        return self._call(
+            "conversations.history",
+            self.client.conversations_history,
+            level=logging.WARNING,
+            channel=channel,
+            limit=limit,
+        )
+
+    def upload(self, channel: str, thread_ts: str, files: Sequence[dict[str, Any]]) -> Answer:
+        """Upload files (`content`, `filename`, `title` each) into a thread, as one message."""
+        return self._call(
+            "files.upload_v2",
+            self.client.files_upload_v2,
+            level=logging.WARNING,
+            file_uploads=list(files),
+            channel=channel,
+            thread_ts=thread_ts,
+        )
+
+    @staticmethod
+    def _call(
+        method: str, send: Callable[..., Any], *, level: int = logging.ERROR, **args: Any
+    ) -> Answer:
+        try:
+            response = send(**args)
+        except SlackApiError as exc:
+            error = str(exc.response.get("error") or f"HTTP {exc.response.status_code}")
+            where = f"to {args['channel']}" if "channel" in args else f"for {args.get('file')}"
+            logger.log(level, "%s %s failed: %s", method, where, error)
+            return Answer({}, error)
+        return Answer(dict(response.data) if isinstance(response.data, dict) else {})
