@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 
-from slack_bolt import App
+from slack_bolt import App, BoltResponse
 
 from bot.config import Settings
 from bot.listeners import register_listeners
-from bot.queue import Queue
+from bot.queue import Queue, QueueUnavailable
 from bot.slack.clients import make_web_client
 
 
@@ -23,4 +23,13 @@ def build_app(settings: Settings, queue: Queue) -> App:
         logger=logging.getLogger("bot.bolt"),
     )
     register_listeners(app, queue, settings)
+
+    @app.error
+    def on_error(error: Exception, logger: logging.Logger) -> BoltResponse | None:
+        if isinstance(error, QueueUnavailable):
+            # Not 2xx: Slack delivers the request again later. The queue logged the outage.
+            return BoltResponse(status=503, body="")
+        logger.error("a listener failed", exc_info=error)
+        return None  # Bolt answers 500
+
     return app

@@ -30,6 +30,7 @@ from bot.localapi.detector import InvalidImage, decode_image
 from bot.process.runtime import open_api
 from bot.process.socket_mode import run_socket_mode
 from bot.process.web import run_http
+from bot.process.worker import run_worker
 from bot.replies import ImageOutcome
 from bot.slack.clients import make_web_client
 
@@ -49,7 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"configuration error: {problem}", file=sys.stderr)
         return 2
     # A terminal command prints its answer; only the servers log at the configured level.
-    level = settings.log_level if args.command in ("run", "api") else "WARNING"
+    level = settings.log_level if args.command in ("run", "worker", "api") else "WARNING"
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         return int(args.handler(args, settings))
@@ -95,6 +96,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     detect_parser.add_argument("--json", action="store_true", help="print the API's JSON")
     detect_parser.set_defaults(handler=detect, command="detect")
+
+    worker_parser = commands.add_parser(
+        "worker", help="run the jobs the web processes queue on Redis (needs REDIS_URL)"
+    )
+    worker_parser.set_defaults(handler=worker, command="worker")
 
     check_parser = commands.add_parser("check", help="is the configuration sound and reachable?")
     check_parser.set_defaults(handler=check, command="check")
@@ -252,6 +258,30 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         run_socket_mode(settings)
     else:
         run_http(settings)
+    return 0
+
+
+def worker(args: argparse.Namespace, settings: Settings) -> int:
+    if not settings.redis_url:
+        print(
+            "configuration error: REDIS_URL is not set: a worker takes its jobs from the Redis "
+            "that the web processes use (redis://... or rediss://...); without it, "
+            "`python -m bot run` does the work itself",
+            file=sys.stderr,
+        )
+        return 2
+    if not settings.slack_bot_token:
+        print(
+            f"configuration error: {_missing_slack_settings(settings, socket_mode=True)[0]}",
+            file=sys.stderr,
+        )
+        return 2
+    ok, line = _check_slack_auth(settings)
+    if not ok:
+        print(f"configuration error: {line}", file=sys.stderr)
+        return 2
+    logger.info(line)
+    run_worker(settings)
     return 0
 
 

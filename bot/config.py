@@ -54,6 +54,10 @@ class Settings:
     annotate: bool = True
     shutdown_grace: float = 25.0
     log_level: str = "INFO"
+    # Web and worker processes share a queue on Redis; none: one process, work kept in memory.
+    redis_url: str | None = field(default=None, repr=False)
+    # Seconds without a heartbeat after which a worker counts as dead and its jobs are run again.
+    worker_dead_after: float = 15.0
 
     @property
     def uses_embedded_api(self) -> bool:
@@ -120,6 +124,8 @@ def load_settings(
         annotate=get("ANNOTATE", parse_bool, True),
         shutdown_grace=get("SHUTDOWN_GRACE", _number(float, allow_zero=True), 25.0),
         log_level=get("LOG_LEVEL", _log_level, "INFO"),
+        redis_url=get("REDIS_URL", _redis_url, None),
+        worker_dead_after=get("WORKER_DEAD_AFTER", _number(float), 15.0),
     )
 
 
@@ -175,6 +181,14 @@ def _http_url(raw: str) -> str:
 
 def _slack_api_url(raw: str) -> str:
     return _http_url(raw) + "/"
+
+
+def _redis_url(raw: str) -> str:
+    parts = urlsplit(raw)
+    if parts.scheme not in ("redis", "rediss") or not parts.hostname:
+        # Never echo the value: it may carry the password.
+        raise ValueError("must be a redis:// or rediss:// URL with a host")
+    return raw
 
 
 def _prefixed(prefix: str) -> Callable[[str], str]:

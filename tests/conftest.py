@@ -8,6 +8,7 @@ import pytest
 
 from bot.localapi import RunningLocalApi, start_local_api
 from tests.faultserver import FaultyApi, faulty_api
+from tests.redisserver import RedisServer, redis_server
 from tests.slack_emulator import SlackEmulator
 
 
@@ -30,3 +31,17 @@ def api() -> Iterator[FaultyApi]:
     """The embedded API behind a fault-injecting server: the hosted API, as tests need it."""
     with faulty_api() as faulty:
         yield faulty
+
+
+@pytest.fixture(scope="session")
+def redis_process() -> Iterator[RedisServer]:
+    """A throwaway redis-server on a free port for the whole session."""
+    with redis_server() as server:
+        yield server
+
+
+@pytest.fixture
+def redis(redis_process: RedisServer) -> RedisServer:
+    """The session's Redis, emptied for this test."""
+    redis_process.flush()
+    return redis_process

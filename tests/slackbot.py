@@ -104,5 +104,5 @@ def settings_env(slack: SlackEmulator, **env: str) -> dict[str, str]:
 @contextmanager
 def running_bot(slack: SlackEmulator, **env: str) -> Iterator[Bot]:
     settings = load_settings(settings_env(slack, **env), dotenv_path=None)
-    with running(settings) as runtime, ServerThread(SlackWebApp(runtime.app)) as server:
+    with running(settings) as runtime, ServerThread(SlackWebApp(runtime)) as server:
         yield Bot(server.url + SLACK_PATH, runtime, slack)

@@ -19,23 +19,30 @@ from typing import Any
 
 from bot import replies
 from bot.jobs import detect, feedback, notice, show_job
-from bot.jobs.base import Context, Job, tell
+from bot.jobs.base import ENDED, Context, Job, tell
 
 logger = logging.getLogger(__name__)
+
+
+def cut_short(job: Job, ctx: Context, message: dict[str, Any]) -> None:
+    """Answer `message` instead of the job's answer, unless that was given (every job records its
+    answer as the step "reply")."""
+    slack = ctx.workspace(job)
+    if slack is not None and ctx.progress.of(job.id).claim("reply", ENDED):
+        tell(slack, job, message)
 
 
 @dataclass(frozen=True)
 class Kind:
     job: type[Job]
     run: Callable[[Any, Context], None]
-    # Tells the user a shutdown cut the job short; kinds without one end silently.
-    interrupted: Callable[[Any, Context], None] | None = None
+    cut_short: Callable[[Any, Context, dict[str, Any]], None] = cut_short
 
 
 KINDS: dict[str, Kind] = {
     kind.job.kind: kind
     for kind in (
-        Kind(detect.DetectImages, detect.run, detect.interrupted),
+        Kind(detect.DetectImages, detect.run, detect.cut_short),
         Kind(show_job.ShowJob, show_job.run),
         Kind(feedback.Feedback, feedback.run),
         Kind(notice.Notice, notice.run),
@@ -71,9 +78,11 @@ class JobRunner:
         KINDS[job.kind].run(job, self.ctx)
 
     def interrupt(self, job: Job) -> None:
-        interrupted = KINDS[job.kind].interrupted
-        if interrupted is not None:
-            interrupted(job, self.ctx)
+        KINDS[job.kind].cut_short(job, self.ctx, replies.interrupted_message())
+
+    def give_up(self, job: Job) -> None:
+        """The job kept failing: tell the user, the way an unexpected error is told."""
+        KINDS[job.kind].cut_short(job, self.ctx, replies.error_message(RuntimeError(), images=0))
 
     def refuse(self, job: Job, *, restarting: bool) -> None:
         """Tell the user the job was not taken (Slack will not deliver an acked event again)."""

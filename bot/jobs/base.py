@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 
 
 NONE = ""  # the value of a step taken that left nothing to record
+ENDED = "ended"  # the value of the step "reply" when the job was cut short instead
 
 
 def new_job_id() -> str:
@@ -61,6 +62,14 @@ class Progress(Protocol):
 
 class ProgressStore(Protocol):
     def of(self, job_id: str) -> Progress: ...
+
+
+class Later(Exception):
+    """Run the job again in `delay` seconds: raised by a `Poller` that must not hold the thread."""
+
+    def __init__(self, delay: float) -> None:
+        super().__init__(f"run again in {delay:.3f} s")
+        self.delay = delay
 
 
 class Poller(Protocol):

@@ -7,8 +7,8 @@ images, and reactions on the shared message (:eyes: while working, then :white_c
 A run may be repeated: the queue runs the job again after a crash, and the Redis queue runs it again
 for each poll of a slow API job (see `polling.DeferringPoller`). Every step with an outside effect is
 recorded in the job's `Progress` when it is taken, so a repeated run takes it once: the plan (which
-images, and why some are skipped), the /detect announcement, each API job's id, the reply, the
-annotated upload and each reaction. Image bytes are not recorded: a later run that needs them (to
+images, and why some are skipped), the /detect announcement, each API job's id, the reply and the
+annotated upload. Reactions are recorded once made: making one again changes nothing on Slack. Image bytes are not recorded: a later run that needs them (to
 submit, or to draw on) downloads them again.
 """
 
@@ -31,7 +31,7 @@ from bot.imageintelligence import (
     blob_image,
     url_image,
 )
-from bot.jobs.base import NONE, Context, Job, Progress, failed, tell
+from bot.jobs.base import ENDED, NONE, Context, Job, Progress, failed, tell
 from bot.replies import ImageOutcome
 from bot.slack.clients import TeamSlack
 from bot.slack.files import FileSkipped, image_files, needs_file_info
@@ -45,7 +45,6 @@ FILE_INFO_PROBLEMS = {
     "file_not_found": "it is no longer on Slack",
 }
 UNKNOWN_FILE = "Slack would not tell me about this file."
-INTERRUPTED = "interrupted"  # the reply step, taken by a shutdown
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -97,8 +96,9 @@ def run(job: DetectImages, ctx: Context) -> None:
         return
     progress = ctx.progress.of(job.id)
     work = _Run(job, ctx, slack, progress, data={}, results={})
-    if job.react_to and progress.claim("react:working", NONE):
+    if job.react_to and progress.get("react:working") is None:
         slack.responder.react(job.channel, job.react_to, add=WORKING)
+        progress.set("react:working", NONE)
     images = _plan(work)
     if images is None:
         return
@@ -119,22 +119,24 @@ def run(job: DetectImages, ctx: Context) -> None:
         posted = slack.responder.post(job.channel, message, thread_ts=thread_ts)
         progress.set("reply", str(posted.data.get("ts") or NONE))
     reply = progress.get("reply")
-    if reply == INTERRUPTED:
-        return  # a shutdown told the thread this one was cut short
+    if reply == ENDED:
+        return  # the thread was told this one was cut short
     if ctx.settings.annotate and progress.claim("annotated", NONE):
         _upload_annotated(work, images, thread_ts)
-    if job.react_to and progress.claim("react:done", NONE):
+    if job.react_to and progress.get("react:done") is None:
         finished = DONE if ok and reply else FAILED
         slack.responder.react(job.channel, job.react_to, remove=WORKING, add=finished)
+        progress.set("react:done", NONE)
 
 
-def interrupted(job: DetectImages, ctx: Context) -> None:
-    """A shutdown cut the job short: say so where the answer would have gone, unless it was given."""
+def cut_short(job: DetectImages, ctx: Context, message: dict[str, Any]) -> None:
+    """The job ends without results (a shutdown, or it kept failing): say so where the answer
+    would have gone, unless the answer was given."""
     progress = ctx.progress.of(job.id)
     slack = ctx.workspace(job)
-    if slack is None or not progress.claim("reply", INTERRUPTED):
+    if slack is None or not progress.claim("reply", ENDED):
         return
-    tell(slack, job, replies.interrupted_message(), thread_ts=job.thread_ts or _announced(progress))
+    tell(slack, job, message, thread_ts=job.thread_ts or _announced(progress))
     if job.react_to:
         slack.responder.react(job.channel, job.react_to, remove=WORKING, add=FAILED)
 

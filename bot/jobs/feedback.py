@@ -20,7 +20,7 @@ class Feedback(Job):
 
 def run(job: Feedback, ctx: Context) -> None:
     slack = ctx.workspace(job)
-    if slack is None or not ctx.progress.of(job.id).claim("sent", NONE):
+    if slack is None or not ctx.progress.of(job.id).claim("reply", NONE):
         return
     try:
         ctx.api.send_feedback(job.api_job_id, [(job.class_name, job.code)])

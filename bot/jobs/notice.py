@@ -23,5 +23,5 @@ class Notice(Job):
 
 def run(job: Notice, ctx: Context) -> None:
     slack = ctx.workspace(job)
-    if slack is not None and ctx.progress.of(job.id).claim("told", NONE):
+    if slack is not None and ctx.progress.of(job.id).claim("reply", NONE):
         tell(slack, job, replies.notice(NOTICES[job.notice]))

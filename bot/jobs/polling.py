@@ -1,12 +1,18 @@
-"""Waiting for a detect job on the API.
+"""Waiting for a detect job on the API: in the worker's thread, or by running the job again later.
 
 `BlockingPoller` (the single process) polls on `poll_delay`'s schedule inside the thread, as the API
-client's `wait_for_job` does.
+client's `wait_for_job` does. `DeferringPoller` (web and worker processes on Redis) polls once and,
+while the API job runs, raises `Later` so that the queue runs the job again at the next poll time:
+no worker thread sits waiting on a slow job.
 """
 
 from __future__ import annotations
 
-from bot.imageintelligence import DetectJob, ImageIntelligenceClient
+import time
+from collections.abc import Callable
+
+from bot.imageintelligence import DetectJob, ImageIntelligenceClient, JobTimeout, poll_delay
+from bot.jobs.base import Later
 
 
 class BlockingPoller:
@@ -18,3 +24,29 @@ class BlockingPoller:
 
     def result(self, job: DetectJob | str, submitted_at: float) -> DetectJob:
         return self._api.wait_for_job(job, timeout=self._timeout)
+
+
+class DeferringPoller:
+    def __init__(
+        self,
+        api: ImageIntelligenceClient,
+        timeout: float,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._api = api
+        self._timeout = timeout
+        self._clock = clock
+
+    def result(self, job: DetectJob | str, submitted_at: float) -> DetectJob:
+        if isinstance(job, DetectJob):
+            if job.finished:
+                return job
+            raise Later(poll_delay(0.0))  # just submitted: not worth a request yet
+        current = self._api.get_detect_job(job)
+        if current.finished:
+            return current
+        elapsed = self._clock() - submitted_at
+        if elapsed >= self._timeout:
+            raise JobTimeout(job, self._timeout)
+        # The last poll is made at the deadline, not after it.
+        raise Later(min(poll_delay(elapsed), self._timeout - elapsed))

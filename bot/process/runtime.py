@@ -8,7 +8,7 @@ client talks to it: one code path whichever API answers.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 
@@ -19,10 +19,13 @@ from bot.app import build_app
 from bot.config import Settings
 from bot.imageintelligence import ImageIntelligenceClient
 from bot.jobs import Context, JobRunner
-from bot.jobs.polling import BlockingPoller
-from bot.jobs.progress import MemoryProgressStore
+from bot.jobs.base import Poller, ProgressStore
+from bot.jobs.polling import BlockingPoller, DeferringPoller
+from bot.jobs.progress import MemoryProgressStore, RedisProgressStore
 from bot.localapi import start_local_api
+from bot.queue import Queue
 from bot.queue.memory import MemoryQueue
+from bot.queue.redis import NAMESPACE, RedisQueue, RedisWorker, connect, make_broker
 from bot.slack.clients import SingleWorkspace
 
 logger = logging.getLogger(__name__)
@@ -60,9 +63,13 @@ def open_api(settings: Settings, *, pool_size: int = 10) -> Iterator[ImageIntell
 
 @dataclass
 class Runtime:
+    """A process that takes Slack's requests: the Bolt app and the queue it submits to."""
+
     settings: Settings
-    queue: MemoryQueue
+    queue: Queue
     app: App
+    # What keeps the process from taking work (for /healthz), or None when all is well.
+    trouble: Callable[[], str | None] = lambda: None
 
     def shutdown(self) -> None:
         """Stop taking work and finish (or interrupt) what is in flight within the grace period.
@@ -77,24 +84,75 @@ class Runtime:
 
 @contextmanager
 def running(settings: Settings) -> Iterator[Runtime]:
-    """The single process: the Bolt app and the jobs it queues, run here on a thread pool; shut
-    down gracefully on exit."""
+    """What `python -m bot run` serves. With REDIS_URL, the app only queues jobs for the worker
+    processes; without, this process also runs them, on a thread pool. Shut down gracefully on exit."""
+    if settings.redis_url:
+        client = connect(settings.redis_url)
+        queue = RedisQueue(client, make_broker(client, settings), settings.redis_url)
+        try:
+            yield Runtime(
+                settings,
+                queue,
+                build_app(settings, queue),
+                lambda: None if queue.healthy() else "redis: unreachable",
+            )
+        finally:
+            client.close()
+        return
     with (
         open_api(settings, pool_size=settings.detect_workers) as api,
-        closing(requests.Session()) as session,
+        job_context(
+            settings, api, MemoryProgressStore(), BlockingPoller(api, settings.detect_timeout)
+        ) as ctx,
     ):
-        ctx = Context(
-            settings=settings,
-            api=api,
-            slack=SingleWorkspace(settings, session),
-            progress=MemoryProgressStore(),
-            poller=BlockingPoller(api, settings.detect_timeout),
-        )
-        queue = MemoryQueue(
+        memory = MemoryQueue(
             JobRunner(ctx), settings.detect_workers, settings.detect_workers + settings.detect_queue
         )
-        runtime = Runtime(settings, queue, build_app(settings, queue))
+        runtime = Runtime(settings, memory, build_app(settings, memory))
         try:
             yield runtime
         finally:
             runtime.shutdown()
+
+
+@contextmanager
+def job_context(
+    settings: Settings, api: ImageIntelligenceClient, progress: ProgressStore, poller: Poller
+) -> Iterator[Context]:
+    """What jobs run with, whichever queue runs them."""
+    with closing(requests.Session()) as session:
+        yield Context(
+            settings=settings,
+            api=api,
+            slack=SingleWorkspace(settings, session),
+            progress=progress,
+            poller=poller,
+        )
+
+
+@contextmanager
+def working(settings: Settings) -> Iterator[RedisWorker]:
+    """What `python -m bot worker` runs: the jobs on the Redis queue, `DETECT_WORKERS` at a time.
+    Leaving the context stops taking messages and lets those running finish within the grace."""
+    assert settings.redis_url  # checked by the worker command
+    client = connect(settings.redis_url)
+    try:
+        with (
+            open_api(settings, pool_size=settings.detect_workers) as api,
+            job_context(
+                settings,
+                api,
+                RedisProgressStore(client, prefix=NAMESPACE),
+                DeferringPoller(api, settings.detect_timeout),
+            ) as ctx,
+        ):
+            worker = RedisWorker(
+                make_broker(client, settings), JobRunner(ctx), settings.detect_workers
+            )
+            worker.start()
+            try:
+                yield worker
+            finally:
+                worker.stop(settings.shutdown_grace)
+    finally:
+        client.close()

@@ -6,12 +6,11 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 
 from bot.config import Settings
 from bot.httpserver import run_gunicorn
-from bot.process.runtime import running
+from bot.process.runtime import Runtime, running
 
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIEnvironment
@@ -20,18 +19,22 @@ SLACK_PATH = "/slack/events"
 
 
 class SlackWebApp:
-    """Events, slash commands and interactivity share one request URL, as the manifest says."""
+    """Events, slash commands and interactivity share one request URL, as the manifest says.
+    GET /healthz answers "ok", or 503 naming what keeps the process from taking work."""
 
-    def __init__(self, app: App) -> None:
-        self._slack = SlackRequestHandler(app, path=SLACK_PATH)
+    def __init__(self, runtime: Runtime) -> None:
+        self._slack = SlackRequestHandler(runtime.app, path=SLACK_PATH)
+        self._trouble = runtime.trouble
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("PATH_INFO") == "/healthz" and environ.get("REQUEST_METHOD") in (
             "GET",
             "HEAD",
         ):
-            start_response("200 OK", [("Content-Type", "text/plain; charset=utf-8")])
-            return [b"ok\n"]
+            trouble = self._trouble()
+            status = "200 OK" if trouble is None else "503 Service Unavailable"
+            start_response(status, [("Content-Type", "text/plain; charset=utf-8")])
+            return [f"{trouble or 'ok'}\n".encode()]
         return self._slack(environ, start_response)
 
 
@@ -49,4 +52,4 @@ def run_http(settings: Settings) -> None:
 @contextmanager
 def _web_app(settings: Settings) -> Iterator[SlackWebApp]:
     with running(settings) as runtime:
-        yield SlackWebApp(runtime.app)
+        yield SlackWebApp(runtime)

@@ -23,6 +23,10 @@ class Submitted(enum.Enum):
     STOPPING = "stopping"
 
 
+class QueueUnavailable(Exception):
+    """The queue's store cannot be reached: the job was not queued (and its key not kept)."""
+
+
 class Runner(Protocol):
     """What the queue's workers call: `jobs.JobRunner` in the bot."""
 
@@ -38,7 +42,12 @@ class Runner(Protocol):
 
 
 class Queue(Protocol):
-    def submit(self, job: Job, *, key: str | None = None) -> Submitted: ...
+    def submit(self, job: Job, *, key: str | None = None) -> Submitted:
+        """Raises QueueUnavailable when the job could not be queued."""
+        ...
+
+    @property
+    def stopped(self) -> bool: ...
 
     def shutdown(self, grace: float) -> int:
         """Stop taking work and finish what is in flight within `grace` seconds; returns how

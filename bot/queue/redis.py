@@ -1,0 +1,197 @@
+"""The shared queue: web processes submit jobs to Redis, worker processes run them (Dramatiq).
+
+Dramatiq's Redis broker acknowledges a message only after its work is done, and a maintenance step
+puts the messages of a worker whose heartbeat stopped back on the queue; delayed messages need no
+extra scheduler. Its defaults suit batch jobs (20 retries over a week, a 60 s heartbeat, maintenance
+on one fetch in a thousand); here they are tuned for chat:
+
+- a few retries with a short back-off, then the user is told (`JobRunner.give_up`);
+- a dead worker's messages are back on the queue within about 20 s, even when traffic is low:
+  heartbeats count as stale after WORKER_DEAD_AFTER (15 s), and every fetch has a 5 % chance of
+  running maintenance (idle workers fetch about ten times a second per queue, so some worker runs
+  it about every second; it costs two sorted-set reads);
+- a time limit per run that fits DETECT_TIMEOUT;
+- polls of a slow API job are delayed messages (`Later`), so no worker thread waits on the API.
+
+Deliveries Slack may repeat are claimed in Redis (`SET key NX EX 86400`) before they are queued, so
+a retry that reaches another web process is still answered once; a claim whose job could not be
+queued is released. When Redis cannot be reached, `submit` raises `QueueUnavailable`: the web process
+answers Slack 503 (it delivers the event again later) rather than acknowledging work it dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from urllib.parse import urlsplit
+
+import redis
+from dramatiq import Actor, Message, Worker
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.middleware import Retries, TimeLimit
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.retry import Retry
+
+from bot.config import Settings
+from bot.jobs import Job, JobRunner, decode, encode
+from bot.jobs.base import Later
+from bot.queue import QueueUnavailable, Submitted
+
+logger = logging.getLogger(__name__)
+
+NAMESPACE = "ii-bot"
+QUEUE = "jobs"
+RUN = "run_job"
+GIVE_UP = "give_up_job"
+CLAIM_SECONDS = 86_400
+MAINTENANCE_CHANCE = 50_000  # per million fetches
+WORKER_TIMEOUT_MS = 100  # idle fetch interval; also how late a delayed message may run
+MAX_RETRIES = 3
+MIN_BACKOFF_MS = 500
+MAX_BACKOFF_MS = 5_000
+
+
+def connect(url: str) -> redis.Redis:
+    """A client that fails fast: a web process must answer Slack within its 3 s."""
+    return redis.Redis.from_url(
+        url,
+        socket_connect_timeout=1.0,
+        socket_timeout=2.0,
+        retry=Retry(ExponentialWithJitterBackoff(cap=0.2, base=0.05), retries=2),
+        health_check_interval=30,
+    )
+
+
+def where(url: str) -> str:
+    """The Redis URL without its password, for logs and `check`."""
+    parts = urlsplit(url)
+    host = f"{parts.hostname}:{parts.port or 6379}" if parts.hostname else url.split("?")[0]
+    return f"{parts.scheme}://{host}{parts.path}"
+
+
+def make_broker(client: redis.Redis, settings: Settings) -> RedisBroker:
+    broker = RedisBroker(
+        client=client,
+        namespace=NAMESPACE,
+        heartbeat_timeout=int(settings.worker_dead_after * 1000),
+        maintenance_chance=MAINTENANCE_CHANCE,
+        middleware=[
+            # A run downloads, submits and polls once; it never waits out the API job.
+            TimeLimit(time_limit=int((settings.detect_timeout + 60) * 1000)),
+            Retries(
+                max_retries=MAX_RETRIES, min_backoff=MIN_BACKOFF_MS, max_backoff=MAX_BACKOFF_MS
+            ),
+        ],
+    )
+    broker.declare_queue(QUEUE)
+    return broker
+
+
+def _message(text: str) -> Message:
+    return Message(
+        queue_name=QUEUE,
+        actor_name=RUN,
+        args=(text,),
+        kwargs={},
+        options={"on_retry_exhausted": GIVE_UP},
+    )
+
+
+class RedisQueue:
+    """The producer side, for web and Socket Mode processes."""
+
+    def __init__(self, client: redis.Redis, broker: RedisBroker, url: str) -> None:
+        self._client = client
+        self._broker = broker
+        self._where = where(url)
+        self._lock = threading.Lock()
+        self._down = False
+        self.stopped = False
+
+    def submit(self, job: Job, *, key: str | None = None) -> Submitted:
+        claim = f"{NAMESPACE}:claim:{key}" if key is not None else None
+        try:
+            if claim is not None and not self._client.set(claim, job.id, nx=True, ex=CLAIM_SECONDS):
+                outcome = Submitted.DUPLICATE
+            else:
+                try:
+                    self._broker.enqueue(_message(encode(job)))
+                except redis.RedisError:
+                    if claim is not None:
+                        self._client.delete(claim)
+                    raise
+                outcome = Submitted.ACCEPTED
+        except redis.RedisError as exc:
+            self._went_down(exc)
+            raise QueueUnavailable(f"cannot reach Redis at {self._where}") from None
+        self._came_back()
+        return outcome
+
+    def healthy(self) -> bool:
+        try:
+            self._client.ping()
+        except redis.RedisError as exc:
+            self._went_down(exc)
+            return False
+        self._came_back()
+        return True
+
+    def shutdown(self, grace: float) -> int:
+        """Nothing runs here: what was submitted is safe in Redis."""
+        self.stopped = True
+        return 0
+
+    def _went_down(self, exc: redis.RedisError) -> None:
+        with self._lock:
+            if self._down:
+                return
+            self._down = True
+        logger.error(
+            "cannot reach Redis at %s (%s): answering Slack 503 so that it sends again later",
+            self._where,
+            type(exc).__name__,
+        )
+
+    def _came_back(self) -> None:
+        with self._lock:
+            if not self._down:
+                return
+            self._down = False
+        logger.warning("Redis at %s is reachable again", self._where)
+
+
+class RedisWorker:
+    """The consumer side: `DETECT_WORKERS` threads running the jobs on the queue."""
+
+    def __init__(self, broker: RedisBroker, runner: JobRunner, threads: int) -> None:
+        self._broker = broker
+        self._runner = runner
+        Actor(self._run, broker=broker, actor_name=RUN, queue_name=QUEUE, priority=0, options={})
+        Actor(
+            self._give_up,
+            broker=broker,
+            actor_name=GIVE_UP,
+            queue_name=QUEUE,
+            priority=0,
+            options={"max_retries": 1},
+        )
+        self._worker = Worker(broker, worker_threads=threads, worker_timeout=WORKER_TIMEOUT_MS)
+
+    def start(self) -> None:
+        self._worker.start()
+
+    def stop(self, grace: float) -> None:
+        """Stop taking messages, let those running finish within `grace` seconds; the others
+        (fetched but not started, or waiting for their delay) go back on the queue."""
+        self._worker.stop(timeout=int(grace * 1000))
+
+    def _run(self, text: str) -> None:
+        try:
+            self._runner.run(decode(text))
+        except Later as later:
+            self._broker.enqueue(_message(text), delay=max(1, round(later.delay * 1000)))
+
+    def _give_up(self, message: dict, info: dict) -> None:
+        job = decode(message["args"][0])
+        logger.error("gave up a %s job after %d tries", job.kind, info["retries"] + 1)
+        self._runner.give_up(job)

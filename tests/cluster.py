@@ -1,0 +1,106 @@
+"""Web and worker processes of the bot, started as the Procfile starts them, on one Redis.
+
+`Cluster` runs `python -m bot run --http` (web) and `python -m bot worker` processes, each with its
+own log file, and lets a test kill (SIGKILL), stop (SIGTERM) and start them again.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from bot.process.web import SLACK_PATH
+from tests.faultserver import free_port
+from tests.slack_signing import post_signed
+from tests.slackbot import SIGNING_SECRET
+from tests.test_cli import process_env
+
+START_TIMEOUT = 30.0
+
+
+@dataclass
+class Process:
+    name: str
+    popen: subprocess.Popen[bytes]
+    log: Path
+    url: str | None = None  # a web process's base URL
+
+    def logged(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+@dataclass
+class Cluster:
+    directory: Path
+    env: dict[str, str]
+    processes: dict[str, Process] = field(default_factory=dict)
+
+    def start_web(self, name: str) -> Process:
+        port = free_port()
+        process = self._spawn(name, ["run", "--http"], PORT=str(port))
+        process.url = f"http://127.0.0.1:{port}"
+        self._wait(process, lambda: _serving(process.url or ""))
+        return process
+
+    def start_worker(self, name: str) -> Process:
+        process = self._spawn(name, ["worker"])
+        self._wait(process, lambda: "working on the queue" in process.logged())
+        return process
+
+    def post(self, web: str, envelope: dict[str, Any], **kw: Any) -> requests.Response:
+        url = self.processes[web].url
+        body = json.dumps(envelope).encode()
+        return post_signed(f"{url}{SLACK_PATH}", body, "application/json", SIGNING_SECRET, **kw)
+
+    def kill(self, name: str) -> None:
+        process = self.processes.pop(name)
+        process.popen.send_signal(signal.SIGKILL)
+        process.popen.wait(timeout=10)
+
+    def terminate(self, name: str, timeout: float = 30.0) -> tuple[int, str]:
+        """SIGTERM, then wait: (exit code, what it logged)."""
+        process = self.processes.pop(name)
+        process.popen.send_signal(signal.SIGTERM)
+        return process.popen.wait(timeout=timeout), process.logged()
+
+    def stop(self) -> None:
+        for name in list(self.processes):
+            self.kill(name)
+
+    def _spawn(self, name: str, args: list[str], **env: str) -> Process:
+        log = self.directory / f"{name}.log"
+        with log.open("ab") as stderr:
+            popen = subprocess.Popen(
+                [sys.executable, "-m", "bot", *args],
+                cwd=self.directory,  # no stray .env
+                env=process_env(**self.env, **env),
+                stdout=stderr,
+                stderr=stderr,
+            )
+        process = self.processes[name] = Process(name, popen, log)
+        return process
+
+    @staticmethod
+    def _wait(process: Process, ready: Any) -> None:
+        deadline = time.monotonic() + START_TIMEOUT
+        while not ready():
+            if process.popen.poll() is not None:
+                raise AssertionError(f"{process.name} exited: {process.logged()}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{process.name} not ready: {process.logged()}")
+            time.sleep(0.02)
+
+
+def _serving(base: str) -> bool:
+    try:
+        return requests.get(f"{base}/healthz", timeout=2).status_code in (200, 503)
+    except requests.ConnectionError:
+        return False
