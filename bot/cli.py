@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import NoReturn
 from urllib.parse import urlsplit
 
+import redis
 from slack_sdk.errors import SlackApiError
 
 from bot import replies
@@ -31,6 +32,8 @@ from bot.process.runtime import open_api
 from bot.process.socket_mode import run_socket_mode
 from bot.process.web import run_http
 from bot.process.worker import run_worker
+from bot.queue.redis import connect
+from bot.queue.redis import where as redis_where
 from bot.replies import ImageOutcome
 from bot.slack.clients import make_web_client
 
@@ -173,7 +176,7 @@ def _image_item(image: str, custom_id: str) -> dict:
 
 
 def check(args: argparse.Namespace, settings: Settings) -> int:
-    results = [_check_api(settings), *_check_slack(settings)]
+    results = [_check_api(settings), _check_queue(settings), *_check_slack(settings)]
     for ok, line in results:
         print(f"{'ok  ' if ok else 'FAIL'} {line}")
     return 0 if all(ok for ok, _ in results) else 1
@@ -187,6 +190,20 @@ def _check_api(settings: Settings) -> tuple[bool, str]:
     except ImageIntelligenceError as error:
         return False, f"Image Intelligence API at {where}: {error}"
     return True, f"Image Intelligence API at {where}: credentials accepted"
+
+
+def _check_queue(settings: Settings) -> tuple[bool, str]:
+    if not settings.redis_url:
+        return True, "Queue: in this process's memory (no REDIS_URL): run a single process"
+    where = redis_where(settings.redis_url)
+    client = connect(settings.redis_url)
+    try:
+        client.ping()
+    except redis.RedisError as error:
+        return False, f"Redis at {where}: unreachable ({type(error).__name__})"
+    finally:
+        client.close()
+    return True, f"Redis at {where}: reachable; web and worker processes share its queue"
 
 
 def _check_slack(settings: Settings) -> list[tuple[bool, str]]:
@@ -220,7 +237,9 @@ def _slack_error(error: SlackApiError) -> str:
     return str(error.response.get("error") or f"HTTP {error.response.status_code}")
 
 
-def _missing_slack_settings(settings: Settings, *, socket_mode: bool) -> list[str]:
+def _missing_slack_settings(settings: Settings, *, socket_mode: bool | None) -> list[str]:
+    """What the process lacks: over Socket Mode, over HTTP, or (None) as a worker, which only
+    calls the Web API."""
     where = "from your app's page at https://api.slack.com/apps"
     missing = []
     if not settings.slack_bot_token:
@@ -233,7 +252,7 @@ def _missing_slack_settings(settings: Settings, *, socket_mode: bool) -> list[st
             f"SLACK_APP_TOKEN is not set: create an app-level token (xapp-…) with connections:write "
             f"{where}, Basic Information"
         )
-    if not socket_mode and not settings.slack_signing_secret:
+    if socket_mode is False and not settings.slack_signing_secret:
         missing.append(
             f"SLACK_SIGNING_SECRET is not set: copy the Signing Secret {where}, Basic Information"
         )
@@ -245,15 +264,10 @@ def _missing_slack_settings(settings: Settings, *, socket_mode: bool) -> list[st
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     socket_mode = args.socket_mode or (settings.socket_mode and not args.http)
-    missing = _missing_slack_settings(settings, socket_mode=socket_mode)
-    if missing:
-        print(f"configuration error: {missing[0]}", file=sys.stderr)
+    problem = _not_ready(settings, socket_mode=socket_mode)
+    if problem:
+        print(f"configuration error: {problem}", file=sys.stderr)
         return 2
-    ok, line = _check_slack_auth(settings)
-    if not ok:
-        print(f"configuration error: {line}", file=sys.stderr)
-        return 2
-    logger.info(line)
     if socket_mode:
         run_socket_mode(settings)
     else:
@@ -262,27 +276,31 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def worker(args: argparse.Namespace, settings: Settings) -> int:
+    problem: str | None
     if not settings.redis_url:
-        print(
-            "configuration error: REDIS_URL is not set: a worker takes its jobs from the Redis "
-            "that the web processes use (redis://... or rediss://...); without it, "
-            "`python -m bot run` does the work itself",
-            file=sys.stderr,
+        problem = (
+            "REDIS_URL is not set: a worker runs the jobs that web processes queue on Redis "
+            "(redis://... or rediss://...); without Redis, `python -m bot run` does them itself"
         )
+    else:
+        problem = _not_ready(settings, socket_mode=None)
+    if problem:
+        print(f"configuration error: {problem}", file=sys.stderr)
         return 2
-    if not settings.slack_bot_token:
-        print(
-            f"configuration error: {_missing_slack_settings(settings, socket_mode=True)[0]}",
-            file=sys.stderr,
-        )
-        return 2
-    ok, line = _check_slack_auth(settings)
-    if not ok:
-        print(f"configuration error: {line}", file=sys.stderr)
-        return 2
-    logger.info(line)
     run_worker(settings)
     return 0
+
+
+def _not_ready(settings: Settings, *, socket_mode: bool | None) -> str | None:
+    """Why the process cannot start (a missing setting, a token Slack refuses), or None."""
+    missing = _missing_slack_settings(settings, socket_mode=socket_mode)
+    if missing:
+        return missing[0]
+    ok, line = _check_slack_auth(settings)
+    if not ok:
+        return line
+    logger.info(line)
+    return None
 
 
 # -- api ---------------------------------------------------------------------------------------

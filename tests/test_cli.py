@@ -19,7 +19,7 @@ from dotenv import dotenv_values
 from bot.cli import main
 from bot.imageintelligence import IMAGE_OK
 from tests import apispec
-from tests.faultserver import CLIENT_ID, CLIENT_SECRET, FaultyApi
+from tests.faultserver import CLIENT_ID, CLIENT_SECRET, FaultyApi, free_port
 from tests.slack_emulator import SlackEmulator
 from tests.slackbot import IMAGES, SIGNING_SECRET
 
@@ -218,6 +218,7 @@ def test_check_reports_every_item_ok(monkeypatch, capsys, slack):
     assert code == 0, out + err
     assert out.splitlines() == [
         "ok   Image Intelligence API at the embedded API: credentials accepted",
+        "ok   Queue: in this process's memory (no REDIS_URL): run a single process",
         "ok   Slack: signed in as @imagebot in workspace Emulated Workspace",
         "ok   HTTP: SLACK_SIGNING_SECRET is set",
     ]
@@ -245,7 +246,7 @@ def test_check_fails_on_tokens_slack_refuses(monkeypatch, capsys, slack):
     code, out, err = cli(monkeypatch, capsys, "check", **env)
 
     assert code == 1
-    assert out.splitlines()[1:] == [
+    assert out.splitlines()[2:] == [
         "FAIL SLACK_BOT_TOKEN: Slack refused it (invalid_auth)",
         "FAIL SLACK_APP_TOKEN: Slack refused it (invalid_auth)",
     ]
@@ -259,7 +260,7 @@ def test_check_names_what_is_missing_and_where_to_get_it(monkeypatch, capsys, sl
     code, out, _ = cli(monkeypatch, capsys, "check", **env)
 
     assert code == 1
-    api_line, bot_token, signing_secret = out.splitlines()
+    api_line, _, bot_token, signing_secret = out.splitlines()
     assert api_line.startswith("ok   Image Intelligence API")
     assert bot_token.startswith("FAIL SLACK_BOT_TOKEN is not set: copy the Bot User OAuth Token")
     assert signing_secret.startswith("FAIL SLACK_SIGNING_SECRET is not set: copy the Signing")
@@ -275,11 +276,30 @@ def test_check_fails_when_the_api_refuses_the_credentials(monkeypatch, capsys, s
 
     assert code == 1
     assert out.splitlines()[0].startswith(f"FAIL Image Intelligence API at {api.base_url}: ")
-    assert out.splitlines()[1:] == [
+    assert out.splitlines()[2:] == [
         "ok   Slack: signed in as @imagebot in workspace Emulated Workspace",
         "ok   HTTP: SLACK_SIGNING_SECRET is set",
     ]
     assert wrong not in out + err
+
+
+def test_check_reports_whether_redis_answers_without_showing_its_password(
+    monkeypatch, capsys, slack, redis
+):
+    code, out, _ = cli(monkeypatch, capsys, "check", **slack_env(slack, REDIS_URL=redis.url))
+    assert code == 0
+    assert out.splitlines()[1] == (
+        f"ok   Redis at redis://127.0.0.1:{redis.port}/0: reachable; "
+        "web and worker processes share its queue"
+    )
+
+    nobody = f"redis://:not-the-password-5e4d@127.0.0.1:{free_port()}/0"
+    code, out, err = cli(monkeypatch, capsys, "check", **slack_env(slack, REDIS_URL=nobody))
+    assert code == 1
+    assert out.splitlines()[1].startswith(
+        f"FAIL Redis at redis://127.0.0.1:{nobody.rsplit(':', 1)[1]}: unreachable ("
+    )
+    assert "not-the-password" not in out + err
 
 
 def assert_no_secrets(text: str, slack: SlackEmulator) -> None:
@@ -327,3 +347,25 @@ def test_run_with_a_refused_bot_token_exits_2_before_starting(monkeypatch, capsy
     )
     assert [call.method for call in slack.calls] == ["auth.test"]
     assert wrong not in out + err
+
+
+# -- worker --------------------------------------------------------------------------------------
+
+
+def test_a_worker_without_redis_exits_2_saying_what_to_set(monkeypatch, capsys, slack):
+    code, out, err = cli(monkeypatch, capsys, "worker", **slack_env(slack))
+
+    assert code == 2
+    assert out == ""
+    assert one_line(err).startswith("configuration error: REDIS_URL is not set: a worker runs")
+    assert slack.calls == []
+
+
+def test_a_worker_with_a_refused_bot_token_exits_2(monkeypatch, capsys, slack, redis):
+    env = slack_env(slack, SLACK_BOT_TOKEN="xoxb-wrong-9f8e7d", REDIS_URL=redis.url)
+    del env["SLACK_SIGNING_SECRET"]  # a worker answers no HTTP request
+
+    code, _, err = cli(monkeypatch, capsys, "worker", **env)
+
+    assert code == 2
+    assert one_line(err) == "configuration error: SLACK_BOT_TOKEN: Slack refused it (invalid_auth)"

@@ -159,7 +159,7 @@ def test_a_retried_event_is_acked_and_answered_once(slack: SlackEmulator, runtim
     assert len(replies_in(slack, later["ts"])) == 1
 
 
-def test_the_worker_process_finishes_its_work_and_exits_0_on_sigterm(tmp_path: Path):
+def test_the_socket_mode_process_finishes_its_work_and_exits_0_on_sigterm(tmp_path: Path):
     with SlackEmulator() as slack:
         env = process_env(
             SLACK_BOT_TOKEN=slack.bot_token,
@@ -170,7 +170,7 @@ def test_the_worker_process_finishes_its_work_and_exits_0_on_sigterm(tmp_path: P
         )
         log = tmp_path / "worker.log"
         with log.open("wb") as stderr:
-            # The Procfile's worker line; cwd: an empty directory, so no stray .env is read.
+            # cwd: an empty directory, so no stray .env is read.
             process = subprocess.Popen(
                 [sys.executable, "-m", "bot", "run", "--socket-mode"],
                 cwd=tmp_path,

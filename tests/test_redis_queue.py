@@ -1,0 +1,135 @@
+"""The Redis queue in one test process: the web app, a worker and Socket Mode on a real redis-server.
+
+(tests/test_scale_out.py runs the same as separate processes, with faults; these tests look closer
+at one mechanism each: Socket Mode's acks, claims released when queueing fails, polls as delayed
+messages, and a job that keeps failing.)
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+
+from bot.config import Settings, load_settings
+from bot.process.runtime import running, working
+from bot.process.socket_mode import connected
+from bot.queue.redis import NAMESPACE
+from tests.faultserver import FaultyApi
+from tests.redisserver import RedisServer
+from tests.slack_emulator import SlackEmulator
+from tests.slack_signing import file_share_event, socket_envelope
+from tests.slackbot import CHANNEL, USER, Bot, hosted, photo, running_bot, settings_env
+
+REPLY_TIMEOUT = 20.0
+
+
+def shared(slack: SlackEmulator, name: str = "chelsea.png") -> dict[str, Any]:
+    return slack.add_message(
+        CHANNEL, user=USER, files=[slack.add_image(photo("chelsea.png"), name)]
+    )
+
+
+def envelope_for(message: dict[str, Any]) -> dict[str, Any]:
+    return file_share_event(message["files"], channel=CHANNEL, ts=message["ts"], user=USER)
+
+
+def texts_in(slack: SlackEmulator, ts: str) -> list[str]:
+    return [
+        c.args["text"]
+        for c in slack.calls_to("chat.postMessage")
+        if c.status == 200 and c.args.get("thread_ts") == ts
+    ]
+
+
+def reply_in(slack: SlackEmulator, ts: str) -> str:
+    deadline = time.monotonic() + REPLY_TIMEOUT
+    while not texts_in(slack, ts):
+        posted = len(slack.calls_to("chat.postMessage"))
+        slack.wait_for("chat.postMessage", posted + 1, timeout=max(deadline - time.monotonic(), 0))
+    return texts_in(slack, ts)[0]
+
+
+def settings_for(slack: SlackEmulator, **env: str) -> Settings:
+    return load_settings(settings_env(slack, **env), dotenv_path=None)
+
+
+@contextmanager
+def web_and_worker(slack: SlackEmulator, **env: str) -> Iterator[Bot]:
+    with running_bot(slack, **env) as bot, working(settings_for(slack, **env)):
+        yield bot
+
+
+def test_socket_mode_with_redis_acks_what_it_queued_and_not_what_it_could_not(
+    slack: SlackEmulator, redis: RedisServer, caplog: pytest.LogCaptureFixture
+):
+    env = {"REDIS_URL": redis.url, "SLACK_APP_TOKEN": slack.app_token}
+    settings = settings_for(slack, **env)
+    with running(settings) as runtime, connected(runtime), working(settings):
+        message = shared(slack)
+        first = socket_envelope("events_api", envelope_for(message))
+        assert slack.send_envelope(first) == {"envelope_id": first["envelope_id"]}
+        assert reply_in(slack, message["ts"]).startswith("chelsea.png: cat ")
+
+        # Redis is down: the envelope is not acked, so Slack sends it again later.
+        later = shared(slack, "later.png")
+        refused = socket_envelope("events_api", envelope_for(later))
+        redis.stop()
+        try:
+            with pytest.raises(AssertionError, match="no ack"):
+                slack.send_envelope(refused, timeout=1.0)
+        finally:
+            redis.start()
+        again = socket_envelope(
+            "events_api", refused["payload"], retry_attempt=1, retry_reason="timeout"
+        )
+        assert slack.send_envelope(again) == {"envelope_id": again["envelope_id"]}
+        assert reply_in(slack, later["ts"]).startswith("later.png: cat ")
+    assert [a["envelope_id"] for a in slack.acks] == [first["envelope_id"], again["envelope_id"]]
+    assert "cannot reach Redis" in caplog.text
+
+
+def test_a_claim_is_released_when_the_job_cannot_be_queued(
+    slack: SlackEmulator, redis: RedisServer
+):
+    with web_and_worker(slack, REDIS_URL=redis.url) as bot:
+        message = shared(slack)
+        envelope = envelope_for(message)
+        # Dramatiq keeps the queue's messages in a hash: a string there makes queueing fail.
+        messages = f"{NAMESPACE}:jobs.msgs"
+        with redis.client() as client:
+            client.delete(messages)
+            client.set(messages, "not a hash")
+            refused = bot.post_event(envelope)
+            claims = client.keys(f"{NAMESPACE}:claim:*")
+            client.delete(messages)
+
+        assert refused.status_code == 503
+        assert claims == []  # released: Slack's next delivery must be taken
+        assert bot.post_event(envelope, retry_num=1, retry_reason="http_error").status_code == 200
+        assert reply_in(slack, message["ts"]).startswith("chelsea.png: cat ")
+
+
+def test_polls_are_delayed_messages_on_the_api_schedule_and_hold_no_thread(
+    slack: SlackEmulator, redis: RedisServer, api: FaultyApi
+):
+    api.finish_after(1.0)
+    env = {**hosted(api), "REDIS_URL": redis.url, "DETECT_WORKERS": "1"}
+    with web_and_worker(slack, **env) as bot:
+        first, second = shared(slack), shared(slack, "second.png")
+        assert bot.post_event(envelope_for(first)).status_code == 200
+        assert bot.post_event(envelope_for(second)).status_code == 200
+        assert reply_in(slack, first["ts"]).startswith("chelsea.png: cat ")
+        assert reply_in(slack, second["ts"]).startswith("second.png: cat ")
+
+    submits = [r.received_at for r in api.requests if r.route == "POST /detect"]
+    polls = [r.received_at for r in api.requests if r.route == "GET /detect/{id}"]
+    # The one worker thread took the second upload while the first job ran on the API.
+    assert len(submits) == 2 and submits[1] - submits[0] < 0.5
+    # Every 150 ms or so while a job is young: some 7 polls per 1 s job, not a flood.
+    assert 8 <= len(polls) <= 20, len(polls)
+    gaps = [b - a for a, b in zip(polls, polls[1:], strict=False)]
+    assert max(gaps) < 0.4, gaps
