@@ -7,6 +7,7 @@ messages, and a job that keeps failing.)
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -131,5 +132,5 @@ def test_polls_are_delayed_messages_on_the_api_schedule_and_hold_no_thread(
     assert len(submits) == 2 and submits[1] - submits[0] < 0.5
     # Every 150 ms or so while a job is young: some 7 polls per 1 s job, not a flood.
     assert 8 <= len(polls) <= 20, len(polls)
-    gaps = [b - a for a, b in zip(polls, polls[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(polls)]
     assert max(gaps) < 0.4, gaps
