@@ -100,7 +100,7 @@ class FaultyApi:
     _rules: list[_Rule] = field(default_factory=list)
     _revoked: set[str] = field(default_factory=set)
     _held_polls: int = 0  # -1: forever
-    _finish_after: float | None = None
+    _finish_after: Callable[[], float] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     # -- inspecting ---------------------------------------------------------------------------
@@ -172,10 +172,11 @@ class FaultyApi:
             self.calls.clear()
             self.requests.clear()
 
-    def finish_after(self, seconds: float) -> None:
-        """Jobs look IN_PROGRESS until `seconds` after `POST /detect` answered; `finish_times`
-        records that moment per job (the real job must be done by then)."""
-        self._finish_after = seconds
+    def finish_after(self, seconds: float | Callable[[], float]) -> None:
+        """Jobs look IN_PROGRESS until `seconds` after `POST /detect` answered (a callable gives
+        each job its own); `finish_times` records that moment per job (the real job must be done
+        by then)."""
+        self._finish_after = seconds if callable(seconds) else lambda: seconds
 
     # -- serving ------------------------------------------------------------------------------
 
@@ -255,7 +256,7 @@ class FaultyApi:
                 self.issued_tokens.append(body["accessToken"])
         elif route == "POST /detect" and self._finish_after is not None:
             with self._lock:
-                self.finish_times[body["id"]] = now + self._finish_after
+                self.finish_times[body["id"]] = now + self._finish_after()
         elif route == "GET /detect/{id}":
             with self._lock:
                 finish_at = self.finish_times.get(body["id"])

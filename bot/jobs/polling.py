@@ -27,21 +27,27 @@ class BlockingPoller:
 
 
 class DeferringPoller:
+    """`lateness`: how late the queue runs a delayed job, on average; the delays are that much
+    shorter, so that polls land on `poll_delay`'s schedule."""
+
     def __init__(
         self,
         api: ImageIntelligenceClient,
         timeout: float,
+        *,
+        lateness: float = 0.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._api = api
         self._timeout = timeout
+        self._lateness = lateness
         self._clock = clock
 
     def result(self, job: DetectJob | str, submitted_at: float) -> DetectJob:
         if isinstance(job, DetectJob):
             if job.finished:
                 return job
-            raise Later(poll_delay(0.0))  # just submitted: not worth a request yet
+            raise self._later(poll_delay(0.0))  # just submitted: not worth a request yet
         current = self._api.get_detect_job(job)
         if current.finished:
             return current
@@ -49,4 +55,7 @@ class DeferringPoller:
         if elapsed >= self._timeout:
             raise JobTimeout(job, self._timeout)
         # The last poll is made at the deadline, not after it.
-        raise Later(min(poll_delay(elapsed), self._timeout - elapsed))
+        raise self._later(min(poll_delay(elapsed), self._timeout - elapsed))
+
+    def _later(self, delay: float) -> Later:
+        return Later(max(delay - self._lateness, 0.0))

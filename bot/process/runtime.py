@@ -25,7 +25,7 @@ from bot.jobs.progress import MemoryProgressStore, RedisProgressStore
 from bot.localapi import start_local_api
 from bot.queue import Queue
 from bot.queue.memory import MemoryQueue
-from bot.queue.redis import NAMESPACE, RedisQueue, RedisWorker, connect, make_broker
+from bot.queue.redis import DELAY_LATENESS, NAMESPACE, RedisQueue, RedisWorker, connect, make_broker
 from bot.slack.clients import SingleWorkspace
 
 logger = logging.getLogger(__name__)
@@ -143,7 +143,7 @@ def working(settings: Settings) -> Iterator[RedisWorker]:
                 settings,
                 api,
                 RedisProgressStore(client, prefix=NAMESPACE),
-                DeferringPoller(api, settings.detect_timeout),
+                DeferringPoller(api, settings.detect_timeout, lateness=DELAY_LATENESS),
             ) as ctx,
         ):
             worker = RedisWorker(

@@ -45,7 +45,10 @@ RUN = "run_job"
 GIVE_UP = "give_up_job"
 CLAIM_SECONDS = 86_400
 MAINTENANCE_CHANCE = 50_000  # per million fetches
-WORKER_TIMEOUT_MS = 100  # idle fetch interval; also how late a delayed message may run
+# The longest a consumer sleeps between fetches when its queue is empty. A delayed message waits for
+# two of those sleeps (the delay queue's, then the queue's): on average it runs this late.
+WORKER_TIMEOUT_MS = 50
+DELAY_LATENESS = WORKER_TIMEOUT_MS / 1000
 MAX_RETRIES = 3
 MIN_BACKOFF_MS = 500
 MAX_BACKOFF_MS = 5_000

@@ -1,0 +1,288 @@
+"""Benchmark the bot scaled out on Redis: how soon a finished job is seen, acks, throughput.
+
+    python bench/bench_queue.py [--events 300] [--clients 20] [--uploads 200]
+
+(1) Job finished on the API -> the bot's poll that sees it, for 21 jobs taking 0.5, 0.6, ... 2.5 s
+    (tests/faultserver.py holds each IN_PROGRESS until its time and records that moment; the first
+    GET /detect/{id} the server receives after it is when the bot saw the result), and the polls
+    each job cost. Four ways to wait, the jobs of each at once:
+      ava-slackbot   the old bot's client (Hackthings/ava-slackbot, avabot/vendor/imageintelligence/
+                     api.py): poll at once, then every 0.5 s; re-created here, three lines
+      before         this client before issue 6: 50 ms, then each gap 1.5 times the last, up to 2 s
+      one process    `wait_for_job` now: a thread waits, polling every 150 ms while the job is young
+      Redis          web + worker processes: each poll is a delayed message, no thread waits
+    Target (Redis): median <= 100 ms, max <= 250 ms.
+(2) Ack latency of the web process (gunicorn) with REDIS_URL: `--events` signed uploads from
+    `--clients` threads, each sending its next once the last is acked, while two worker processes
+    run the jobs (2 s each on the API). Target: p99 < 100 ms; every upload answered once.
+(3) Throughput on the embedded API (no account: each worker runs it in-process, jobs in Redis):
+    `--uploads` uploads of the test photos at once, answered by one worker process, then by two.
+    Target: two workers >= 1.6 times one, on 2 cores.
+
+Redis is a throwaway redis-server; Slack is the emulator in this process. Everything shares the
+machine's cores: the emulator, the fake API and the senders take CPU a deployment would not give them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from contextlib import contextmanager
+from importlib import metadata
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchlib import (  # noqa: E402
+    MS,
+    Row,
+    cpu_model,
+    percentile,
+    print_table,
+    replies_per_thread,
+    send_events,
+    share_all,
+)
+
+from bot.imageintelligence import DetectJob, ImageIntelligenceClient, blob_image  # noqa: E402
+from bot.process.web import SLACK_PATH  # noqa: E402
+from tests.cluster import Cluster  # noqa: E402
+from tests.faultserver import CLIENT_ID, CLIENT_SECRET, FaultyApi, faulty_api  # noqa: E402
+from tests.redisserver import redis_server  # noqa: E402
+from tests.slack_emulator import SlackEmulator  # noqa: E402
+from tests.slackbot import IMAGES, SIGNING_SECRET, hosted, photo  # noqa: E402
+
+PACKAGES = ("dramatiq", "redis", "slack-bolt", "slack-sdk", "gunicorn", "ai-edge-litert")
+DURATIONS = [round(0.5 + 0.1 * n, 1) for n in range(21)]  # 0.5 .. 2.5 s
+
+
+def durations() -> Callable[[], float]:
+    """Each job's duration in turn: the fault server asks once per POST /detect."""
+    left = iter(DURATIONS)
+    lock = threading.Lock()
+
+    def next_one() -> float:
+        with lock:
+            return next(left)
+
+    return next_one
+
+
+def seen(api: FaultyApi) -> tuple[list[float], list[int]]:
+    """Per job: seconds from its finish to the first poll after it, and how many polls it had."""
+    lags, polls = [], []
+    for job_id, finish in api.finish_times.items():
+        gets = [r.received_at for r in api.requests if r.path == f"/detect/{job_id}"]
+        lags.append(min(t for t in gets if t >= finish) - finish)
+        polls.append(len(gets))
+    return lags, polls
+
+
+# -- (1) result latency -----------------------------------------------------------------------
+
+
+def ava_slackbot(client: ImageIntelligenceClient, job: DetectJob) -> None:
+    while client.get_detect_job(job.id).status == "IN_PROGRESS":
+        time.sleep(0.5)
+
+
+def before(client: ImageIntelligenceClient, job: DetectJob) -> None:
+    delay = 0.05
+    while True:
+        time.sleep(delay)
+        if client.get_detect_job(job.id).finished:
+            return
+        delay = min(delay * 1.5, 2.0)
+
+
+def one_process(client: ImageIntelligenceClient, job: DetectJob) -> None:
+    client.wait_for_job(job, timeout=30)
+
+
+def in_process(
+    wait: Callable[[ImageIntelligenceClient, DetectJob], None],
+) -> tuple[list[float], list[int]]:
+    image = [blob_image(photo("chelsea.png"))]
+    with (
+        faulty_api() as api,
+        ImageIntelligenceClient(CLIENT_ID, CLIENT_SECRET, api.base_url, pool_size=32) as client,
+    ):
+        client.access_token()
+        api.finish_after(durations())
+        jobs = [client.detect(image, ["cat"]) for _ in DURATIONS]
+        with ThreadPoolExecutor(len(jobs)) as pool:
+            list(pool.map(lambda job: wait(client, job), jobs))
+        return seen(api)
+
+
+@contextmanager
+def scaled_out(slack: SlackEmulator, workers: int, **env: str) -> Iterator[tuple[Cluster, str]]:
+    """One web and `workers` worker processes on a fresh Redis; (the cluster, the events URL)."""
+    with redis_server() as redis, tempfile.TemporaryDirectory() as directory:
+        cluster = Cluster(
+            Path(directory),
+            {
+                "SLACK_BOT_TOKEN": slack.bot_token,
+                "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+                "SLACK_API_URL": slack.api_url,
+                "REDIS_URL": redis.url,
+                "LOG_LEVEL": "INFO",  # a worker says it is ready at INFO
+                **env,
+            },
+        )
+        try:
+            web = cluster.start_web("web")
+            for n in range(workers):
+                cluster.start_worker(f"worker-{n + 1}")
+            yield cluster, f"{web.url}{SLACK_PATH}"
+        finally:
+            cluster.stop()
+
+
+def on_redis(sender: ProcessPoolExecutor) -> tuple[list[float], list[int]]:
+    with (
+        SlackEmulator() as slack,
+        faulty_api() as api,
+        scaled_out(slack, 1, **hosted(api), ANNOTATE="false") as (_, url),
+    ):
+        warm = share_all(slack, ["chelsea.png"])[1]
+        sender.submit(send_events, url, warm, 1).result()
+        slack.wait_for("chat.postMessage", timeout=60)
+        api.finish_after(durations())
+        _, bodies = share_all(slack, ["chelsea.png"] * len(DURATIONS))
+        sender.submit(send_events, url, bodies, len(bodies)).result()
+        slack.wait_for("chat.postMessage", 1 + len(bodies), timeout=120)
+        return seen(api)
+
+
+def result_latency(sender: ProcessPoolExecutor) -> list[Row]:
+    rows: list[Row] = []
+    ways = [
+        ("ava-slackbot", lambda: in_process(ava_slackbot)),
+        ("before", lambda: in_process(before)),
+        ("one process", lambda: in_process(one_process)),
+        ("Redis", lambda: on_redis(sender)),
+    ]
+    for name, measure in ways:
+        lags, polls = measure()
+        target = name == "Redis"
+        median, worst = statistics.median(lags), max(lags)
+        rows += [
+            (f"(1) {name}: finished -> seen, median / max", f"{median * MS:.0f} / {worst * MS:.0f} ms",
+             "<= 100 / <= 250 ms" if target else "-", median <= 0.1 and worst <= 0.25 if target else None),
+            (f"(1) {name}: polls per job, median / max", f"{statistics.median(polls):g} / {max(polls)}", "-", None),
+        ]  # fmt: skip
+    return rows
+
+
+# -- (2) acks -----------------------------------------------------------------------------------
+
+
+def acks(sender: ProcessPoolExecutor, events: int, clients: int) -> list[Row]:
+    with (
+        SlackEmulator() as slack,
+        faulty_api(max_jobs=events + 100) as api,
+        scaled_out(slack, 2, **hosted(api), ANNOTATE="false") as (_, url),
+    ):
+        warm = share_all(slack, ["chelsea.png"] * 2)[1]
+        sender.submit(send_events, url, warm, 2).result()
+        slack.wait_for("chat.postMessage", 2, timeout=60)
+        api.finish_after(2.0)
+        threads, bodies = share_all(slack, ["chelsea.png"] * events)
+        sent = sender.submit(send_events, url, bodies, clients).result()
+        slack.wait_for("chat.postMessage", 2 + events, timeout=300)
+        answered = time.monotonic() - sent.started
+    per_thread = replies_per_thread(slack)
+    once = sum(1 for ts in threads if per_thread[ts] == 1)
+    p99 = percentile(sent.latencies, 99)
+    return [
+        (f"(2) {events} events, {clients} clients, web + 2 workers: acked 200", f"{sent.acked} / {events}", "all", sent.acked == events),
+        ("(2) ack latency p50", f"{statistics.median(sent.latencies) * MS:.1f} ms", "-", None),
+        ("(2) ack latency p99", f"{p99 * MS:.1f} ms", "< 100 ms", p99 < 0.1),
+        ("(2) ack latency max", f"{max(sent.latencies) * MS:.1f} ms", "< 3000 ms", max(sent.latencies) < 3),
+        ("(2) threads answered exactly once", f"{once} / {events}", "all", once == events),
+        ("(2) first POST -> last reply (2 s jobs)", f"{answered:.1f} s", "-", None),
+    ]  # fmt: skip
+
+
+# -- (3) throughput -----------------------------------------------------------------------------
+
+
+def throughput(
+    sender: ProcessPoolExecutor, uploads: int, clients: int, workers: int
+) -> tuple[float, int, int]:
+    """(seconds from the first POST to the last reply, threads answered once, answered twice)."""
+    names = sorted(p.name for p in IMAGES.glob("*.[jp][pn]g"))
+    with SlackEmulator() as slack, scaled_out(slack, workers) as (_, url):
+        warm = share_all(slack, ["chelsea.png"] * workers * 2)[1]
+        sender.submit(send_events, url, warm, len(warm)).result()
+        slack.wait_for("chat.postMessage", len(warm), timeout=120)
+        threads, bodies = share_all(slack, [names[n % len(names)] for n in range(uploads)])
+        sent = sender.submit(send_events, url, bodies, clients).result()
+        slack.wait_for("chat.postMessage", len(warm) + uploads, timeout=600)
+        took = time.monotonic() - sent.started
+    per_thread = replies_per_thread(slack)
+    return (
+        took,
+        sum(1 for ts in threads if per_thread[ts] == 1),
+        sum(1 for ts in threads if per_thread[ts] > 1),
+    )
+
+
+def scaling(sender: ProcessPoolExecutor, uploads: int, clients: int) -> list[Row]:
+    rows: list[Row] = []
+    rates = {}
+    for workers in (1, 2):
+        took, once, twice = throughput(sender, uploads, clients, workers)
+        rates[workers] = uploads / took
+        rows += [
+            (f"(3) {uploads} uploads, embedded API, {workers} worker process(es)", f"{took:.1f} s ({rates[workers]:.1f} uploads/s)", "-", None),
+            (f"(3) {workers} worker(s): answered once / twice", f"{once} / {twice}", f"{uploads} / 0", once == uploads and twice == 0),
+        ]  # fmt: skip
+    ratio = rates[2] / rates[1]
+    rows.append(("(3) 2 workers / 1 worker", f"{ratio:.2f}x", ">= 1.6x", ratio >= 1.6))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=300)
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--uploads", type=int, default=200)
+    parser.add_argument("--only", choices=("1", "2", "3"), help="run one part")
+    args = parser.parse_args()
+
+    parts = {
+        "1": lambda sender: result_latency(sender),
+        "2": lambda sender: acks(sender, args.events, args.clients),
+        "3": lambda sender: scaling(sender, args.uploads, args.clients),
+    }
+    spawn = multiprocessing.get_context("spawn")
+    rows: list[Row] = []
+    with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as sender:
+        sender.submit(time.monotonic).result()  # the sender is up before anything is timed
+        for key, part in parts.items():
+            if args.only in (None, key):
+                rows += part(sender)
+    print_table(rows)
+    versions = ", ".join(f"{name} {metadata.version(name)}" for name in PACKAGES)
+    print(
+        f"\nMachine: {cpu_model()}, {os.cpu_count()} cores, {platform.system()} "
+        f"{platform.release()}, Python {platform.python_version()}\nPackages: {versions}"
+    )
+    if any(ok is False for *_, ok in rows):
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

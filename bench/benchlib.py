@@ -1,0 +1,113 @@
+"""What the benchmarks share: sending signed events from client threads, sharing photos in the
+emulator, counting replies, percentiles, and the Markdown table with the machine."""
+
+from __future__ import annotations
+
+import json
+import platform
+import statistics
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+from tests.slack_emulator import SlackEmulator
+from tests.slack_signing import file_share_event, sign
+from tests.slackbot import CHANNEL, SIGNING_SECRET, USER, photo
+
+MS = 1000.0
+Row = tuple[str, str, str, bool | None]  # metric, value, target, passed (None: no target)
+
+
+@dataclass(frozen=True)
+class Sent:
+    """What the sender process saw: when it started and finished (time.monotonic, which processes
+    share on Linux), and per event the HTTP status and the seconds from sending to reading the ack."""
+
+    started: float
+    finished: float
+    statuses: list[int]
+    latencies: list[float]
+
+    @property
+    def acked(self) -> int:
+        return self.statuses.count(200)
+
+
+def send_events(url: str, bodies: list[bytes], clients: int) -> Sent:
+    """POST every body, signed when sent, from `clients` threads with a Session each."""
+    statuses: list[int] = []
+    latencies: list[float] = []
+    lock = threading.Lock()
+    left = iter(bodies)
+
+    def client() -> None:
+        with requests.Session() as session:
+            while True:
+                with lock:
+                    body = next(left, None)
+                if body is None:
+                    return
+                headers = {"Content-Type": "application/json", **sign(SIGNING_SECRET, body)}
+                begun = time.perf_counter()
+                response = session.post(url, data=body, headers=headers, timeout=30)
+                elapsed = time.perf_counter() - begun
+                with lock:
+                    statuses.append(response.status_code)
+                    latencies.append(elapsed)
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return Sent(started, time.monotonic(), statuses, latencies)
+
+
+def share_all(slack: SlackEmulator, names: list[str]) -> tuple[list[str], list[bytes]]:
+    """One message with one file per photo name, in the emulator; (their ts, the event bodies)."""
+    contents: dict[str, bytes] = {}
+    threads, bodies = [], []
+    for n, name in enumerate(names):
+        file = slack.add_image(contents.setdefault(name, photo(name)), f"{n:03d}-{name}")
+        message = slack.add_message(CHANNEL, "", user=USER, files=[file])
+        envelope = file_share_event([file], channel=CHANNEL, ts=message["ts"], user=USER)
+        threads.append(message["ts"])
+        bodies.append(json.dumps(envelope).encode())
+    return threads, bodies
+
+
+def replies_per_thread(slack: SlackEmulator) -> Counter[str]:
+    return Counter(
+        str(call.args.get("thread_ts"))
+        for call in slack.calls_to("chat.postMessage")
+        if call.args.get("channel") == CHANNEL
+    )
+
+
+def percentile(values: list[float], p: int) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[p - 1]
+
+
+def cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def print_table(rows: list[Row]) -> None:
+    header = ("metric", "value", "target", "result")
+    cells = [
+        (name, value, target, "-" if ok is None else "pass" if ok else "FAIL")
+        for name, value, target, ok in rows
+    ]
+    widths = [max(len(row[i]) for row in [header, *cells]) for i in range(len(header))]
+    for n, row in enumerate([header, *cells]):
+        print("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |")
+        if n == 0:
+            print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
