@@ -19,10 +19,11 @@ import redis
 from slack_sdk.errors import SlackApiError
 
 from bot import replies
-from bot.config import VERIFY_MODES, ConfigError, Settings, load_settings, parse_classes
+from bot.config import ConfigError, Settings, load_settings, parse_classes
 from bot.imageintelligence import (
     MAX_IMAGES_PER_JOB,
     MAX_URL_LENGTH,
+    VERIFY_MODES,
     ImageIntelligenceError,
     blob_image,
     url_image,

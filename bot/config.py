@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
-VERIFY_MODES = ("NEVER", "AUTO", "ALWAYS")
-DEFAULT_API_URL = "https://api.imageintelligence.com/v2"
+from bot.imageintelligence.contract import DEFAULT_BASE_URL, VERIFY_MODES
+
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_CLASSES = ("person", "car", "bicycle", "dog", "cat")
 
@@ -30,7 +30,7 @@ class ConfigError(ValueError):
 @dataclass(frozen=True)
 class Settings:
     # Image Intelligence API; no client id means "start the embedded API".
-    ii_api_url: str = DEFAULT_API_URL
+    ii_api_url: str = DEFAULT_BASE_URL
     ii_client_id: str | None = None
     ii_client_secret: str | None = field(default=None, repr=False)
     detect_classes: tuple[str, ...] = DEFAULT_CLASSES
@@ -102,7 +102,7 @@ def load_settings(
         raise ConfigError("II_CLIENT_ID: required when II_CLIENT_SECRET is set")
 
     return Settings(
-        ii_api_url=get("II_API_URL", _http_url, DEFAULT_API_URL),
+        ii_api_url=get("II_API_URL", _http_url, DEFAULT_BASE_URL),
         ii_client_id=client_id,
         ii_client_secret=client_secret,
         detect_classes=get("DETECT_CLASSES", parse_classes, DEFAULT_CLASSES),

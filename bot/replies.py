@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bot.imageintelligence.contract import FALSE_NEGATIVE, FALSE_POSITIVE
 from bot.imageintelligence.errors import (
     ApiError,
     AuthenticationError,
@@ -47,8 +48,6 @@ MAX_OVERFLOW_OPTIONS = 5
 MAX_SELECT_OPTIONS = 100
 
 FEEDBACK_ACTION_ID = "report_mistake"
-FALSE_POSITIVE = "FALSE_POSITIVE"
-FALSE_NEGATIVE = "FALSE_NEGATIVE"
 
 _FEEDBACK_PREFIX = "fb1"
 _CODE_LETTERS = {FALSE_POSITIVE: "P", FALSE_NEGATIVE: "N"}

@@ -1,12 +1,19 @@
 """The shared, thread-safe, token-caching client for the Image Intelligence API v2."""
 
 from .client import (
-    MAX_IMAGES_PER_JOB,
-    MAX_URL_LENGTH,
     ImageIntelligenceClient,
     blob_image,
     poll_delay,
     url_image,
+)
+from .contract import (
+    DEFAULT_BASE_URL,
+    FALSE_NEGATIVE,
+    FALSE_POSITIVE,
+    FEEDBACK_CODES,
+    MAX_IMAGES_PER_JOB,
+    MAX_URL_LENGTH,
+    VERIFY_MODES,
 )
 from .errors import (
     ApiError,
@@ -40,6 +47,10 @@ from .models import (
 from .token import REFRESH_BUFFER, AccessToken
 
 __all__ = [
+    "DEFAULT_BASE_URL",
+    "FALSE_NEGATIVE",
+    "FALSE_POSITIVE",
+    "FEEDBACK_CODES",
     "IMAGE_DETECTION_ENGINE_ERROR",
     "IMAGE_DOWNLOAD_ERROR",
     "IMAGE_FORMAT_ERROR",
@@ -59,6 +70,7 @@ __all__ = [
     "MAX_IMAGES_PER_JOB",
     "MAX_URL_LENGTH",
     "REFRESH_BUFFER",
+    "VERIFY_MODES",
     "AccessToken",
     "ApiError",
     "AuthenticationError",

@@ -27,19 +27,20 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
+from .contract import (
+    DEFAULT_BASE_URL,
+    FEEDBACK_CODES,
+    MAX_ID_LENGTH,
+    MAX_IMAGES_PER_JOB,
+    MAX_URL_LENGTH,
+    MAX_WEBHOOK_URL_LENGTH,
+    VERIFY_MODES,
+)
 from .errors import ApiError, AuthenticationError, InvalidClientCredentials, JobTimeout
 from .models import DetectJob
 from .token import AccessToken, TokenCache
 
 log = logging.getLogger(__name__)
-
-DEFAULT_BASE_URL = "https://api.imageintelligence.com/v2"
-MAX_IMAGES_PER_JOB = 64
-MAX_URL_LENGTH = 512
-MAX_ID_LENGTH = 64  # customId (job and image) and feedId
-MAX_WEBHOOK_URL_LENGTH = 512
-VERIFY_MODES = ("NEVER", "AUTO", "ALWAYS")
-FEEDBACK_CODES = ("FALSE_POSITIVE", "FALSE_NEGATIVE")
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 # Answers that say the server refused the request without acting on it.
