@@ -68,9 +68,11 @@ def unknown_keys(value: Any, shape: Any, path: str = "") -> list[str]:
     if isinstance(value, dict) and isinstance(shape, dict) and shape:
         found = []
         for key, item in value.items():
+            if key == "blocks":  # the app's own, echoed back (java-slack-sdk logs none in views)
+                continue
             if key not in shape:
                 found.append(path + key)
-            elif key != "blocks":  # the app's own blocks, echoed back
+            else:
                 found += unknown_keys(item, shape[key], f"{path}{key}.")
         return found
     if isinstance(value, list) and isinstance(shape, list) and shape:
@@ -518,6 +520,22 @@ def bolt(slack: SlackEmulator) -> Iterator[tuple[str, Received]]:
     def on_shortcut(ack: Any, body: dict[str, Any], request: BoltRequest) -> None:
         ack()
         received.append(("shortcut", body, request.headers))
+
+    for event in ("app_uninstalled", "tokens_revoked", "app_home_opened"):
+
+        @app.event(event)
+        def on_lifecycle(body: dict[str, Any], request: BoltRequest) -> None:
+            received.append((body["event"]["type"], body, request.headers))
+
+    @app.action("edit_settings")
+    def on_edit(ack: Any, body: dict[str, Any], request: BoltRequest) -> None:
+        ack()
+        received.append(("home_action", body, request.headers))
+
+    @app.view("settings")
+    def on_submit(ack: Any, body: dict[str, Any], request: BoltRequest) -> None:
+        ack(response_action="errors", errors={"classes": "Unknown class"})
+        received.append(("view_submission", body, request.headers))
 
     class Quiet(WSGIRequestHandler):
         def log_message(self, format: str, *args: Any) -> None:
@@ -1059,7 +1077,9 @@ def test_message_metadata_is_listed_only_when_asked_for(
     assert [("metadata" in m) for m in plain] == [False, False]
     full = client.conversations_replies(channel="CMETA", ts=parent["ts"], include_all_metadata=True)
     assert full["messages"][1]["metadata"] == metadata
-    top = client.chat_postMessage(channel="CMETA", text="top", metadata=json.dumps(metadata))
+    # In a form, metadata is a JSON string.
+    form = {"channel": "CMETA", "text": "top", "metadata": json.dumps(metadata)}
+    top = client.api_call("chat.postMessage", data=form)
     history = client.conversations_history(channel="CMETA", include_all_metadata=True)
     assert history["messages"][0]["metadata"] == metadata
     assert unknown_keys(history.data, shape("conversations.history")) == []
@@ -1072,8 +1092,93 @@ def test_message_metadata_is_listed_only_when_asked_for(
     assert "metadata" not in slack.messages("CMETA")[-1]
     for bad, error in (
         ("{oops", "invalid_metadata_format"),
-        ({"event_payload": {}}, "invalid_metadata_schema"),
+        ('{"event_payload": {}}', "invalid_metadata_schema"),
     ):
         with pytest.raises(SlackApiError) as refused:
-            client.chat_postMessage(channel="CMETA", text="x", metadata=bad)
+            client.api_call("chat.postMessage", data={**form, "metadata": bad})
         assert refused.value.response["error"] == error
+
+
+def event_shape(name: str) -> dict[str, Any]:
+    return json.loads((PAYLOADS / "java-slack-sdk-shapes" / name).read_text())
+
+
+def test_install_lifecycle_and_home_payloads_reach_bolts_listeners(
+    client: WebClient, slack: SlackEmulator, bolt: tuple[str, Received]
+) -> None:
+    url, received = bolt
+    received.clear()
+    home = client.views_publish(user_id="U111", view=HOME)["view"]
+    modal = client.views_open(trigger_id="7.8.settings", view=MODAL)["view"]
+    values = {"classes": {"value": {"type": "plain_text_input", "value": "unicorn"}}}
+    click = {"action_id": "edit_settings", "block_id": "settings", "type": "button", "value": "x"}
+    events = [
+        (slack_signing.app_uninstalled_event(), "events/AppUninstalledPayload.json"),
+        (slack_signing.tokens_revoked_event(oauth=["U111"]), "events/TokensRevokedPayload.json"),
+        (
+            slack_signing.app_home_opened_event("U111", view=home),
+            "events/AppHomeOpenedPayload.json",
+        ),
+    ]
+    for envelope, shape_file in events:
+        assert unknown_keys(envelope, event_shape(shape_file)) == []
+        body = json.dumps(envelope).encode()
+        assert slack_signing.post_signed(url, body, "application/json", SECRET).status_code == 200
+    interactions = [
+        (slack_signing.home_block_actions_payload([click], view=home, user="U111"), "BlockAction"),
+        (slack_signing.view_submission_payload(modal, values, user="U111"), "ViewSubmission"),
+    ]
+    answers = []
+    for payload, kind in interactions:
+        shape_file = f"app-backend/{kind}Payload.json"
+        # Slack's view_submission reference lists response_urls; java-slack-sdk's log has none.
+        extra = ["response_urls"] if kind == "ViewSubmission" else []
+        assert unknown_keys(payload, event_shape(shape_file)) == extra
+        body = slack_signing.interactive_body(payload)
+        answers.append(
+            slack_signing.post_signed(url, body, "application/x-www-form-urlencoded", SECRET)
+        )
+    assert answers[1].json() == {
+        "response_action": "errors",
+        "errors": {"classes": "Unknown class"},
+    }
+
+    kinds = {kind: body for kind, body, _ in received}
+    assert set(kinds) == {
+        "app_uninstalled", "tokens_revoked", "app_home_opened", "home_action", "view_submission"
+    }  # fmt: skip
+    for kind in ("app_uninstalled", "tokens_revoked", "app_home_opened"):
+        assert kinds[kind]["team_id"] == slack.team_id and kinds[kind]["api_app_id"] == slack.app_id
+        assert kinds[kind]["authorizations"][0]["user_id"] == BOT_USER_ID
+        assert kinds[kind]["event_id"].startswith("Ev") and kinds[kind]["event_time"] > 0
+    assert kinds["tokens_revoked"]["event"]["tokens"] == {"oauth": ["U111"], "bot": [BOT_USER_ID]}
+    assert kinds["app_home_opened"]["event"]["view"]["id"] == home["id"]
+    action = kinds["home_action"]
+    assert action["container"] == {"type": "view", "view_id": home["id"]}
+    assert "channel" not in action and action["view"]["callback_id"] == "home"
+    assert action["team"] == {"id": slack.team_id, "domain": "workspace-domain"}
+    submitted = kinds["view_submission"]
+    assert submitted["view"]["id"] == modal["id"] and submitted["view"]["state"]["values"] == values
+    assert submitted["user"]["id"] == "U111" and "enterprise_id" not in submitted["team"]
+    # Each trigger is new, so the app can open a modal from each interaction.
+    assert action["trigger_id"] != submitted["trigger_id"]
+    assert client.views_open(trigger_id=action["trigger_id"], view=MODAL)["ok"] is True
+
+
+def test_builders_speak_for_another_workspace(slack: SlackEmulator) -> None:
+    other = slack.add_workspace("T8880")
+    share = slack_signing.file_share_event(
+        [], channel="C8880", ts="1.0", user="U8881", team_id="T8880", bot_user_id=other.bot_user_id
+    )
+    assert share["team_id"] == "T8880" and share["event_context"].endswith("-T8880-C8880")
+    assert share["authorizations"][0] == {
+        "enterprise_id": None,
+        "team_id": "T8880",
+        "user_id": other.bot_user_id,
+        "is_bot": True,
+        "is_enterprise_install": False,
+    }
+    gone = slack_signing.app_uninstalled_event(team_id="T8880", bot_user_id=other.bot_user_id)
+    assert gone["team_id"] == gone["authorizations"][0]["team_id"] == "T8880"
+    opened = slack_signing.app_home_opened_event("U8881", team_id="T8880", bot_user_id="U0BOT8880")
+    assert "view" not in opened["event"] and opened["event"]["tab"] == "home"
