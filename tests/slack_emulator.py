@@ -1244,7 +1244,7 @@ class SlackEmulator:
         requested = params.get("redirect_uri") or None
         redirect = requested or self.redirect_uri
         team = params.get("team") or self.team_id
-        # Slack shows an error page instead of redirecting (its wording, for a browser to show).
+        # Slack shows an error page instead of redirecting (with its wording for the first two).
         if params.get("client_id") != self.client_id:
             problem = "Invalid client_id parameter"
         elif not redirect or not redirect.startswith(self.redirect_uri or redirect):

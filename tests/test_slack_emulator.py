@@ -1014,6 +1014,13 @@ def test_views_publish_keeps_each_users_home_tab(client: WebClient, slack: Slack
             client.views_publish(user_id="U6661", view=view)
         assert invalid.value.response["error"] == "invalid_arguments"
         assert invalid.value.response["response_metadata"]["messages"] == [message]
+    for view_arg, message in (
+        ('{"type": "home"}', "[ERROR] missing required field: blocks [json-pointer:/view]"),
+        ("{not json", "[ERROR] must provide an object [json-pointer:/view]"),
+    ):
+        form = {"token": slack.bot_token, "user_id": "U6661", "view": view_arg}
+        answer = requests.post(slack.api_url + "views.publish", data=form, timeout=5).json()
+        assert answer["response_metadata"]["messages"] == [message]
 
 
 def test_views_open_takes_each_trigger_once_and_views_update_replaces(
