@@ -69,11 +69,14 @@ def file_share_event(
     bot_id: str | None = None,
     subtype: str | None = "file_share",
     channel_type: str = "channel",
+    team_id: str = TEAM_ID,
+    bot_user_id: str = BOT_USER_ID,
 ) -> JsonDict:
     """The Events API envelope of a ``message``/``file_share`` event (bolt_message_file_share_event.json).
 
     ``event_id`` defaults to a fresh one (Slack keeps it across retries of one delivery). The
-    envelope's authorization is the emulator's bot user, as Slack fills it for the installed app.
+    envelope's authorization is the bot user of the workspace ``team_id`` (default: the emulator's
+    default one), as Slack fills it for the installed app.
     """
     envelope = load_payload("bolt_message_file_share_event.json")
     event = envelope["event"]
@@ -99,14 +102,156 @@ def file_share_event(
     else:
         event["subtype"] = subtype
     envelope.update(
-        team_id=TEAM_ID,
+        team_id=team_id,
         api_app_id=APP_ID,
-        event_id=event_id or f"Ev{uuid.uuid4().hex[:10].upper()}",
+        event_id=event_id or _event_id(),
         event_time=int(float(ts)),
-        event_context=f"4-message-{TEAM_ID}-{channel}",
+        event_context=f"4-message-{team_id}-{channel}",
     )
-    envelope["authorizations"][0].update(team_id=TEAM_ID, user_id=BOT_USER_ID)
+    envelope["authorizations"][0].update(team_id=team_id, user_id=bot_user_id)
     return envelope
+
+
+def _event_id() -> str:
+    return f"Ev{uuid.uuid4().hex[:10].upper()}"
+
+
+def _trigger_id() -> str:
+    """A fresh trigger id in Slack's format ("12345.98765.abcd2358fdea"): views.open takes each once."""
+    return f"{time.time_ns() % 10**10}.{uuid.uuid4().int % 10**9}.{uuid.uuid4().hex[:20]}"
+
+
+def _callback(
+    envelope: JsonDict,
+    team_id: str,
+    bot_user_id: str,
+    event_id: str | None,
+    event_time: int | None,
+) -> JsonDict:
+    """Fill an ``event_callback`` envelope for the app in workspace ``team_id``: the fields of Slack's
+    documented envelope, with ``authorizations`` and ``is_ext_shared_channel`` as a logged real
+    envelope has them (slack_web_app_home_opened_messages_envelope.json)."""
+    real = load_payload("slack_web_app_home_opened_messages_envelope.json")
+    authorization = real["authorizations"][0]
+    authorization.update(team_id=team_id, user_id=bot_user_id)
+    envelope.update(
+        team_id=team_id,
+        api_app_id=APP_ID,
+        event_id=event_id or _event_id(),
+        event_time=int(time.time()) if event_time is None else event_time,
+        authorizations=[authorization],
+        is_ext_shared_channel=False,
+    )
+    return envelope
+
+
+def app_uninstalled_event(
+    *,
+    team_id: str = TEAM_ID,
+    bot_user_id: str = BOT_USER_ID,
+    event_id: str | None = None,
+    event_time: int | None = None,
+) -> JsonDict:
+    """The ``app_uninstalled`` envelope Slack sends when workspace ``team_id`` removes the app
+    (slack_docs_app_uninstalled_event.json)."""
+    envelope = load_payload("slack_docs_app_uninstalled_event.json")
+    return _callback(envelope, team_id, bot_user_id, event_id, event_time)
+
+
+def tokens_revoked_event(
+    *,
+    bot: list[str] | None = None,
+    oauth: list[str] | None = None,
+    team_id: str = TEAM_ID,
+    bot_user_id: str = BOT_USER_ID,
+    event_id: str | None = None,
+    event_time: int | None = None,
+) -> JsonDict:
+    """The ``tokens_revoked`` envelope (slack_docs_tokens_revoked_event.json): ``bot`` and ``oauth``
+    list the user ids whose bot and user tokens were revoked (default: the bot's, no user's); an
+    empty kind is left out."""
+    envelope = load_payload("slack_docs_tokens_revoked_event.json")
+    tokens = {"oauth": oauth or [], "bot": [bot_user_id] if bot is None else bot}
+    envelope["event"]["tokens"] = {kind: ids for kind, ids in tokens.items() if ids}
+    return _callback(envelope, team_id, bot_user_id, event_id, event_time)
+
+
+def app_home_opened_event(
+    user: str,
+    *,
+    view: JsonDict | None = None,
+    channel: str = "D0HOME0001",
+    tab: str = "home",
+    team_id: str = TEAM_ID,
+    bot_user_id: str = BOT_USER_ID,
+    event_id: str | None = None,
+    event_time: int | None = None,
+) -> JsonDict:
+    """The ``app_home_opened`` envelope for ``user`` opening the app's ``tab`` (the inner event of
+    slack_docs_app_home_opened_event.json). Slack includes the Home tab's ``view`` only once one was
+    published: pass ``slack.home_view(user, team=...)``, which is None before that."""
+    now = time.time()
+    event = load_payload("slack_docs_app_home_opened_event.json")
+    event.update(user=user, channel=channel, tab=tab, event_ts=f"{now:.6f}")
+    if view is None:
+        del event["view"]
+    else:
+        event["view"] = copy.deepcopy(view)
+    envelope = load_payload("slack_web_app_home_opened_messages_envelope.json")
+    envelope["event"] = event
+    return _callback(envelope, team_id, bot_user_id, event_id, event_time or int(now))
+
+
+def _interactor(payload: JsonDict, user: str, team_id: str) -> None:
+    """The user and workspace of an interaction payload, for a workspace outside Enterprise Grid
+    (the bolt samples are from one: their ``team`` carries ``enterprise_id``)."""
+    payload["user"].update(id=user, username=user.lower(), name=user.lower(), team_id=team_id)
+    payload["team"] = {"id": team_id, "domain": payload["team"]["domain"]}
+    payload["api_app_id"] = APP_ID
+
+
+def view_submission_payload(
+    view: JsonDict,
+    values: JsonDict,
+    *,
+    user: str,
+    team_id: str = TEAM_ID,
+    trigger_id: str | None = None,
+) -> JsonDict:
+    """A ``view_submission`` payload (bolt_view_submission_payload.json) for ``view`` as the emulator
+    has it (``slack.view(view_id)``), submitted with ``values``: ``view.state.values``, keyed by
+    block_id then action_id, e.g. ``{"b": {"a": {"type": "plain_text_input", "value": "x"}}}``."""
+    payload = load_payload("bolt_view_submission_payload.json")
+    _interactor(payload, user, team_id)
+    payload["trigger_id"] = trigger_id or _trigger_id()
+    payload["view"] = copy.deepcopy(view)
+    payload["view"]["state"] = {"values": copy.deepcopy(values)}
+    return payload
+
+
+def home_block_actions_payload(
+    actions: list[JsonDict],
+    *,
+    view: JsonDict,
+    user: str,
+    team_id: str = TEAM_ID,
+    trigger_id: str | None = None,
+) -> JsonDict:
+    """A ``block_actions`` payload for ``actions`` clicked in the Home tab ``view`` (e.g.
+    ``slack.home_view(user)``): bolt_block_actions_payload.json with Slack's ``container`` for a
+    view (``{"type": "view", "view_id"}``, as in bolt-python's block_suggestion sample) and the
+    ``view``, without the message-only ``channel``, ``message`` and ``response_url``."""
+    payload = load_payload("bolt_block_actions_payload.json")
+    _interactor(payload, user, team_id)
+    for key in ("channel", "message", "response_url"):
+        payload.pop(key, None)
+    payload.update(
+        container={"type": "view", "view_id": view["id"]},
+        view=copy.deepcopy(view),
+        trigger_id=trigger_id or _trigger_id(),
+        actions=actions,
+    )
+    return payload
 
 
 def slash_command_fields(
