@@ -162,7 +162,7 @@ class Upload:
 
 @dataclass
 class _Fault:
-    status: int
+    status: int  # 0: close the connection without an answer
     retry_after: int | None = None
     error: str | None = None
 
@@ -439,6 +439,11 @@ class SlackEmulator:
         """
         fault = _Fault(status, retry_after if status == 429 else None)
         self._add_fault(method, fault, times)
+
+    def drop_next(self, method: str, times: int = 1) -> None:
+        """Close the connection of the next ``times`` calls to ``method`` without an answer, as a
+        network failure would (slack_sdk's ConnectionErrorRetryHandler retries those)."""
+        self._add_fault(method, _Fault(0), times)
 
     def error_next(self, method: str, error: str, times: int = 1) -> None:
         """Answer the next ``times`` calls to ``method`` with ``{"ok": false, "error": error}``."""
@@ -795,6 +800,8 @@ class SlackEmulator:
         """Answer one call; ``client`` is the HTTP Basic (client id, secret) pair, if sent."""
         fault = self._take_fault(method)
         if fault is not None:
+            if fault.status == 0:
+                return 0, {}, {}
             if fault.error is not None:
                 return 200, {"ok": False, "error": fault.error}, {}
             if fault.status == 429:
@@ -1696,6 +1703,9 @@ class _Handler(BaseHTTPRequestHandler):
             status, answer, headers = 200, {"ok": False, "error": error}, {}
         team = emulator._token_team(token)
         emulator._record(Call(method, args, dict(self.headers), status, answer, token, team))
+        if status == 0:
+            self.close_connection = True
+            return
         self.send_response(status)
         self.send_header("Content-Type", "application/json; charset=utf-8")
         for name, value in headers.items():

@@ -8,6 +8,7 @@ messages, and a job that keeps failing.)
 from __future__ import annotations
 
 import itertools
+import logging
 import statistics
 import time
 from collections.abc import Iterator
@@ -17,8 +18,10 @@ from typing import Any
 import pytest
 
 from bot.config import Settings, load_settings
+from bot.jobs.detect import DetectImages
 from bot.process.runtime import running, working
 from bot.process.socket_mode import connected
+from bot.queue import Submitted
 from bot.queue.redis import NAMESPACE
 from tests.faultserver import FaultyApi
 from tests.redisserver import RedisServer
@@ -139,3 +142,55 @@ def test_polls_are_delayed_messages_on_the_api_schedule_and_hold_no_thread(
     assert all(5 <= len(times) <= 12 for times in polls.values()), polls
     gaps = [b - a for times in polls.values() for a, b in itertools.pairwise(times)]
     assert 0.08 <= statistics.median(gaps) <= 0.3, gaps
+
+
+def test_a_job_that_keeps_failing_is_retried_then_answered_with_the_usual_error(
+    slack: SlackEmulator, redis: RedisServer, caplog: pytest.LogCaptureFixture
+):
+    caplog.set_level(logging.INFO)
+    message = shared(slack)
+    # No listener makes this job (Slack files always have an id): every run of it fails.
+    broken = DetectImages(
+        team_id="T111",
+        channel=CHANNEL,
+        classes=("cat",),
+        thread_ts=message["ts"],
+        files=({"file_access": "check_file_info"},),
+        react_to=message["ts"],
+    )
+    settings = settings_for(slack, REDIS_URL=redis.url)
+    with running(settings) as runtime, working(settings):
+        assert runtime.queue.submit(broken) is Submitted.ACCEPTED
+        (text,) = [reply_in(slack, message["ts"])]
+        deadline = time.monotonic() + REPLY_TIMEOUT
+        while slack.reactions(CHANNEL, message["ts"]) != ["warning"]:
+            assert time.monotonic() < deadline, slack.reactions(CHANNEL, message["ts"])
+            time.sleep(0.02)
+
+    assert text == (
+        "Something went wrong while detecting objects; the error has been logged. Try again later."
+    )
+    assert texts_in(slack, message["ts"]) == [text]
+    assert caplog.text.count("Retrying message") == 3
+    assert "gave up a detect job after 4 tries" in caplog.text
+
+
+def test_a_reply_slack_hung_up_on_is_posted_by_the_next_try_once(
+    slack: SlackEmulator, redis: RedisServer, caplog: pytest.LogCaptureFixture
+):
+    caplog.set_level(logging.INFO)
+    with web_and_worker(slack, REDIS_URL=redis.url) as bot:
+        message = shared(slack)
+        # Every try of slack_sdk's (three) loses its connection: the run fails, the queue retries.
+        slack.drop_next("chat.postMessage", times=3)
+        assert bot.post_event(envelope_for(message)).status_code == 200
+        reply = reply_in(slack, message["ts"])
+        deadline = time.monotonic() + REPLY_TIMEOUT
+        while slack.reactions(CHANNEL, message["ts"]) != ["white_check_mark"]:
+            assert time.monotonic() < deadline, slack.reactions(CHANNEL, message["ts"])
+            time.sleep(0.02)
+
+    assert reply.startswith("chelsea.png: cat ")
+    assert texts_in(slack, message["ts"]) == [reply]
+    assert [c.status for c in slack.calls_to("chat.postMessage")] == [0, 0, 0, 200]
+    assert caplog.text.count("Retrying message") == 1

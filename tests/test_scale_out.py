@@ -217,6 +217,30 @@ def test_a_job_killed_after_its_reply_was_posted_is_not_answered_twice(
     assert replies_in(slack, message["ts"]) == [reply]
 
 
+def test_a_worker_killed_while_posting_its_reply_leaves_the_reply_to_the_other(
+    workers: Cluster, slack: SlackEmulator
+):
+    workers.kill("worker-2")
+    posts = len(slack.calls_to("chat.postMessage"))
+    slack.fail_next("chat.postMessage", 429, retry_after=30)  # the reply waits out a rate limit
+    message, envelope = upload(slack)
+    assert workers.post("web-1", envelope).status_code == 200
+    (limited,) = slack.wait_for("chat.postMessage", posts + 1)[posts:]
+    assert (limited.status, limited.args["thread_ts"]) == (429, message["ts"])
+
+    workers.kill("worker-1")  # it had started the reply step, and never finished it
+    killed = time.monotonic()
+    workers.start_worker("worker-2")
+
+    reply = wait_for_reply(slack, message["ts"], timeout=ANSWER_WITHIN)
+    assert RESULTS.match(reply)
+    # Left to worker-1 while it might be alive (WORKER_DEAD_AFTER), then looked for and posted.
+    assert time.monotonic() - killed >= 2.0
+    done(slack, message["ts"])
+    answered_everything(workers, slack)
+    assert replies_in(slack, message["ts"]) == [reply]
+
+
 def test_with_redis_down_the_web_answers_503_then_recovers_by_itself(
     workers: Cluster, slack: SlackEmulator, redis_process: RedisServer
 ):

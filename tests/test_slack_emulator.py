@@ -26,6 +26,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackTokenRotationError
 from slack_sdk.http_retry import builtin_handlers
 from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
     RateLimitErrorRetryHandler,
     ServerErrorRetryHandler,
 )
@@ -297,6 +298,23 @@ def test_error_next(client: WebClient, slack: SlackEmulator) -> None:
         with pytest.raises(SlackApiError) as failed:
             client.files_info(file="F1")
         assert failed.value.response.data == {"ok": False, "error": "file_not_found"}
+
+
+def test_drop_next_hangs_up_and_slack_sdk_retries_the_connection(slack: SlackEmulator) -> None:
+    bare = WebClient(token=slack.bot_token, base_url=slack.api_url, retry_handlers=[])
+    slack.drop_next("auth.test")
+    with pytest.raises(ConnectionError):  # http.client.RemoteDisconnected
+        bare.auth_test()
+    retrying = WebClient(
+        token=slack.bot_token,
+        base_url=slack.api_url,
+        retry_handlers=[
+            ConnectionErrorRetryHandler(interval_calculator=FixedValueRetryIntervalCalculator(0))
+        ],
+    )
+    slack.drop_next("auth.test")
+    assert retrying.auth_test()["ok"] is True
+    assert [c.status for c in slack.calls_to("auth.test")] == [0, 0, 200]
 
 
 # --------------------------------------------------------------------------- files

@@ -9,7 +9,9 @@ A handler does the job with a `Context`: the API client, the Slack side of each 
 from __future__ import annotations
 
 import logging
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
@@ -28,6 +30,7 @@ logger = logging.getLogger(__name__)
 
 NONE = ""  # the value of a step taken that left nothing to record
 ENDED = "ended"  # the value of the step "reply" when the job was cut short instead
+_TAKING = "taking:"  # the value of a step a run is taking: "taking:<UNIX time>:<run>"
 
 
 def new_job_id() -> str:
@@ -58,6 +61,14 @@ class Progress(Protocol):
         ...
 
     def set(self, step: str, value: str) -> None: ...
+
+    def replace(self, step: str, expected: str, value: str) -> bool:
+        """Record `value` if the step still holds `expected`; whether it did."""
+        ...
+
+    def release(self, step: str, expected: str) -> None:
+        """Forget the step if it still holds `expected`, so that it may be taken again."""
+        ...
 
 
 class ProgressStore(Protocol):
@@ -94,6 +105,47 @@ class Context:
                 "dropped a %s job: the app is not installed in %s", job.kind, job.team_id
             )
         return team
+
+
+def once(
+    progress: Progress,
+    step: str,
+    act: Callable[[], str],
+    find: Callable[[], str | None],
+    *,
+    dead_after: float,
+) -> str:
+    """Take a step with an outside effect (a post, an upload) once, however many runs try.
+
+    `act` takes it and returns what to record (e.g. the message's ts, or NONE). A run records that
+    it is taking the step first; if `act` raises, the step is freed for the next try. A run that
+    finds the step being taken by another leaves it to that run while it may still be alive (for
+    `dead_after` seconds: WORKER_DEAD_AFTER), and then asks `find` whether that run took it before it died (a message it
+    can recognise); if not, it takes the step itself. Returns the recorded value (or ENDED).
+    """
+    mine = f"{_TAKING}{time.time()}:{uuid.uuid4().hex}"
+    if not progress.claim(step, mine):
+        state = progress.get(step)
+        if state is None:  # freed meanwhile
+            return once(progress, step, act, find, dead_after=dead_after)
+        if not state.startswith(_TAKING):
+            return state
+        age = time.time() - float(state[len(_TAKING) :].split(":", 1)[0])
+        if age < dead_after:
+            raise Later(dead_after - age)
+        found = find()
+        if found is not None:
+            progress.set(step, found)
+            return found
+        if not progress.replace(step, state, mine):
+            return once(progress, step, act, find, dead_after=dead_after)
+    try:
+        value = act()
+    except BaseException:
+        progress.release(step, mine)
+        raise
+    progress.set(step, value)
+    return value
 
 
 def tell(

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
@@ -31,7 +31,7 @@ from bot.imageintelligence import (
     blob_image,
     url_image,
 )
-from bot.jobs.base import ENDED, NONE, Context, Job, Progress, failed, tell
+from bot.jobs.base import ENDED, NONE, Context, Job, Progress, failed, once, tell
 from bot.replies import ImageOutcome
 from bot.slack.clients import TeamSlack
 from bot.slack.files import FileSkipped, image_files, needs_file_info
@@ -45,6 +45,7 @@ FILE_INFO_PROBLEMS = {
     "file_not_found": "it is no longer on Slack",
 }
 UNKNOWN_FILE = "Slack would not tell me about this file."
+ANSWER_EVENT = "image_intelligence_answer"  # the metadata event type of the bot's answers
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -115,14 +116,25 @@ def run(job: DetectImages, ctx: Context) -> None:
         ok = failure is None and all(
             o.problem is None and o.result and o.result.ok for o in outcomes
         )
-    if progress.claim("reply", NONE):
-        posted = slack.responder.post(job.channel, message, thread_ts=thread_ts)
-        progress.set("reply", str(posted.data.get("ts") or NONE))
-    reply = progress.get("reply")
+    dead_after = ctx.settings.worker_dead_after
+    reply = once(
+        progress,
+        "reply",
+        lambda: _post(work, "reply", message, thread_ts),
+        lambda: _find(work, "reply", thread_ts),
+        dead_after=dead_after,
+    )
     if reply == ENDED:
         return  # the thread was told this one was cut short
-    if ctx.settings.annotate and progress.claim("annotated", NONE):
-        _upload_annotated(work, images, thread_ts)
+    if ctx.settings.annotate:
+        uploads = _annotated(work, images)
+        once(
+            progress,
+            "annotated",
+            lambda: _upload(work, uploads(), thread_ts),
+            lambda: _find_upload(work, uploads, thread_ts),
+            dead_after=dead_after,
+        )
     if job.react_to and progress.get("react:done") is None:
         finished = DONE if ok and reply else FAILED
         slack.responder.react(job.channel, job.react_to, remove=WORKING, add=finished)
@@ -219,23 +231,54 @@ def _thread(work: _Run, images: Sequence[_Image]) -> str | None:
     job = work.job
     if not job.announce:
         return job.thread_ts
-    if not work.progress.claim("announce", NONE):
-        return _announced(work.progress)
     assert job.user is not None
-    if not images:
-        problem = (
-            f"I found no image in the last {HISTORY_LOOKBACK} messages of this channel. "
-            "Share one first, or give me a link."
-        )
-        work.slack.responder.ephemeral(job.channel, job.user, replies.usage_error(problem))
-        return None
-    announcement = replies.request_announcement(job.user, job.classes, len(images))
-    posted = work.slack.responder.post(job.channel, announcement)
-    if not posted.ok:
+    user = job.user
+
+    def announce() -> str:
+        if not images:
+            problem = (
+                f"I found no image in the last {HISTORY_LOOKBACK} messages of this channel. "
+                "Share one first, or give me a link."
+            )
+            work.slack.responder.ephemeral(job.channel, user, replies.usage_error(problem))
+            return NONE
+        announcement = replies.request_announcement(user, job.classes, len(images))
+        return _post(work, "announce", announcement, None)
+
+    return once(
+        work.progress,
+        "announce",
+        announce,
+        lambda: _find(work, "announce", None),
+        dead_after=work.ctx.settings.worker_dead_after,
+    )
+
+
+def _post(work: _Run, step: str, message: dict[str, Any], thread_ts: str | None) -> str:
+    """Post a step's message, tagged so that `_find` knows it again; its ts, or NONE when Slack
+    refused it (the user told why, for an announcement)."""
+    metadata = {"event_type": ANSWER_EVENT, "event_payload": {"job": work.job.id, "step": step}}
+    posted = work.slack.responder.post(work.job.channel, message, thread_ts, metadata)
+    if not posted.ok and step == "announce":
         _cannot_use_channel(work, posted.error)
-        return None
-    work.progress.set("announce", str(posted.data.get("ts") or NONE))
-    return _announced(work.progress)
+    return str(posted.data.get("ts") or NONE)
+
+
+def _find(work: _Run, step: str, thread_ts: str | None) -> str | None:
+    """The ts of the step's message if a run that died had posted it, in the thread or (for an
+    announcement) among the channel's latest messages."""
+    job = work.job
+    listed = (
+        work.slack.responder.thread(job.channel, thread_ts)
+        if thread_ts
+        else work.slack.responder.history(job.channel, HISTORY_LOOKBACK)
+    )
+    for message in listed.data.get("messages") or []:
+        metadata = message.get("metadata") or {}
+        payload = metadata.get("event_payload") or {}
+        if metadata.get("event_type") == ANSWER_EVENT and payload == {"job": job.id, "step": step}:
+            return str(message["ts"])
+    return None
 
 
 def _announced(progress: Progress) -> str | None:
@@ -324,8 +367,19 @@ def _outcome(work: _Run, index: int, image: _Image) -> ImageOutcome:
 # -- annotated images ----------------------------------------------------------------------------
 
 
-def _upload_annotated(work: _Run, images: Sequence[_Image], thread_ts: str) -> None:
-    uploads = []
+def _annotated(work: _Run, images: Sequence[_Image]) -> Callable[[], list[dict[str, Any]]]:
+    """The annotated images to upload (`content`, `filename`, `title`), made when first asked."""
+    made: list[list[dict[str, Any]]] = []
+
+    def uploads() -> list[dict[str, Any]]:
+        if not made:
+            made.append(list(_draw(work, images)))
+        return made[0]
+
+    return uploads
+
+
+def _draw(work: _Run, images: Sequence[_Image]) -> Iterator[dict[str, Any]]:
     for index, image in enumerate(images):
         result = work.results.get(index, (None, ""))[0]
         if image.file is None or result is None or not result.found:
@@ -334,8 +388,22 @@ def _upload_annotated(work: _Run, images: Sequence[_Image], thread_ts: str) -> N
         drawn = annotate(data, result) if data is not None else None
         if drawn is not None:
             stem = image.name.rsplit(".", 1)[0]
-            uploads.append(
-                {"content": drawn, "filename": f"{stem}-detected.jpg", "title": image.name}
-            )
+            yield {"content": drawn, "filename": f"{stem}-detected.jpg", "title": image.name}
+
+
+def _upload(work: _Run, uploads: list[dict[str, Any]], thread_ts: str) -> str:
     if uploads:
         work.slack.responder.upload(work.job.channel, thread_ts, uploads)
+    return NONE
+
+
+def _find_upload(
+    work: _Run, uploads: Callable[[], list[dict[str, Any]]], thread_ts: str
+) -> str | None:
+    """NONE if the thread has a message with the annotated images (a run that died uploaded it)."""
+    names = {upload["filename"] for upload in uploads()}
+    listed = work.slack.responder.thread(work.job.channel, thread_ts)
+    for message in listed.data.get("messages") or []:
+        if names and names <= {file.get("name") for file in message.get("files") or []}:
+            return NONE
+    return None

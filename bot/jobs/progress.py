@@ -11,6 +11,7 @@ import threading
 from collections import OrderedDict
 
 import redis
+from redis.commands.core import Script
 
 
 class _MemoryProgress:
@@ -33,6 +34,18 @@ class _MemoryProgress:
         with self._lock:
             self._steps[step] = value
 
+    def replace(self, step: str, expected: str, value: str) -> bool:
+        with self._lock:
+            if self._steps.get(step) != expected:
+                return False
+            self._steps[step] = value
+            return True
+
+    def release(self, step: str, expected: str) -> None:
+        with self._lock:
+            if self._steps.get(step) == expected:
+                del self._steps[step]
+
 
 class MemoryProgressStore:
     def __init__(self, remember: int = 10_000) -> None:
@@ -50,11 +63,22 @@ class MemoryProgressStore:
             return _MemoryProgress(steps, self._lock)
 
 
+# Compare-and-set on a hash field: ARGV = field, expected, new value ("" deletes), TTL seconds.
+_REPLACE = """
+if redis.call('hget', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+if ARGV[3] == '' then redis.call('hdel', KEYS[1], ARGV[1])
+else redis.call('hset', KEYS[1], ARGV[1], ARGV[3]) end
+redis.call('expire', KEYS[1], ARGV[4])
+return 1
+"""
+
+
 class _RedisProgress:
-    def __init__(self, client: redis.Redis, key: str, ttl: int) -> None:
+    def __init__(self, client: redis.Redis, key: str, ttl: int, replace: Script) -> None:
         self._client = client
         self._key = key
         self._ttl = ttl
+        self._replace = replace
 
     def get(self, step: str) -> str | None:
         value = self._client.hget(self._key, step)
@@ -73,6 +97,14 @@ class _RedisProgress:
         pipe.expire(self._key, self._ttl)
         pipe.execute()
 
+    def replace(self, step: str, expected: str, value: str) -> bool:
+        if not value:
+            raise ValueError("an empty value would delete the step")
+        return bool(self._replace(keys=[self._key], args=[step, expected, value, self._ttl]))
+
+    def release(self, step: str, expected: str) -> None:
+        self._replace(keys=[self._key], args=[step, expected, "", self._ttl])
+
 
 class RedisProgressStore:
     """Progress shared by every worker: a Redis hash per job, kept a day after its last step, so
@@ -83,6 +115,8 @@ class RedisProgressStore:
         self._client = client
         self._prefix = prefix
         self._ttl = ttl
+        self._replace = client.register_script(_REPLACE)
 
     def of(self, job_id: str) -> _RedisProgress:
-        return _RedisProgress(self._client, f"{self._prefix}:progress:{job_id}", self._ttl)
+        key = f"{self._prefix}:progress:{job_id}"
+        return _RedisProgress(self._client, key, self._ttl, self._replace)

@@ -50,7 +50,7 @@ MAINTENANCE_CHANCE = 50_000  # per million fetches
 WORKER_TIMEOUT_MS = 50
 DELAY_LATENESS = WORKER_TIMEOUT_MS / 1000
 MAX_RETRIES = 3
-MIN_BACKOFF_MS = 500
+MIN_BACKOFF_MS = 250  # then about 0.5, 1 and 2 s: a blip of Slack or Redis, not an outage
 MAX_BACKOFF_MS = 5_000
 
 

@@ -34,13 +34,21 @@ class Responder:
     def __init__(self, client: WebClient) -> None:
         self.client = client
 
-    def post(self, channel: str, message: dict[str, Any], thread_ts: str | None = None) -> Answer:
-        """Post `message` (text and blocks) in the channel, or in the thread of `thread_ts`."""
+    def post(
+        self,
+        channel: str,
+        message: dict[str, Any],
+        thread_ts: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> Answer:
+        """Post `message` (text and blocks) in the channel, or in the thread of `thread_ts`;
+        `metadata` ({"event_type", "event_payload"}) lets the bot find the message again."""
         return self._call(
             "chat.postMessage",
             self.client.chat_postMessage,
             channel=channel,
             thread_ts=thread_ts,
+            metadata=metadata,
             **message,
         )
 
@@ -77,12 +85,26 @@ class Responder:
         return self._call("files.info", self.client.files_info, level=logging.WARNING, file=file_id)
 
     def history(self, channel: str, limit: int) -> Answer:
+        """The channel's latest messages (thread replies aside), with their metadata."""
         return self._call(
             "conversations.history",
             self.client.conversations_history,
             level=logging.WARNING,
             channel=channel,
             limit=limit,
+            include_all_metadata=True,
+        )
+
+    def thread(self, channel: str, ts: str) -> Answer:
+        """The thread of `ts` (the parent first, then its replies), with their metadata."""
+        return self._call(
+            "conversations.replies",
+            self.client.conversations_replies,
+            level=logging.WARNING,
+            channel=channel,
+            ts=ts,
+            limit=200,
+            include_all_metadata=True,
         )
 
     def upload(self, channel: str, thread_ts: str, files: Sequence[dict[str, Any]]) -> Answer:
