@@ -302,6 +302,7 @@ def test_error_next(client: WebClient, slack: SlackEmulator) -> None:
 
 def test_drop_next_hangs_up_and_slack_sdk_retries_the_connection(slack: SlackEmulator) -> None:
     bare = WebClient(token=slack.bot_token, base_url=slack.api_url, retry_handlers=[])
+    before = len(slack.calls_to("auth.test"))
     slack.drop_next("auth.test")
     with pytest.raises(ConnectionError):  # http.client.RemoteDisconnected
         bare.auth_test()
@@ -314,7 +315,7 @@ def test_drop_next_hangs_up_and_slack_sdk_retries_the_connection(slack: SlackEmu
     )
     slack.drop_next("auth.test")
     assert retrying.auth_test()["ok"] is True
-    assert [c.status for c in slack.calls_to("auth.test")] == [0, 0, 200]
+    assert [c.status for c in slack.calls_to("auth.test")[before:]] == [0, 0, 200]
 
 
 # --------------------------------------------------------------------------- files
