@@ -40,6 +40,7 @@ from bot.localapi.validation import (
     parse_feedback_request,
     parse_search_query,
 )
+from bot.localapi.vocabulary import labels_needed
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -300,7 +301,8 @@ class LocalApi:
         except InvalidImage as exc:
             return INVALID_IMAGE_FORMAT_ERROR, [], str(exc)
         try:
-            detections = (self._detector or get_detector()).detect(picture)
+            detector = self._detector or get_detector()
+            detections = detector.detect(picture, labels_needed(classes))
         except Exception:
             logger.exception("the detector failed")
             return DETECTION_ENGINE_ERROR, [], "the detector failed"
