@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -183,3 +184,12 @@ def test_tables_are_read_only() -> None:
         SYNONYMS["unicorn"] = frozenset({"horse"})  # type: ignore[index]
     with pytest.raises(TypeError):
         ANSWERED_BY["camera"] = COCO  # type: ignore[index]
+
+
+def test_the_readme_lists_the_groups_as_the_table_has_them() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("### Classes\n", 1)[1].split("\n## ", 1)[0]
+    # Each group is one bullet, "- **Title**: a, b, c", wrapped over indented lines.
+    bullets = re.findall(r"^- \*\*(.+?)\*\*: (.+(?:\n  .+)*)", section, re.MULTILINE)
+    listed = [(title, tuple(" ".join(names.split()).split(", "))) for title, names in bullets]
+    assert listed == list(CLASS_GROUPS)
