@@ -7,6 +7,7 @@ rejects), and every successful response is validated against its definition.
 from __future__ import annotations
 
 import base64
+import io
 import json
 import logging
 import os
@@ -22,12 +23,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
 import pytest
 import requests
 
+from bot.annotate import annotate
 from bot.httpserver import ServerThread
+from bot.imageintelligence.models import ImageResult
 from bot.localapi import create_app, generate_credentials, serve, start_local_api
+from bot.localapi.detector import decode_image
 from tests import apispec
+from tests.photos import camera_closeup
 
 PHOTOS = Path(__file__).parent / "images"
 DAY_MS = 24 * 60 * 60 * 1000
@@ -316,6 +322,62 @@ def test_detects_people_cats_and_coffee_cups_in_real_photos(local_api: ApiLike) 
     assert results["coffee cup"]["image"]["id"] == images["coffee"]["id"]
     best_person = max(by_class(images[n])["person"]["confidence"] for n in ("astronaut", "grace"))
     assert results["person"]["image"]["confidence"] == best_person
+
+
+def edge_change(before: bytes, after: bytes, box: dict[str, int]) -> float:
+    """Mean pixel change along the middle half of a box's left edge."""
+    old, new = (np.asarray(decode_image(data), dtype=np.int16) for data in (before, after))
+    quarter = (box["yMax"] - box["yMin"]) // 4
+    rows = slice(box["yMin"] + quarter, box["yMax"] - quarter)
+    columns = slice(box["xMin"], box["xMin"] + 2)
+    return float(np.abs(new[rows, columns] - old[rows, columns]).mean())
+
+
+def area(box: dict[str, int]) -> int:
+    return (box["xMax"] - box["xMin"]) * (box["yMax"] - box["yMin"])
+
+
+def test_each_model_answers_its_classes_and_every_box_is_drawn(local_api: ApiLike) -> None:
+    closeup = io.BytesIO()
+    camera_closeup().save(closeup, "PNG")
+    images = {"grace": photo("grace_hopper.jpg"), "camera": closeup.getvalue()}
+    body = {
+        "images": [blob(data, name) for name, data in images.items()],
+        # COCO, COCO + BlazeFace, OIDv4, COCO by a synonym, and words for classes not there.
+        "classes": classes("tie", "person", "Cameras", "motorbike", "horse", "unicorn"),
+    }
+    job = detect(local_api, body)
+    assert job["status"] == "COMPLETED_SUCCESSFULLY"
+    results = {image["customId"]: image for image in job["imageResults"]}
+    found = {
+        name: {cls for cls, obj in by_class(image).items() if obj["verdict"]}
+        for name, image in results.items()
+    }
+    assert found == {"grace": {"tie", "person"}, "camera": {"Cameras"}}
+    unsupported = {
+        cls
+        for image in results.values()
+        for cls, obj in by_class(image).items()
+        if "supported" in obj
+    }
+    assert unsupported == {"unicorn"}
+    # The person counts twice on the portrait: the COCO body box, and BlazeFace's face inside it.
+    face, body_box = sorted(by_class(results["grace"])["person"]["boundingBoxes"], key=area)
+    assert body_box["xMin"] <= face["xMin"] < face["xMax"] <= body_box["xMax"]
+    assert body_box["yMin"] <= face["yMin"] < face["yMax"] <= body_box["yMax"]
+
+    for name, data in images.items():
+        result = ImageResult.from_json(results[name])
+        drawn = annotate(data, result)
+        assert drawn is not None
+        boxes = [box for obj in results[name]["objects"] for box in obj["boundingBoxes"]]
+        assert (
+            len(boxes)
+            == sum(len(obj.boxes) for obj in result.found)
+            == (3 if name == "grace" else 2)
+        )
+        for box in boxes:
+            assert edge_change(data, drawn, box) > 25, (name, box)
 
 
 def test_unsupported_class_is_marked_so_it_is_not_read_as_absent(local_api: ApiLike) -> None:
