@@ -17,9 +17,9 @@ each model run borrows one for its duration, and a call holds at most one at a t
 rather than one interpreter per thread (``threading.local``) means a server that runs each
 request on a fresh thread does not load the models again for every thread, and the number of
 models in memory stays bounded. Each interpreter runs on one CPU thread: measured on 2 cores at
-1024 px, two callers with one thread each gave ~63 images/s against ~53 with two threads each, at
-the same CPU per image; two threads only shorten a lone caller's wall time (~17 ms instead of
-~28 ms).
+1024 px (with the OIDv4 and face models), two callers with one thread each gave ~63 images/s
+against ~53 with two threads each, at the same CPU per image; two threads only shorten a lone
+caller's wall time (~17 ms instead of ~28 ms).
 """
 
 from __future__ import annotations
