@@ -251,3 +251,9 @@ def test_entries_that_are_not_hosts_are_refused_by_name(entry: str) -> None:
     with pytest.raises(ValueError) as caught:
         private_hosts(["intranet", entry])
     assert str(caught.value) == f"{entry!r} is not a host name or an IP address"
+
+
+def test_credentials_in_a_mistaken_entry_are_not_repeated() -> None:
+    with pytest.raises(ValueError) as caught:
+        private_hosts(["http://user:s3cret@intranet/images"])
+    assert str(caught.value) == "'...@intranet/images' is not a host name or an IP address"

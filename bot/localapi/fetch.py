@@ -27,13 +27,15 @@ class DownloadError(Exception):
 def private_hosts(hosts: Iterable[str]) -> frozenset[str]:
     """Host names and IP addresses as `download` compares them with a URL's host: names in lower
     case without a trailing dot, IP addresses in their canonical form (IPv6 with or without
-    brackets). Raises ValueError naming an entry that is neither a host name nor an IP address.
+    brackets). Raises ValueError naming an entry that is neither a host name nor an IP address;
+    what comes before an "@" in it (credentials of a URL given by mistake) is not repeated.
     """
     normalised = set()
     for host in hosts:
         key = _host_key(host.strip())
         if not key or not (_is_ip(key) or _HOST_NAME.fullmatch(key)):
-            raise ValueError(f"{host!r} is not a host name or an IP address")
+            shown = f"...@{host.rpartition('@')[2]}" if "@" in host else host
+            raise ValueError(f"{shown!r} is not a host name or an IP address")
         normalised.add(key)
     return frozenset(normalised)
 
