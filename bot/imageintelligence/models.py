@@ -1,8 +1,8 @@
 """Detect job results as frozen dataclasses, parsed leniently from the API's JSON.
 
-Fields the spec marks optional may be missing; `supported` (default True) and `boundingBoxes`
-are the embedded API's extensions. A body that lacks what a result needs raises ValueError,
-which the client reports as an ApiError.
+Fields the spec marks optional may be missing; `supported` (default True), `boundingBoxes` and an
+image's `error` (why it failed) are the embedded API's extensions. A body that lacks what a result
+needs raises ValueError, which the client reports as an ApiError.
 """
 
 from __future__ import annotations
@@ -123,11 +123,16 @@ class DetectedObject:
 
 @dataclass(frozen=True)
 class ImageResult:
+    """One image of a job. `error` is why it failed, in words fit for users ("it points at a
+    private or local address"), when the API says (the embedded API does; the spec has no such
+    field, so a hosted API may leave it out)."""
+
     id: str
     url: str
     status: str
     custom_id: str | None
     objects: tuple[DetectedObject, ...]
+    error: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -149,6 +154,7 @@ class ImageResult:
             objects=tuple(
                 DetectedObject.from_json(o) for o in _list(image, "objects", "imageResults[]")
             ),
+            error=_optional_str(image, "error"),
         )
 
 

@@ -7,10 +7,12 @@ when no hosted account is configured); `serve()` runs it on its own under gunico
 from __future__ import annotations
 
 import secrets
+from collections.abc import Collection
 from contextlib import closing
 from types import TracebackType
 
 from bot.httpserver import ServerThread, run_gunicorn
+from bot.localapi.fetch import private_hosts
 from bot.localapi.server import LocalApi, create_app
 
 __all__ = [
@@ -18,6 +20,7 @@ __all__ = [
     "RunningLocalApi",
     "create_app",
     "generate_credentials",
+    "private_hosts",
     "serve",
     "start_local_api",
 ]
@@ -73,15 +76,24 @@ def start_local_api(
     port: int = 0,
     workers: int = 2,
     private_urls: bool = False,
+    allowed_private_hosts: Collection[str] = (),
 ) -> RunningLocalApi:
     """Start the embedded API in this process; credentials left as None are generated.
 
     The bot relays `/detect` URLs from Slack users to this API, which fetches them from the
     bot's own process: keep `private_urls=False` so that those URLs cannot reach loopback,
-    private or link-local addresses (server-side request forgery through the bot).
+    private or link-local addresses (server-side request forgery through the bot), except on
+    the `allowed_private_hosts` (host names or IP addresses, e.g. an intranet image server).
+    Raises ValueError for an entry of those that is neither.
     """
     client_id, client_secret = _fill_in(client_id, client_secret)
-    app = create_app(client_id, client_secret, workers=workers, private_urls=private_urls)
+    app = create_app(
+        client_id,
+        client_secret,
+        workers=workers,
+        private_urls=private_urls,
+        allowed_private_hosts=allowed_private_hosts,
+    )
     try:
         server = ServerThread(app, host=host, port=port).start()
     except BaseException:
@@ -97,14 +109,18 @@ def serve(
     client_secret: str | None = None,
     workers: int = 2,
     private_urls: bool = False,
+    allowed_private_hosts: Collection[str] = (),
 ) -> None:
     """Serve the embedded API under gunicorn on host:port until SIGTERM/SIGINT (main thread only).
 
     Credentials left as None are generated and printed to stdout, once, as the settings a bot
     needs to use this server. Bind 127.0.0.1 unless the API must be reached from elsewhere: it
     speaks plain HTTP. `private_urls=False` refuses `url` images on loopback, private or
-    link-local addresses, so API callers cannot make the server probe its own network (SSRF).
+    link-local addresses, so API callers cannot make the server probe its own network (SSRF),
+    except on the `allowed_private_hosts` (host names or IP addresses). Raises ValueError, before
+    anything is printed or served, for an entry of those that is neither.
     """
+    allowed = private_hosts(allowed_private_hosts)
     address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     print(f"II_API_URL=http://{address}/v2", flush=True)
     generated = client_id is None or client_secret is None
@@ -113,7 +129,13 @@ def serve(
         print(f"II_CLIENT_ID={client_id}\nII_CLIENT_SECRET={client_secret}", flush=True)
     run_gunicorn(
         lambda: closing(
-            create_app(client_id, client_secret, workers=workers, private_urls=private_urls)
+            create_app(
+                client_id,
+                client_secret,
+                workers=workers,
+                private_urls=private_urls,
+                allowed_private_hosts=allowed,
+            )
         ),
         bind=address,
         threads=8,

@@ -1,11 +1,13 @@
 """Downloading `url` images: http(s) only, size-capped while streaming, with an overall deadline,
-and (unless told otherwise) only from public addresses."""
+and (unless told otherwise) only from public addresses or the private hosts an operator allows."""
 
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 import time
+from collections.abc import Iterable
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -13,11 +15,34 @@ import urllib3
 
 MAX_REDIRECTS = 5
 _CHUNK_BYTES = 64 * 1024
+# A DNS name: dot-separated labels of letters, digits, "-" and "_" (intranet names use it).
+_HOST_NAME = re.compile(r"(?!-)[a-z0-9_-]{1,63}(?<!-)(\.(?!-)[a-z0-9_-]{1,63}(?<!-))*\.?")
 
 
 class DownloadError(Exception):
     """The image could not be fetched; `str(e)` is a short reason (never the URL, which may
     carry credentials in its query)."""
+
+
+def private_hosts(hosts: Iterable[str]) -> frozenset[str]:
+    """Host names and IP addresses as `download` compares them with a URL's host: names in lower
+    case without a trailing dot, IP addresses in their canonical form (IPv6 with or without
+    brackets). Raises ValueError naming an entry that is neither a host name nor an IP address;
+    what comes before an "@" in it (credentials of a URL given by mistake) is not repeated.
+    """
+    normalised = set()
+    for host in hosts:
+        key = _host_key(host.strip())
+        if not key or not (_is_ip(key) or _HOST_NAME.fullmatch(key)):
+            shown = f"...@{host.rpartition('@')[2]}" if "@" in host else host
+            raise ValueError(f"{shown!r} is not a host name or an IP address")
+        normalised.add(key)
+    return frozenset(normalised)
+
+
+def too_large(max_bytes: int) -> str:
+    """Why an image over the size limit was refused."""
+    return f"larger than {max_bytes} bytes"
 
 
 def download(
@@ -27,23 +52,28 @@ def download(
     max_bytes: int,
     timeout: float,
     private_urls: bool = False,
+    allowed_private_hosts: Iterable[str] = (),
 ) -> bytes:
     """The body of a 2xx answer to GET `url`, or DownloadError.
 
     The URL comes from whoever calls the API (through the bot: any Slack user), and this process
     fetches it: with `private_urls=False` a URL whose host resolves to any loopback, private,
     link-local (cloud metadata) or otherwise non-public address is refused before connecting,
-    so the API cannot be used to probe the network it runs in. Redirects are followed here, up
-    to MAX_REDIRECTS, and every hop is checked like the first. A host whose DNS answer changes
-    between the check and the connection (DNS rebinding) is not caught.
+    so the API cannot be used to probe the network it runs in. The exceptions are the hosts in
+    `allowed_private_hosts` (names or IP addresses, see `private_hosts`), such as a company's
+    intranet image server: a URL whose host is one of them is fetched wherever it points.
+    Redirects are followed here, up to MAX_REDIRECTS, and every hop is checked like the first.
+    A host whose DNS answer changes between the check and the connection (DNS rebinding) is not
+    caught.
 
     `timeout` bounds both each socket operation and the whole transfer, so a server that
     trickles bytes cannot hold a worker for longer.
     """
+    allowed = private_hosts(allowed_private_hosts)
     deadline = time.monotonic() + timeout
     try:
         for _ in range(MAX_REDIRECTS + 1):
-            _check(url, private_urls)
+            _check(url, private_urls, allowed)
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise _too_slow(timeout)
@@ -56,6 +86,10 @@ def download(
             url = urljoin(url, target)
     except (requests.Timeout, urllib3.exceptions.TimeoutError):
         raise _too_slow(timeout) from None
+    except requests.exceptions.SSLError:
+        raise DownloadError("a secure (TLS) connection to its server failed") from None
+    except requests.ConnectionError:
+        raise DownloadError("could not connect to its server") from None
     except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
         raise DownloadError(f"could not fetch it ({type(exc).__name__})") from None
     except ValueError:  # from urlsplit or urljoin: a malformed URL or redirect Location
@@ -63,7 +97,24 @@ def download(
     raise DownloadError(f"redirected more than {MAX_REDIRECTS} times")
 
 
-def _check(url: str, private_urls: bool) -> None:
+def _host_key(host: str) -> str:
+    host = host.lower().rstrip(".")
+    address = host.removeprefix("[").removesuffix("]")
+    try:
+        return str(ipaddress.ip_address(address))
+    except ValueError:
+        return host
+
+
+def _is_ip(key: str) -> bool:
+    try:
+        ipaddress.ip_address(key)
+    except ValueError:
+        return False
+    return True
+
+
+def _check(url: str, private_urls: bool, allowed: frozenset[str]) -> None:
     parts = urlsplit(url)
     if parts.scheme.lower() not in ("http", "https"):
         raise DownloadError("only http and https URLs can be fetched")
@@ -72,6 +123,8 @@ def _check(url: str, private_urls: bool) -> None:
     host = parts.hostname
     if not host:
         raise DownloadError("could not resolve its host")
+    if _host_key(host) in allowed:
+        return
     try:
         found = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
     except (OSError, UnicodeError):  # UnicodeError: a name IDNA cannot encode
@@ -86,7 +139,7 @@ def _read(response: requests.Response, max_bytes: int, deadline: float, timeout:
         raise DownloadError(f"the image server answered HTTP {response.status_code}")
     declared = response.headers.get("Content-Length", "")
     if declared.isdecimal() and int(declared) > max_bytes:
-        raise DownloadError(f"larger than {max_bytes} bytes")
+        raise DownloadError(too_large(max_bytes))
     chunks: list[bytes] = []
     size = 0
     # read1 returns whatever has arrived, where iter_content would wait for a whole chunk:
@@ -94,7 +147,7 @@ def _read(response: requests.Response, max_bytes: int, deadline: float, timeout:
     while chunk := response.raw.read1(_CHUNK_BYTES, decode_content=True):
         size += len(chunk)
         if size > max_bytes:
-            raise DownloadError(f"larger than {max_bytes} bytes")
+            raise DownloadError(too_large(max_bytes))
         if time.monotonic() > deadline:
             raise _too_slow(timeout)
         chunks.append(chunk)

@@ -12,7 +12,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
@@ -21,7 +21,7 @@ import requests
 
 from bot.localapi.detector import Detector, InvalidImage, decode_image, get_detector
 from bot.localapi.errors import BadRequest, HttpError
-from bot.localapi.fetch import DownloadError, download
+from bot.localapi.fetch import DownloadError, download, private_hosts, too_large
 from bot.localapi.jobs import (
     COMPLETED_SUCCESSFULLY,
     DETECTION_ENGINE_ERROR,
@@ -40,6 +40,7 @@ from bot.localapi.validation import (
     parse_feedback_request,
     parse_search_query,
 )
+from bot.localapi.vocabulary import labels_needed
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -85,14 +86,15 @@ class _Request:
     def _read_body(self) -> bytes:
         stream = self.environ["wsgi.input"]
         length = self._content_length()
+        # Only a server that ends the input itself (gunicorn, for chunked bodies) can be read
+        # without a length; a raw socket would block until the client hangs up.
+        if length is None and not self.environ.get("wsgi.input_terminated"):
+            raise HttpError(411, "length_required", "Content-Length is required")
         if length is not None and length > self._max_body_bytes:
             raise self._too_large()
+        self._require_json()
         self._body_read = True
         if length is None:
-            # Only a server that ends the input itself (gunicorn, for chunked bodies) can be read
-            # without a length; a raw socket would block until the client hangs up.
-            if not self.environ.get("wsgi.input_terminated"):
-                raise HttpError(411, "length_required", "Content-Length is required")
             data = stream.read(self._max_body_bytes + 1)
             if len(data) > self._max_body_bytes:
                 raise self._too_large()
@@ -101,6 +103,17 @@ class _Request:
         if len(data) != length:
             raise BadRequest("body", "shorter than its Content-Length")
         return bytes(data)
+
+    def _require_json(self) -> None:
+        # wsgiref reports a missing Content-Type as text/plain, gunicorn as nothing.
+        media_type = str(self.environ.get("CONTENT_TYPE") or "").partition(";")[0].strip()
+        if media_type.lower() != "application/json":
+            came = f"as {media_type[:100]}" if media_type else "with no Content-Type"
+            raise HttpError(
+                415,
+                "unsupported_media_type",
+                f"the body must be JSON, sent as application/json; this one came {came}",
+            )
 
     def _too_large(self) -> HttpError:
         return HttpError(
@@ -157,6 +170,7 @@ class LocalApi:
         max_image_bytes: int,
         url_timeout: float,
         private_urls: bool,
+        allowed_private_hosts: frozenset[str],
         clock: Callable[[], float],
     ) -> None:
         self._tokens = TokenAuthority(client_id, client_secret, clock)
@@ -171,6 +185,7 @@ class LocalApi:
         self._max_image_bytes = max_image_bytes
         self._url_timeout = url_timeout
         self._private_urls = private_urls
+        self._allowed_private_hosts = allowed_private_hosts
         self._clock = clock
         self._routes: dict[str, dict[str, Handler]] = {
             "/v2/oauth/token": {"POST": self._token},
@@ -293,14 +308,18 @@ class LocalApi:
                     max_bytes=self._max_image_bytes,
                     timeout=self._url_timeout,
                     private_urls=self._private_urls,
+                    allowed_private_hosts=self._allowed_private_hosts,
                 )
+            elif len(data) > self._max_image_bytes:
+                raise InvalidImage(too_large(self._max_image_bytes))
             picture = decode_image(data)
         except DownloadError as exc:
             return IMAGE_DOWNLOAD_ERROR, [], str(exc)
         except InvalidImage as exc:
             return INVALID_IMAGE_FORMAT_ERROR, [], str(exc)
         try:
-            detections = (self._detector or get_detector()).detect(picture)
+            detector = self._detector or get_detector()
+            detections = detector.detect(picture, labels_needed(classes))
         except Exception:
             logger.exception("the detector failed")
             return DETECTION_ENGINE_ERROR, [], "the detector failed"
@@ -318,6 +337,7 @@ def create_app(
     max_image_bytes: int = 20_000_000,
     url_timeout: float = 10.0,
     private_urls: bool = False,
+    allowed_private_hosts: Collection[str] = (),
     clock: Callable[[], float] = time.time,
 ) -> LocalApi:
     """The embedded API for one client id/secret pair.
@@ -330,6 +350,12 @@ def create_app(
     link-local addresses are refused, so nobody can use the API to reach services on its own
     network (server-side request forgery), such as cloud metadata at 169.254.169.254. True is
     for tests and trusted callers that serve images from such addresses.
+    `allowed_private_hosts` names the exceptions: host names or IP addresses (a company's
+    intranet image server) whose URLs are fetched although they point at such addresses; every
+    redirect is still checked. Raises ValueError for an entry that is neither.
+
+    `max_image_bytes` caps each image, downloaded or sent as a blob (after base64 decoding); a
+    larger one fails alone, saying so.
     """
     return LocalApi(
         client_id,
@@ -341,5 +367,6 @@ def create_app(
         max_image_bytes=max_image_bytes,
         url_timeout=url_timeout,
         private_urls=private_urls,
+        allowed_private_hosts=private_hosts(allowed_private_hosts),
         clock=clock,
     )

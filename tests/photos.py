@@ -1,0 +1,16 @@
+"""Views of the real test photos that more than one test module uses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PIL import Image
+
+IMAGES = Path(__file__).parent / "images"
+# Around the camera on the tripod in camera.png: a real camera, which only the OIDv4 model knows.
+CAMERA_CROP = (220, 120, 350, 230)
+
+
+def camera_closeup() -> Image.Image:
+    """The camera in camera.png, cropped close (130 x 110, greyscale)."""
+    return Image.open(IMAGES / "camera.png").crop(CAMERA_CROP)
