@@ -56,9 +56,12 @@ class Cluster:
         return process
 
     def post(self, web: str, envelope: dict[str, Any], **kw: Any) -> requests.Response:
-        url = self.processes[web].url
-        body = json.dumps(envelope).encode()
-        return post_signed(f"{url}{SLACK_PATH}", body, "application/json", SIGNING_SECRET, **kw)
+        """Send an Events API envelope to the web process `web`, signed as Slack signs it."""
+        return self.send(web, json.dumps(envelope).encode(), "application/json", **kw)
+
+    def send(self, web: str, body: bytes, content_type: str, **kw: Any) -> requests.Response:
+        url = f"{self.processes[web].url}{SLACK_PATH}"
+        return post_signed(url, body, content_type, SIGNING_SECRET, **kw)
 
     def kill(self, name: str) -> None:
         process = self.processes.pop(name)

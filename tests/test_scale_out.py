@@ -22,7 +22,12 @@ from tests.cluster import Cluster
 from tests.faultserver import FaultyApi, faulty_api
 from tests.redisserver import RedisServer
 from tests.slack_emulator import SlackEmulator
-from tests.slack_signing import file_share_event
+from tests.slack_signing import (
+    block_actions_payload,
+    file_share_event,
+    interactive_body,
+    slash_command_body,
+)
 from tests.slackbot import CHANNEL, SIGNING_SECRET, USER, hosted, photo
 
 ANSWER_WITHIN = 60.0  # the issue's promise for a job whose worker died
@@ -305,3 +310,71 @@ def test_sigterm_on_a_worker_finishes_or_leaves_its_jobs_each_answered_once(
     for message, _ in [*waiting, running]:
         assert len(replies_in(slack, message["ts"])) == 1
         assert slack.reactions(CHANNEL, message["ts"]) == ["white_check_mark"]
+
+
+# -- the embedded API on Redis ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def embedded(
+    tmp_path_factory: pytest.TempPathFactory, slack: SlackEmulator, redis_process: RedisServer
+) -> Iterator[Cluster]:
+    """A web process and (started by the test) workers, each with the embedded API in-process."""
+    env = {
+        "SLACK_BOT_TOKEN": slack.bot_token,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": slack.api_url,
+        "REDIS_URL": redis_process.url,
+        "DETECT_WORKERS": "2",
+        "WORKER_DEAD_AFTER": "2",
+        "ANNOTATE": "false",
+    }
+    cluster = Cluster(tmp_path_factory.mktemp("embedded"), env)
+    try:
+        cluster.start_web("web")
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+def test_a_job_is_shown_and_reported_by_another_worker_than_the_one_that_ran_it(
+    embedded: Cluster, slack: SlackEmulator
+):
+    embedded.start_worker("worker-a")
+    message, envelope = upload(slack)
+    assert embedded.post("web", envelope).status_code == 200
+    wait_for_reply(slack, message["ts"])
+    (answer,) = [
+        c.response["message"]
+        for c in slack.calls_to("chat.postMessage")
+        if c.args.get("thread_ts") == message["ts"] and c.status == 200
+    ]
+    job_id = answer["blocks"][-1]["elements"][0]["text"].split("`")[1]
+    embedded.terminate("worker-a")  # its embedded API, and the job's results, live on in Redis
+    embedded.start_worker("worker-b")
+    ephemerals = len(slack.calls_to("chat.postEphemeral"))
+
+    shown = embedded.send(
+        "web",
+        slash_command_body(f"job {job_id}", channel=CHANNEL, user=USER),
+        "application/x-www-form-urlencoded",
+    )
+    assert shown.status_code == 200
+    (results,) = slack.wait_for("chat.postEphemeral", ephemerals + 1)[ephemerals:]
+    assert re.search(r"^Image 1: cat \d+%", results.args["text"])
+
+    menu = answer["blocks"][0]["accessory"]
+    chosen = next(o for o in menu["options"] if o["text"]["text"] == "cat is not there")
+    action = {
+        "type": menu["type"],
+        "action_id": menu["action_id"],
+        "block_id": "Yx3kQ",
+        "action_ts": "1700000000.123456",
+        "selected_option": chosen,
+    }
+    payload = block_actions_payload([action], channel=CHANNEL, user=USER, message=answer)
+    clicked = embedded.send("web", interactive_body(payload), "application/x-www-form-urlencoded")
+    assert clicked.status_code == 200
+    (thanks,) = slack.wait_for("chat.postEphemeral", ephemerals + 2)[ephemerals + 1 :]
+    assert thanks.args["text"].startswith("Thanks! Reported that *cat* is not in that image.")
+    embedded.terminate("worker-b")

@@ -13,7 +13,8 @@ from types import TracebackType
 
 from bot.httpserver import ServerThread, run_gunicorn
 from bot.localapi.fetch import private_hosts
-from bot.localapi.server import LocalApi, create_app
+from bot.localapi.jobs import JobStore
+from bot.localapi.server import MAX_IMAGE_BYTES, LocalApi, create_app
 
 __all__ = [
     "LocalApi",
@@ -77,8 +78,11 @@ def start_local_api(
     workers: int = 2,
     private_urls: bool = False,
     allowed_private_hosts: Collection[str] = (),
+    max_image_bytes: int = MAX_IMAGE_BYTES,
+    store: JobStore | None = None,
 ) -> RunningLocalApi:
     """Start the embedded API in this process; credentials left as None are generated.
+    `max_image_bytes` and `store` are `create_app`'s.
 
     The bot relays `/detect` URLs from Slack users to this API, which fetches them from the
     bot's own process: keep `private_urls=False` so that those URLs cannot reach loopback,
@@ -93,6 +97,8 @@ def start_local_api(
         workers=workers,
         private_urls=private_urls,
         allowed_private_hosts=allowed_private_hosts,
+        max_image_bytes=max_image_bytes,
+        store=store,
     )
     try:
         server = ServerThread(app, host=host, port=port).start()

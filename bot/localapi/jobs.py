@@ -1,4 +1,8 @@
-"""Detect jobs: their state, their v2 JSON, and a bounded thread-safe store of them."""
+"""Detect jobs: their state, their v2 JSON, and where they are kept.
+
+`MemoryJobStore` keeps them in this process (bounded); `redisjobs.RedisJobStore` in Redis, shared by
+the workers of a scaled-out bot, each running the embedded API in-process.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,11 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from bot.localapi.detector import Detection
 from bot.localapi.errors import HttpError
-from bot.localapi.validation import DetectRequest, SearchQuery
+from bot.localapi.validation import DetectRequest, ImageInput, SearchQuery
 from bot.localapi.vocabulary import labels_for
 
 IN_PROGRESS = "IN_PROGRESS"
@@ -68,6 +72,14 @@ class Job:
             custom_id=request.custom_id,
             feed_id=request.feed_id,
             images=images,
+        )
+
+    def matches(self, query: SearchQuery) -> bool:
+        return (
+            (query.custom_id is None or self.custom_id == query.custom_id)
+            and (query.feed_id is None or self.feed_id == query.feed_id)
+            and (query.before is None or self.created_at < query.before)
+            and (query.after is None or self.created_at > query.after)
         )
 
     @property
@@ -152,9 +164,43 @@ def _box(detection: Detection) -> dict[str, Any]:
     }
 
 
-class JobStore:
+class JobStore(Protocol):
+    def add(self, job: Job, inputs: Sequence[ImageInput]) -> dict[str, Any]:
+        """Store `job`; its JSON as it is now (IN_PROGRESS), before any worker touches it.
+        `inputs` are its images, kept for whoever must run them if this process cannot."""
+        ...
+
+    def remove(self, job: Job) -> None: ...
+
+    def finish_image(
+        self,
+        job: Job,
+        index: int,
+        status: str,
+        objects: list[dict[str, Any]],
+        error: str | None = None,
+    ) -> None: ...
+
+    def get(self, job_id: str) -> dict[str, Any] | None: ...
+
+    def exists(self, job_id: str) -> bool: ...
+
+    def search(self, query: SearchQuery) -> list[dict[str, Any]]:
+        """Matching jobs, newest first."""
+        ...
+
+    def orphaned(self, job_id: str) -> tuple[Job, list[tuple[int, ImageInput]]] | None:
+        """The job with the images it still lacks, when the process running them stopped: the
+        caller has taken them on and runs them. None when there is nothing to take on."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class MemoryJobStore:
     """At most `max_jobs` jobs; a new job evicts the oldest finished one. When every stored job
-    is still running, new ones are refused (503) instead of growing the backlog without bound."""
+    is still running, new ones are refused (503) instead of growing the backlog without bound.
+    Its jobs run in this process, so none is ever orphaned."""
 
     def __init__(self, max_jobs: int) -> None:
         if max_jobs < 1:
@@ -163,8 +209,7 @@ class JobStore:
         self._jobs: OrderedDict[str, Job] = OrderedDict()
         self._lock = threading.Lock()
 
-    def add(self, job: Job) -> dict[str, Any]:
-        """Store `job`; its JSON as it is now (IN_PROGRESS), before any worker touches it."""
+    def add(self, job: Job, inputs: Sequence[ImageInput]) -> dict[str, Any]:
         with self._lock:
             if len(self._jobs) >= self._max_jobs:
                 oldest_finished = next(
@@ -208,13 +253,11 @@ class JobStore:
             return job_id in self._jobs
 
     def search(self, query: SearchQuery) -> list[dict[str, Any]]:
-        """Matching jobs, newest first."""
         with self._lock:
-            return [
-                job.to_json()
-                for job in reversed(self._jobs.values())
-                if (query.custom_id is None or job.custom_id == query.custom_id)
-                and (query.feed_id is None or job.feed_id == query.feed_id)
-                and (query.before is None or job.created_at < query.before)
-                and (query.after is None or job.created_at > query.after)
-            ]
+            return [job.to_json() for job in reversed(self._jobs.values()) if job.matches(query)]
+
+    def orphaned(self, job_id: str) -> None:
+        return None
+
+    def close(self) -> None:
+        pass

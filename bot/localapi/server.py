@@ -30,6 +30,7 @@ from bot.localapi.jobs import (
     UNKNOWN_ERROR,
     Job,
     JobStore,
+    MemoryJobStore,
     describe,
 )
 from bot.localapi.tokens import TokenAuthority
@@ -51,6 +52,7 @@ logger = logging.getLogger(__name__)
 # is sent: a server that closes a socket with unread input resets the connection, and the
 # client may lose the answer. Beyond this, dropping the connection is cheaper than reading.
 _DRAIN_LIMIT = 1 << 20
+MAX_IMAGE_BYTES = 20_000_000
 _JOB_PATH = re.compile(r"/v2/detect/([^/]+)")
 _PUBLIC_PATHS = frozenset({"/v2/oauth/token"})
 
@@ -165,7 +167,7 @@ class LocalApi:
         *,
         detector: Detector | None,
         workers: int,
-        max_jobs: int,
+        store: JobStore,
         max_body_bytes: int,
         max_image_bytes: int,
         url_timeout: float,
@@ -174,7 +176,7 @@ class LocalApi:
         clock: Callable[[], float],
     ) -> None:
         self._tokens = TokenAuthority(client_id, client_secret, clock)
-        self._store = JobStore(max_jobs)
+        self._store = store
         # The detector loads on first use, in the process that serves: gunicorn forks after
         # the app is built, and a model runtime's threads do not survive a fork.
         self._detector = detector
@@ -232,6 +234,7 @@ class LocalApi:
         """Stop the workers: queued images are dropped, running ones finish."""
         self._pool.shutdown(wait=True, cancel_futures=True)
         self._session.close()
+        self._store.close()
 
     def _handle(self, request: _Request) -> Any:
         args: tuple[str, ...] = ()
@@ -259,7 +262,7 @@ class LocalApi:
     def _detect(self, request: _Request) -> Any:
         detect = parse_detect_request(request.json())
         job = Job.new(detect, created_at=int(self._clock() * 1000))
-        answer = self._store.add(job)
+        answer = self._store.add(job, detect.images)
         try:
             for index, image in enumerate(detect.images):
                 self._pool.submit(self._run_image, job, index, image)
@@ -269,6 +272,10 @@ class LocalApi:
         return answer
 
     def _get_job(self, request: _Request, job_id: str) -> Any:
+        orphaned = self._store.orphaned(job_id)
+        if orphaned is not None:
+            for index, image in orphaned[1]:
+                self._pool.submit(self._run_image, orphaned[0], index, image)
         job = self._store.get(job_id)
         if job is None:
             raise HttpError(404, "not_found", "id: no detect job with this id", field="id")
@@ -334,13 +341,17 @@ def create_app(
     workers: int = 2,
     max_jobs: int = 1000,
     max_body_bytes: int = 64 * 1024 * 1024,
-    max_image_bytes: int = 20_000_000,
+    max_image_bytes: int = MAX_IMAGE_BYTES,
     url_timeout: float = 10.0,
     private_urls: bool = False,
     allowed_private_hosts: Collection[str] = (),
     clock: Callable[[], float] = time.time,
+    store: JobStore | None = None,
 ) -> LocalApi:
     """The embedded API for one client id/secret pair.
+
+    Jobs are kept in `store`: by default in this process, the newest `max_jobs` of them;
+    `redisjobs.RedisJobStore` shares them with the embedded API of other processes.
 
     `detector=None` uses the process's shared detector (loaded on the first image). `clock` gives
     UNIX seconds: token times and job `createdAt` come from it, so tests can move time.
@@ -362,7 +373,7 @@ def create_app(
         client_secret,
         detector=detector,
         workers=workers,
-        max_jobs=max_jobs,
+        store=MemoryJobStore(max_jobs) if store is None else store,
         max_body_bytes=max_body_bytes,
         max_image_bytes=max_image_bytes,
         url_timeout=url_timeout,

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 
+import redis
 import requests
 from slack_bolt import App
 
@@ -23,6 +24,7 @@ from bot.jobs.base import Poller, ProgressStore
 from bot.jobs.polling import BlockingPoller, DeferringPoller
 from bot.jobs.progress import MemoryProgressStore, RedisProgressStore
 from bot.localapi import start_local_api
+from bot.localapi.redisjobs import RedisJobStore
 from bot.queue import Queue
 from bot.queue.memory import MemoryQueue
 from bot.queue.redis import DELAY_LATENESS, NAMESPACE, RedisQueue, RedisWorker, connect, make_broker
@@ -32,14 +34,19 @@ logger = logging.getLogger(__name__)
 
 
 @contextmanager
-def open_api(settings: Settings, *, pool_size: int = 10) -> Iterator[ImageIntelligenceClient]:
-    """The API client for these settings; starts (and later stops) the embedded API when needed."""
+def open_api(
+    settings: Settings, *, pool_size: int = 10, shared: redis.Redis | None = None
+) -> Iterator[ImageIntelligenceClient]:
+    """The API client for these settings; starts (and later stops) the embedded API when needed.
+    With `shared`, the embedded API keeps its jobs in that Redis, where every worker's finds them."""
     local = None
     if settings.uses_embedded_api:
         local = start_local_api(
             settings.local_api_client_id,
             settings.local_api_client_secret,
             workers=settings.local_api_workers,
+            max_image_bytes=settings.max_image_bytes,
+            store=None if shared is None else RedisJobStore(shared, prefix=NAMESPACE),
         )
         logger.info("no II_CLIENT_ID set: using the embedded API at %s", local.base_url)
         client = ImageIntelligenceClient(
@@ -138,7 +145,7 @@ def working(settings: Settings) -> Iterator[RedisWorker]:
     client = connect(settings.redis_url)
     try:
         with (
-            open_api(settings, pool_size=settings.detect_workers) as api,
+            open_api(settings, pool_size=settings.detect_workers, shared=client) as api,
             job_context(
                 settings,
                 api,
