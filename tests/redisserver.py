@@ -31,7 +31,12 @@ class RedisServer:
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        return self.database(0)
+
+    def database(self, number: int) -> str:
+        """The URL of one of the server's numbered databases: bots on different ones share
+        nothing."""
+        return f"redis://127.0.0.1:{self.port}/{number}"
 
     def client(self) -> redis.Redis:
         return redis.Redis(host="127.0.0.1", port=self.port)

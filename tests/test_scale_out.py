@@ -319,12 +319,13 @@ def test_sigterm_on_a_worker_finishes_or_leaves_its_jobs_each_answered_once(
 def embedded(
     tmp_path_factory: pytest.TempPathFactory, slack: SlackEmulator, redis_process: RedisServer
 ) -> Iterator[Cluster]:
-    """A web process and (started by the test) workers, each with the embedded API in-process."""
+    """A web process and (started by the test) workers, each with the embedded API in-process;
+    on a Redis database of their own, apart from the other cluster's workers."""
     env = {
         "SLACK_BOT_TOKEN": slack.bot_token,
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
         "SLACK_API_URL": slack.api_url,
-        "REDIS_URL": redis_process.url,
+        "REDIS_URL": redis_process.database(1),
         "DETECT_WORKERS": "2",
         "WORKER_DEAD_AFTER": "2",
         "ANNOTATE": "false",

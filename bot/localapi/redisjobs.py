@@ -68,7 +68,9 @@ class RedisJobStore:
             "images": [{"id": i.id, "url": i.url, "customId": i.custom_id} for i in job.images],
         }
         blobs = {
-            str(n): image.source for n, image in enumerate(inputs) if isinstance(image.source, bytes)
+            str(n): image.source
+            for n, image in enumerate(inputs)
+            if isinstance(image.source, bytes)
         }
         self._take(job.id, len(job.images))
         pipe = self._client.pipeline()
@@ -128,7 +130,9 @@ class RedisJobStore:
         job = self._load(job_id)
         if job is None or job.status != IN_PROGRESS:
             return None
-        if not self._client.set(self._key("lease", job_id), self._owner, nx=True, px=self._lease_ms):
+        if not self._client.set(
+            self._key("lease", job_id), self._owner, nx=True, px=self._lease_ms
+        ):
             return None  # its process is running it
         blobs = self._client.hgetall(self._key("inputs", job_id))
         left = []
