@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from typing import cast
 
 import redis
 from redis.commands.core import Script
@@ -74,36 +75,61 @@ return 1
 
 
 class _RedisProgress:
+    """One run's view of a job's record: read whole at the first `get` (one round trip), then
+    kept up to date with what this run writes, and with what it finds when a claim fails."""
+
     def __init__(self, client: redis.Redis, key: str, ttl: int, replace: Script) -> None:
         self._client = client
         self._key = key
         self._ttl = ttl
         self._replace = replace
+        self._steps: dict[str, str] | None = None
 
     def get(self, step: str) -> str | None:
-        value = self._client.hget(self._key, step)
-        return value.decode() if isinstance(value, bytes) else value
+        if self._steps is None:
+            stored = cast(dict[bytes, bytes], self._client.hgetall(self._key))
+            self._steps = {k.decode(): v.decode() for k, v in stored.items()}
+        return self._steps.get(step)
 
     def claim(self, step: str, value: str) -> bool:
-        pipe = self._client.pipeline()
+        pipe = self._client.pipeline(transaction=False)
         pipe.hsetnx(self._key, step, value)
         pipe.expire(self._key, self._ttl)
-        claimed, _ = pipe.execute()
+        pipe.hget(self._key, step)
+        claimed, _, current = pipe.execute()
+        self._seen(step, current)
         return bool(claimed)
 
     def set(self, step: str, value: str) -> None:
-        pipe = self._client.pipeline()
+        pipe = self._client.pipeline(transaction=False)
         pipe.hset(self._key, step, value)
         pipe.expire(self._key, self._ttl)
         pipe.execute()
+        self._seen(step, value)
 
     def replace(self, step: str, expected: str, value: str) -> bool:
         if not value:
             raise ValueError("an empty value would delete the step")
-        return bool(self._replace(keys=[self._key], args=[step, expected, value, self._ttl]))
+        return self._swap(step, expected, value)
 
     def release(self, step: str, expected: str) -> None:
-        self._replace(keys=[self._key], args=[step, expected, "", self._ttl])
+        self._swap(step, expected, "")
+
+    def _swap(self, step: str, expected: str, value: str) -> bool:
+        pipe = self._client.pipeline(transaction=False)
+        self._replace(keys=[self._key], args=[step, expected, value, self._ttl], client=pipe)
+        pipe.hget(self._key, step)
+        swapped, current = pipe.execute()
+        self._seen(step, current)
+        return bool(swapped)
+
+    def _seen(self, step: str, value: bytes | str | None) -> None:
+        if self._steps is None:
+            return  # read whole when first asked
+        if value is None:
+            self._steps.pop(step, None)
+        else:
+            self._steps[step] = value.decode() if isinstance(value, bytes) else value
 
 
 class RedisProgressStore:
