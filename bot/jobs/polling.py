@@ -58,4 +58,5 @@ class DeferringPoller:
         raise self._later(min(poll_delay(elapsed), self._timeout - elapsed))
 
     def _later(self, delay: float) -> Later:
-        return Later(max(delay - self._lateness, 0.0))
+        # Never less than half the gap: a busy queue is not late, and a rerun costs a message.
+        return Later(max(delay - self._lateness, delay / 2))

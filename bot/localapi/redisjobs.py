@@ -127,13 +127,14 @@ class RedisJobStore:
         return [job.to_json() for job in jobs if job is not None and job.matches(query)]
 
     def orphaned(self, job_id: str) -> tuple[Job, list[tuple[int, ImageInput]]] | None:
-        job = self._load(job_id)
-        if job is None or job.status != IN_PROGRESS:
-            return None
         if not self._client.set(
             self._key("lease", job_id), self._owner, nx=True, px=self._lease_ms
         ):
             return None  # its process is running it
+        job = self._load(job_id)
+        if job is None or job.status != IN_PROGRESS:
+            self._client.delete(self._key("lease", job_id))
+            return None
         blobs = self._client.hgetall(self._key("inputs", job_id))
         left = []
         for index, image in enumerate(job.images):

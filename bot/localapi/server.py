@@ -25,6 +25,7 @@ from bot.localapi.fetch import DownloadError, download, private_hosts, too_large
 from bot.localapi.jobs import (
     COMPLETED_SUCCESSFULLY,
     DETECTION_ENGINE_ERROR,
+    IN_PROGRESS,
     IMAGE_DOWNLOAD_ERROR,
     INVALID_IMAGE_FORMAT_ERROR,
     UNKNOWN_ERROR,
@@ -272,11 +273,13 @@ class LocalApi:
         return answer
 
     def _get_job(self, request: _Request, job_id: str) -> Any:
-        orphaned = self._store.orphaned(job_id)
+        job = self._store.get(job_id)
+        orphaned = (
+            None if job is None or job["status"] != IN_PROGRESS else self._store.orphaned(job_id)
+        )
         if orphaned is not None:
             for index, image in orphaned[1]:
                 self._pool.submit(self._run_image, orphaned[0], index, image)
-        job = self._store.get(job_id)
         if job is None:
             raise HttpError(404, "not_found", "id: no detect job with this id", field="id")
         return job
