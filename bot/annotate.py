@@ -42,7 +42,12 @@ def annotate(image_bytes: bytes, result: ImageResult) -> bytes | None:
     """JPEG bytes of the image with every bounding box of the found objects drawn and labelled,
     or None when the result carries no boxes. Raises `InvalidImage` when the bytes do not decode.
     """
-    boxes = [(obj, box) for obj in result.found for box in obj.boxes]
+    # A box that counts for two classes (a face is also a person) is drawn once, for the first.
+    drawn: dict[tuple[float, float, float, float], tuple[DetectedObject, BoundingBox]] = {}
+    for obj in result.found:
+        for box in obj.boxes:
+            drawn.setdefault((box.x_min, box.y_min, box.x_max, box.y_max), (obj, box))
+    boxes = list(drawn.values())
     if not boxes:
         return None
     image = decode_image(image_bytes)

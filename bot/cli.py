@@ -19,6 +19,7 @@ import redis
 from slack_sdk.errors import SlackApiError
 
 from bot import replies
+from bot.classes import NEEDS_EMBEDDED, everything, for_api
 from bot.config import ConfigError, Settings, load_settings, parse_classes
 from bot.imageintelligence import (
     MAX_IMAGES_PER_JOB,
@@ -121,6 +122,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def detect(args: argparse.Namespace, settings: Settings) -> int:
     classes = _classes(args.classes) if args.classes else settings.detect_classes
+    if everything(classes) and not settings.uses_embedded_api:
+        raise UsageError(f"--classes: {NEEDS_EMBEDDED}")
     verify = args.verify or settings.detect_verify
     if len(args.images) > MAX_IMAGES_PER_JOB:
         raise UsageError(f"{len(args.images)} images given; at most {MAX_IMAGES_PER_JOB} at a time")
@@ -128,7 +131,8 @@ def detect(args: argparse.Namespace, settings: Settings) -> int:
     try:
         with open_api(settings) as client:
             job = client.wait_for_job(
-                client.detect(items, list(classes), verify=verify), timeout=settings.detect_timeout
+                client.detect(items, list(for_api(classes)), verify=verify),
+                timeout=settings.detect_timeout,
             )
     except ImageIntelligenceError as error:
         print(replies.error_message(error, images=len(items))["text"], file=sys.stderr)
@@ -316,5 +320,6 @@ def api(args: argparse.Namespace, settings: Settings) -> int:
         settings.local_api_client_id,
         settings.local_api_client_secret,
         workers=settings.local_api_workers,
+        allowed_private_hosts=settings.local_api_allow_private_hosts,
     )
     return 0

@@ -2,7 +2,8 @@
 
 Words that are http(s) links are images; Slack may send them wrapped as `<https://...>` or
 `<https://...|label>`. The other words are classes, separated by commas when there are any (so
-`coffee cup, person` names two classes) and by spaces otherwise. Anything that looks like an option
+`coffee cup, person` names two classes) and by spaces otherwise; `all` (alone) asks for every class
+the embedded detector knows. Anything that looks like an option
 (`-x`, `--all`) or a link of another scheme is a usage error, named in the message.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from bot.classes import checked
 from bot.imageintelligence import MAX_IMAGES_PER_JOB, MAX_URL_LENGTH
 
 
@@ -94,7 +96,10 @@ def _classes(words: list[str]) -> tuple[str, ...]:
     text = " ".join(words)
     parts = text.split(",") if "," in text else words
     names = (" ".join(p.replace("_", " ").split()).lower() for p in parts)
-    return tuple(dict.fromkeys(n for n in names if n))
+    try:
+        return checked(tuple(dict.fromkeys(n for n in names if n)))
+    except ValueError as problem:
+        raise UsageError(f"{str(problem)[0].upper()}{str(problem)[1:]}.") from None
 
 
 def _short(text: str, limit: int = 60) -> str:

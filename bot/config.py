@@ -14,10 +14,12 @@ from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
+from bot.classes import NEEDS_EMBEDDED, checked, everything
 from bot.imageintelligence.contract import DEFAULT_BASE_URL, VERIFY_MODES
+from bot.localapi.fetch import private_hosts
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
-DEFAULT_CLASSES = ("person", "car", "bicycle", "dog", "cat")
+DEFAULT_CLASSES: tuple[str, ...] = ("person", "car", "bicycle", "dog", "cat")
 
 T = TypeVar("T")
 N = TypeVar("N", int, float)
@@ -40,6 +42,8 @@ class Settings:
     local_api_client_id: str | None = None
     local_api_client_secret: str | None = field(default=None, repr=False)
     local_api_workers: int = 2
+    # Hosts `url` images may be on although they resolve to private or loopback addresses.
+    local_api_allow_private_hosts: frozenset[str] = frozenset()
     # Slack.
     slack_bot_token: str | None = field(default=None, repr=False)
     slack_signing_secret: str | None = field(default=None, repr=False)
@@ -101,16 +105,23 @@ def load_settings(
     if client_secret and not client_id:
         raise ConfigError("II_CLIENT_ID: required when II_CLIENT_SECRET is set")
 
+    detect_classes = get("DETECT_CLASSES", parse_classes, DEFAULT_CLASSES)
+    if everything(detect_classes) and client_id:
+        raise ConfigError(f"DETECT_CLASSES: {NEEDS_EMBEDDED}")
+
     return Settings(
         ii_api_url=get("II_API_URL", _http_url, DEFAULT_BASE_URL),
         ii_client_id=client_id,
         ii_client_secret=client_secret,
-        detect_classes=get("DETECT_CLASSES", parse_classes, DEFAULT_CLASSES),
+        detect_classes=detect_classes,
         detect_verify=get("DETECT_VERIFY", parse_verify, "NEVER"),
         detect_timeout=get("DETECT_TIMEOUT", _number(float), 60.0),
         local_api_client_id=env.get("LOCAL_API_CLIENT_ID"),
         local_api_client_secret=env.get("LOCAL_API_CLIENT_SECRET"),
         local_api_workers=get("LOCAL_API_WORKERS", _number(int), 2),
+        local_api_allow_private_hosts=get(
+            "LOCAL_API_ALLOW_PRIVATE_HOSTS", _private_hosts, frozenset()
+        ),
         slack_bot_token=get("SLACK_BOT_TOKEN", _prefixed("xoxb-"), None),
         slack_signing_secret=env.get("SLACK_SIGNING_SECRET"),
         slack_app_token=get("SLACK_APP_TOKEN", _prefixed("xapp-"), None),
@@ -132,8 +143,8 @@ def load_settings(
 def parse_classes(raw: str) -> tuple[str, ...]:
     classes = tuple(dict.fromkeys(c.strip().lower() for c in raw.split(",") if c.strip()))
     if not classes:
-        raise ValueError("give at least one class, e.g. person,car")
-    return classes
+        raise ValueError("give at least one class, e.g. person,car, or all")
+    return checked(classes)
 
 
 def parse_verify(raw: str) -> str:
@@ -199,6 +210,10 @@ def _prefixed(prefix: str) -> Callable[[str], str]:
         return raw
 
     return parse
+
+
+def _private_hosts(raw: str) -> frozenset[str]:
+    return private_hosts(host for host in raw.split(",") if host.strip())
 
 
 def _channel_set(raw: str) -> frozenset[str]:

@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bot.classes import everything
 from bot.imageintelligence.contract import FALSE_NEGATIVE, FALSE_POSITIVE
 from bot.imageintelligence.errors import (
     ApiError,
@@ -49,6 +50,7 @@ MAX_SELECT_OPTIONS = 100
 
 FEEDBACK_ACTION_ID = "report_mistake"
 
+NOTHING_KNOWN = "Nothing I know of found."
 _FEEDBACK_PREFIX = "fb1"
 _CODE_LETTERS = {FALSE_POSITIVE: "P", FALSE_NEGATIVE: "N"}
 _LETTER_CODES = {letter: code for code, letter in _CODE_LETTERS.items()}
@@ -68,11 +70,15 @@ IMAGE_STATUS_PHRASES: Mapping[str, str] = {
     IMAGE_MALFORMED_MESSAGE_ERROR: "was rejected as a malformed request",
 }
 
+# The same, where the API's reason follows ("could not be read: truncated or damaged image").
+_BECAUSE_PHRASES: Mapping[str, str] = {IMAGE_FORMAT_ERROR: "could not be read"}
+
 _USAGE = (
     "*Usage*\n"
     "`/detect` looks at the most recent image shared in this channel\n"
     "`/detect IMAGE_URL ...` looks at images on the web (http or https links)\n"
     "`/detect [IMAGE_URL ...] CLASS ...` looks for these classes instead of the defaults\n"
+    "`/detect [IMAGE_URL ...] all` says what is in the images, of every class it knows\n"
     "`/detect job JOB_ID` shows the results of an earlier job\n"
     "`/detect help` shows this message\n"
     "*Examples*\n"
@@ -179,7 +185,11 @@ def _display_name(name: str) -> str:
 
 def _findings(result: ImageResult, classes: Sequence[str]) -> _Findings:
     """Sort the requested classes (and any other class the API answered for) into found,
-    missing and unsupported. A requested class the API did not mention was not found."""
+    missing and unsupported. A requested class the API did not mention was not found. For
+    `all`, only what was found, best first."""
+    if everything(classes):
+        best_first = sorted(result.found, key=lambda obj: -obj.confidence)
+        return _Findings(tuple((obj.class_name, obj.confidence) for obj in best_first), (), ())
     objects = {obj.class_name.lower(): obj for obj in result.objects}
     found_keys = {obj.class_name.lower() for obj in result.found}
     names = dict.fromkeys(c.lower() for c in classes) | dict.fromkeys(objects)
@@ -214,11 +224,13 @@ def _details(outcome: ImageOutcome, classes: Sequence[str]) -> str:
         return f":warning: {name} was skipped: {escape(outcome.problem)}"
     assert outcome.result is not None
     if not outcome.result.ok:
-        return f":warning: {name} {_status_phrase(outcome.result.status)}."
+        return f":warning: {name} {_status_phrase(outcome.result)}."
     findings = _findings(outcome.result, classes)
     lines = [name]
     if findings.found:
         lines.append(f"Found: {_found_text(findings)}")
+    elif everything(classes):
+        lines.append(NOTHING_KNOWN)
     if findings.missing:
         lines.append(f"Not found: {_names(findings.missing)}")
     if findings.unsupported:
@@ -233,11 +245,13 @@ def summary_line(outcome: ImageOutcome, classes: Sequence[str]) -> str:
         return f"{name}: skipped ({escape(outcome.problem)})"
     assert outcome.result is not None
     if not outcome.result.ok:
-        return f"{name} {_status_phrase(outcome.result.status)}"
+        return f"{name} {_status_phrase(outcome.result)}"
     findings = _findings(outcome.result, classes)
     pieces = []
     if findings.found:
         pieces.append(_found_text(findings))
+    elif everything(classes):
+        pieces.append("nothing I know of found")
     if findings.missing:
         pieces.append(f"no {_names(findings.missing)} found")
     if findings.unsupported:
@@ -245,7 +259,16 @@ def summary_line(outcome: ImageOutcome, classes: Sequence[str]) -> str:
     return f"{name}: {' · '.join(pieces)}"
 
 
-def _status_phrase(status: str) -> str:
+def _status_phrase(result: ImageResult) -> str:
+    """Why the image has no results; with the reason the API gave, when it gave a short one."""
+    reason = " ".join((result.error or "").split())
+    if reason and len(reason) <= 200:
+        phrase = _BECAUSE_PHRASES.get(result.status) or _status_only(result.status)
+        return f"{phrase}: {escape(reason)}"
+    return _status_only(result.status)
+
+
+def _status_only(status: str) -> str:
     return IMAGE_STATUS_PHRASES.get(status, f"failed ({escape(status)})")
 
 
@@ -481,13 +504,21 @@ def busy_message(*, restarting: bool) -> dict[str, Any]:
     return notice("The bot has too much work queued right now. Try again in a minute.")
 
 
-def help_message(default_classes: Sequence[str] = ()) -> dict[str, Any]:
-    """Usage of `/detect`, naming the default classes when given."""
+def help_message(
+    default_classes: Sequence[str] = (), groups: Sequence[tuple[str, Sequence[str]]] = ()
+) -> dict[str, Any]:
+    """Usage of `/detect`, naming the default classes and the classes the detector knows (by
+    group) when given."""
     intro = "*Detect objects in images* with `/detect`."
     if default_classes:
         intro += f" Default classes: {_names(default_classes)}."
     text = f"{intro}\n{_USAGE}"
-    return _message(text, [_section(text)])
+    blocks = [_section(text)]
+    if groups:
+        known = "*Classes I know*\n" + "\n".join(f"_{t}_: {_names(n)}" for t, n in groups)
+        blocks.append(_section(known))
+        text += f"\n{known}"
+    return _message(text, blocks)
 
 
 def usage_error(problem: str) -> dict[str, Any]:
@@ -498,5 +529,6 @@ def usage_error(problem: str) -> dict[str, Any]:
 
 def request_announcement(user_id: str, classes: Sequence[str], n_images: int) -> dict[str, Any]:
     """The visible message a `/detect` answer is threaded under."""
-    text = f"<@{escape(user_id)}> asked to detect {_names(classes)} in {_plural(n_images, 'image')}"
+    what = "everything I know" if everything(classes) else _names(classes)
+    text = f"<@{escape(user_id)}> asked to detect {what} in {_plural(n_images, 'image')}"
     return _message(text, [_section(text)])

@@ -96,3 +96,11 @@ def test_other_photos_and_a_greyscale_one_come_back_as_colour_jpeg(name: str) ->
 def test_bytes_that_are_not_an_image_raise_invalid_image() -> None:
     with pytest.raises(InvalidImage):
         annotate(b"<html>login</html>", result(cat(BoundingBox(1, 1, 5, 5, 0.5))))
+
+
+def test_a_box_that_counts_for_two_classes_is_drawn_once_for_the_first() -> None:
+    face = BoundingBox(150, 80, 330, 290, 0.87)
+    person = DetectedObject("person", 0.87, True, boxes=(face,))
+    both = annotate(CHELSEA, result(person, DetectedObject("face", 0.87, True, boxes=(face,))))
+    assert both is not None
+    assert both == annotate(CHELSEA, result(person))

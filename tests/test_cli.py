@@ -98,6 +98,36 @@ def test_detect_looks_for_the_classes_given(monkeypatch, capsys):
     assert re.fullmatch(rf"{re.escape(COFFEE)}: coffee cup \d+%", one_line(out))
 
 
+def test_detect_all_names_what_is_in_each_photo_best_first(monkeypatch, capsys):
+    examples = [
+        str(REPO / "examples" / n) for n in ("chelsea.png", "coffee.png", "grace_hopper.jpg")
+    ]
+
+    code, out, err = cli(monkeypatch, capsys, "detect", "--classes", "all", *examples)
+
+    assert code == 0, err
+    found = {
+        line.split(": ", 1)[0]: [
+            item.rsplit(" ", 1)[0] for item in line.split(": ", 1)[1].split(", ")
+        ]
+        for line in out.strip().splitlines()
+    }
+    assert found[examples[0]][0] == "cat"
+    assert found[examples[1]][0] == "cup"
+    assert found[examples[2]][0] == "person" and "tie" in found[examples[2]]
+    assert "no " not in out and "not supported" not in out
+
+
+def test_detect_all_with_a_hosted_account_is_a_usage_error(monkeypatch, capsys, api):
+    code, _, err = cli(
+        monkeypatch, capsys, "detect", "--classes", "all", CHELSEA, **hosted_env(api)
+    )
+
+    assert code == 2
+    assert "`all` means every class of the embedded detector" in one_line(err)
+    assert api.total_calls() == 0
+
+
 def test_detect_json_prints_the_apis_job_as_the_spec_defines_it(monkeypatch, capsys):
     code, out, err = cli(monkeypatch, capsys, "detect", "--json", "--verify", "auto", CHELSEA)
 
@@ -116,7 +146,9 @@ def test_detect_hands_urls_to_the_api_and_reports_each_image_on_its_line(monkeyp
     code, out, err = cli(monkeypatch, capsys, "detect", url, CHELSEA, **hosted_env(api))
 
     assert code == 0, err
-    assert out.splitlines()[0] == f"{url} could not be downloaded"
+    assert out.splitlines()[0] == (
+        f"{url} could not be downloaded: it points at a private or local address"
+    )
     assert re.search(r"\bcat \d+%", out.splitlines()[1])
     (body,) = api.bodies("POST /detect")
     assert body["images"][0] == {"url": url, "customId": "0"}

@@ -32,6 +32,10 @@ def test_links_in_every_form_slack_sends_them():
     )
 
 
+def test_all_asks_for_every_class():
+    assert parse("https://e.example/a.jpg ALL").classes == ("all",)
+
+
 def test_commas_separate_classes_with_spaces_in_them():
     assert parse("Coffee Cup, person").classes == ("coffee cup", "person")
     assert parse("coffee_cup dog dog").classes == ("coffee cup", "dog")
@@ -47,6 +51,7 @@ def test_commas_separate_classes_with_spaces_in_them():
         ("<@U123> person", "mention"),
         ("https://example.com/" + "a" * 600, "512"),
         (" ".join(f"https://e.example/{n}.jpg" for n in range(65)), "64"),
+        ("all cat", "`all` already means every class"),
     ],
 )
 def test_bad_input_is_named(text, problem):

@@ -47,6 +47,10 @@ def test_values_are_parsed():
         ("II_API_URL", "ftp://example.com"),
         ("AUTO_DETECT", "perhaps"),
         ("LOG_LEVEL", "LOUD"),
+        ("DETECT_CLASSES", "all, cat"),
+        ("LOCAL_API_ALLOW_PRIVATE_HOSTS", "images.intranet, not a host"),
+        ("REDIS_URL", "http://127.0.0.1:6379"),
+        ("WORKER_DEAD_AFTER", "0"),
     ],
 )
 def test_a_bad_value_is_named_in_one_line(name, value):
@@ -63,6 +67,31 @@ def test_a_token_in_the_wrong_variable_is_refused_without_echoing_it():
         load_settings({"SLACK_BOT_TOKEN": secret}, dotenv_path=None)
     assert "SLACK_BOT_TOKEN" in str(error.value)
     assert secret not in str(error.value)
+
+
+def test_all_classes_and_private_hosts_for_the_embedded_api():
+    settings = load_settings(
+        {"DETECT_CLASSES": "All", "LOCAL_API_ALLOW_PRIVATE_HOSTS": "Images.Intranet., 10.0.0.7"},
+        dotenv_path=None,
+    )
+    assert settings.detect_classes == ("all",)
+    assert settings.local_api_allow_private_hosts == frozenset({"images.intranet", "10.0.0.7"})
+
+
+def test_all_classes_with_a_hosted_account_is_an_error_saying_why():
+    with pytest.raises(ConfigError) as error:
+        load_settings(
+            {"DETECT_CLASSES": "all", "II_CLIENT_ID": "abc", "II_CLIENT_SECRET": "def"},
+            dotenv_path=None,
+        )
+    assert str(error.value).startswith("DETECT_CLASSES: `all` means every class of the embedded")
+
+
+def test_a_redis_url_with_a_bad_scheme_is_named_without_its_password():
+    with pytest.raises(ConfigError) as error:
+        load_settings({"REDIS_URL": "http://:hunter2-secret@redis.example:6379"}, dotenv_path=None)
+    assert str(error.value).startswith("REDIS_URL: must be a redis:// or rediss:// URL")
+    assert "hunter2" not in str(error.value)
 
 
 def test_half_an_api_account_is_an_error():

@@ -181,6 +181,50 @@ def test_the_main_image_statuses_read_as_the_issue_says() -> None:
     assert IMAGE_STATUS_PHRASES[IMAGE_FORMAT_ERROR] == "is not an image the detector can read"
 
 
+def test_the_reason_the_api_gave_follows_the_status_escaped_and_short() -> None:
+    def failed(status: str, error: str | None) -> str:
+        bad = ImageResult("img", "", status, None, (), error)
+        return texts(
+            results_message([ImageOutcome("photo.jpg", bad)], job_ids=[], classes=CLASSES)
+        )[0]
+
+    assert failed(IMAGE_DOWNLOAD_ERROR, "the image server answered HTTP 404") == (
+        ":warning: *photo.jpg* could not be downloaded: the image server answered HTTP 404."
+    )
+    assert failed(IMAGE_FORMAT_ERROR, "truncated or damaged  image") == (
+        ":warning: *photo.jpg* could not be read: truncated or damaged image."
+    )
+    assert failed(IMAGE_DOWNLOAD_ERROR, "<!here> " + "x" * 300) == (
+        ":warning: *photo.jpg* could not be downloaded."
+    )
+    assert failed(IMAGE_DOWNLOAD_ERROR, "<!here> now") == (
+        ":warning: *photo.jpg* could not be downloaded: &lt;!here&gt; now."
+    )
+
+
+def test_all_lists_what_was_found_best_first_and_reports_only_that() -> None:
+    many = result(found("dog", 0.6), absent("cat"), found("person", 0.9), unsupported("ufo"))
+    nothing = result(absent("dog"), absent("person"))
+    message = results_message(
+        [ImageOutcome("park.jpg", many), ImageOutcome("sky.jpg", nothing)],
+        job_ids=[JOB],
+        classes=["all"],
+    )
+
+    assert texts(message)[:2] == [
+        "*park.jpg*\nFound: person 90%, dog 60%",
+        "*sky.jpg*\nNothing I know of found.",
+    ]
+    assert message["text"] == "park.jpg: person 90%, dog 60%; sky.jpg: nothing I know of found"
+    (control,) = controls(message)
+    assert [o["text"]["text"] for o in control["options"]] == [
+        "person is not there",
+        "dog is not there",
+    ]
+    announced = request_announcement("U1", ["all"], 2)
+    assert announced["text"] == "<@U1> asked to detect everything I know in 2 images"
+
+
 def test_an_unknown_status_still_says_the_image_failed() -> None:
     message = results_message(
         [ImageOutcome("a.png", result(status="NEW_<ERROR>"))], job_ids=[JOB], classes=CLASSES

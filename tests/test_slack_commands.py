@@ -304,7 +304,9 @@ def test_the_embedded_api_refuses_a_link_to_a_private_address(
         bot.command(photos.url)
         _, reply = announcement_and_reply(bot, slack)
 
-    assert reply["text"] == f"{photos.url} could not be downloaded"
+    assert reply["text"] == (
+        f"{photos.url} could not be downloaded: it points at a private or local address"
+    )
     assert photos.gets == []
 
 
@@ -325,3 +327,51 @@ def test_a_channel_outside_allowed_channels_gets_not_enabled(slack: SlackEmulato
     assert shown["channel"] == allowed
     assert web_api_calls(slack) == ["chat.postEphemeral"]
     assert api.count("POST /detect") == 0
+
+
+# -- every class ----------------------------------------------------------------------------------
+
+
+def test_detect_all_names_what_is_in_the_photo_best_first_and_nothing_else(
+    slack: SlackEmulator, photos: PhotoServer
+):
+    env = {"LOCAL_API_ALLOW_PRIVATE_HOSTS": "127.0.0.1"}  # the test's photo server, on loopback
+    with running_bot(slack, **env) as bot:  # the embedded API, which knows every class it has
+        assert acked_quietly(bot.command(f"{photos.url} all"))
+        announcement, reply = announcement_and_reply(bot, slack)
+
+    assert announcement["text"] == f"<@{USER}> asked to detect everything I know in 1 image"
+    assert reply["text"].startswith(f"{photos.url}: cat ")
+    assert "no " not in reply["text"] and "not supported" not in reply["text"]
+    section = reply["blocks"][0]["text"]["text"]
+    assert "Not found" not in section
+    found = section.split("Found: ")[1].split("\n")[0].split(", ")
+    scores = [int(item.rsplit(" ", 1)[1].rstrip("%")) for item in found]
+    assert found[0].startswith("cat ") and scores == sorted(scores, reverse=True)
+    # "Report a mistake" offers what was found, not the classes that were not.
+    options = reply["blocks"][0]["accessory"].get("options") or [reply["blocks"][0]["accessory"]]
+    assert len(options) == len(found)
+    assert len(photos.gets) == 1  # fetched: 127.0.0.1 is allowed
+
+
+def test_detect_all_with_a_hosted_account_says_it_needs_a_class_list(bot: Bot, api: FaultyApi):
+    body = acked_ephemeral(bot.command("all"))
+
+    assert "`all` means every class of the embedded detector" in body["text"]
+    assert "name the classes" in body["text"]
+    assert api.total_calls() == 0
+
+
+def test_help_lists_the_classes_by_group_on_the_embedded_api_only(
+    slack: SlackEmulator, api: FaultyApi
+):
+    with running_bot(slack) as embedded:
+        known = acked_ephemeral(embedded.command("help"))
+    with running_bot(slack, **hosted(api)) as hosted_bot:
+        hosted_help = acked_ephemeral(hosted_bot.command("help"))
+
+    listing = known["blocks"][1]["text"]["text"]
+    assert listing.startswith("*Classes I know*\n_People and animals_: person, face, ")
+    assert "_Vehicles" in listing and "motorcycle" in listing and "traffic light" in listing
+    assert "`/detect [IMAGE_URL ...] all`" in known["text"]
+    assert len(hosted_help["blocks"]) == 1 and "Classes I know" not in hosted_help["text"]

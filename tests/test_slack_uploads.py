@@ -221,7 +221,7 @@ def test_a_file_that_is_not_an_image_says_why_while_the_others_get_results(
 
     reply = slack.wait_for("chat.postMessage", timeout=REPLY_TIMEOUT)[0].args
     idle(bot)
-    assert summary(reply, "broken.png") == "is not an image the detector can read"
+    assert summary(reply, "broken.png") == "could not be read: not an image"
     assert found(summary(reply, "chelsea.png")).startswith("cat ")
     assert found(summary(reply, "astronaut.png")).startswith("person ")
     assert sections(reply)[1]["text"]["text"].startswith(":warning: *broken.png*")
@@ -247,6 +247,20 @@ def test_detect_classes_set_what_is_looked_for_and_unsupported_ones_say_so(
     assert person.startswith("people ")  # a synonym of the detector's "person"
     assert person.endswith(" · no cat found · unicorn not supported")
     assert "Not supported by this detector: unicorn" in section(reply, "chelsea.png")
+
+
+def test_detect_classes_all_answers_what_is_in_the_photo_with_every_box_drawn_once(
+    slack: SlackEmulator,
+):
+    with running_bot(slack, DETECT_CLASSES="all") as bot:
+        bot.share(slack.add_image(photo("grace_hopper.jpg"), "grace_hopper.jpg"))
+        reply = slack.wait_for("chat.postMessage", timeout=REPLY_TIMEOUT)[0].args
+        idle(bot)
+    items = summary(reply, "grace_hopper.jpg").split(", ")
+    assert [item.rsplit(" ", 1)[0] for item in items][:1] == ["person"]
+    assert {"face", "tie"} <= {item.rsplit(" ", 1)[0] for item in items}
+    (upload,) = slack.uploads
+    assert upload.filename == "grace_hopper-detected.jpg"
 
 
 # -- progress reactions -------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 
 from bot import replies
 from bot.annotate import annotate
+from bot.classes import for_api
 from bot.imageintelligence import (
     MAX_IMAGES_PER_JOB,
     DetectJob,
@@ -350,9 +351,8 @@ def _submit(work: _Run, images: Sequence[_Image], chunk: Sequence[int]) -> Detec
             items.append(blob_image(data, str(position)))
     if not items:
         return None
-    return work.ctx.api.detect(
-        items, list(work.job.classes), verify=work.ctx.settings.detect_verify
-    )
+    classes = list(for_api(work.job.classes))
+    return work.ctx.api.detect(items, classes, verify=work.ctx.settings.detect_verify)
 
 
 def _outcome(work: _Run, index: int, image: _Image) -> ImageOutcome:

@@ -5,10 +5,12 @@ from __future__ import annotations
 from slack_bolt import Ack, App, BoltContext
 
 from bot import command_text, replies
+from bot.classes import NEEDS_EMBEDDED, everything
 from bot.command_text import Detect, Help, ShowJob, UsageError
 from bot.config import Settings
 from bot.jobs import show_job
 from bot.jobs.detect import DetectImages
+from bot.localapi.vocabulary import CLASS_GROUPS
 from bot.queue import Queue
 
 
@@ -23,7 +25,15 @@ def register(app: App, queue: Queue, settings: Settings) -> None:
             ack(**replies.usage_error(str(problem)))
             return
         if isinstance(parsed, Help):
-            ack(**replies.help_message(settings.detect_classes))
+            groups = CLASS_GROUPS if settings.uses_embedded_api else ()
+            ack(**replies.help_message(settings.detect_classes, groups))
+            return
+        if (
+            isinstance(parsed, Detect)
+            and everything(parsed.classes)
+            and not settings.uses_embedded_api
+        ):
+            ack(**replies.usage_error(NEEDS_EMBEDDED))
             return
         if not settings.allows(channel):
             ack(**replies.notice("I am not enabled in this channel."))

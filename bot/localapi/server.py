@@ -25,8 +25,8 @@ from bot.localapi.fetch import DownloadError, download, private_hosts, too_large
 from bot.localapi.jobs import (
     COMPLETED_SUCCESSFULLY,
     DETECTION_ENGINE_ERROR,
-    IN_PROGRESS,
     IMAGE_DOWNLOAD_ERROR,
+    IN_PROGRESS,
     INVALID_IMAGE_FORMAT_ERROR,
     UNKNOWN_ERROR,
     Job,

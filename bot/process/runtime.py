@@ -45,6 +45,7 @@ def open_api(
             settings.local_api_client_id,
             settings.local_api_client_secret,
             workers=settings.local_api_workers,
+            allowed_private_hosts=settings.local_api_allow_private_hosts,
             max_image_bytes=settings.max_image_bytes,
             store=None if shared is None else RedisJobStore(shared, prefix=NAMESPACE),
         )
