@@ -31,8 +31,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot.imageintelligence import ImageIntelligenceClient, blob_image  # noqa: E402
+from bot.imaging import decode_image  # noqa: E402
 from bot.localapi import start_local_api  # noqa: E402
-from bot.localapi.detector import Detector, decode_image  # noqa: E402
+from bot.localapi.detector import Detector  # noqa: E402
 from bot.localapi.vocabulary import (  # noqa: E402
     ANSWERED_BY,
     BLAZEFACE,

@@ -29,7 +29,7 @@ from bot.imageintelligence import (
     blob_image,
     url_image,
 )
-from bot.localapi.detector import InvalidImage, decode_image
+from bot.imaging import InvalidImage, decode_image
 from bot.process.runtime import open_api
 from bot.process.socket_mode import run_socket_mode
 from bot.process.web import run_http

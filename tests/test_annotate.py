@@ -11,7 +11,7 @@ from PIL import Image
 
 from bot.annotate import annotate
 from bot.imageintelligence.models import BoundingBox, DetectedObject, ImageResult
-from bot.localapi.detector import InvalidImage
+from bot.imaging import InvalidImage
 
 IMAGES = Path(__file__).parent / "images"
 CHELSEA = (IMAGES / "chelsea.png").read_bytes()  # 451 x 300

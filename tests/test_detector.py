@@ -17,15 +17,13 @@ import numpy as np
 import pytest
 from PIL import Image, ImageSequence
 
+from bot.imaging import MAX_PIXELS, InvalidImage, decode_image
 from bot.localapi.detector import (
     COCO_LABELS,
-    MAX_PIXELS,
     MODELS_DIR,
     OIDV4_MODEL,
     Detection,
     Detector,
-    InvalidImage,
-    decode_image,
     get_detector,
 )
 from bot.localapi.vocabulary import (
@@ -299,7 +297,7 @@ print(len(got), len({id(d) for d in got}), *sorted(got[0].loaded))
     assert done.stdout.split() == ["8", "1", BLAZEFACE, COCO]
 
 
-# --- decoding: formats and modes -----------------------------------------------------------------
+# --- decoding (bot/imaging.py), as the detector needs it: formats and modes -----------------------------------------------------------------
 
 
 def assert_close(decoded: Image.Image, expected: Image.Image, tolerance: float) -> None:

@@ -30,8 +30,8 @@ import requests
 from bot.annotate import annotate
 from bot.httpserver import ServerThread
 from bot.imageintelligence.models import ImageResult
+from bot.imaging import decode_image
 from bot.localapi import create_app, generate_credentials, serve, start_local_api
-from bot.localapi.detector import decode_image
 from tests import apispec
 from tests.photos import camera_closeup
 

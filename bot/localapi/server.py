@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 
-from bot.localapi.detector import Detector, InvalidImage, decode_image, get_detector
+from bot.imaging import InvalidImage, decode_image
+from bot.localapi.detector import Detector, get_detector
 from bot.localapi.errors import BadRequest, HttpError
 from bot.localapi.fetch import DownloadError, download, private_hosts, too_large
 from bot.localapi.jobs import (

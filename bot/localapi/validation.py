@@ -13,13 +13,14 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
+from bot.imageintelligence.contract import (
+    FEEDBACK_CODES,
+    MAX_ID_LENGTH,
+    MAX_IMAGES_PER_JOB,
+    MAX_URL_LENGTH,
+    VERIFY_MODES,
+)
 from bot.localapi.errors import BadRequest
-
-MAX_IMAGES_PER_JOB = 64
-MAX_URL_LENGTH = 512
-MAX_CUSTOM_ID_LENGTH = 64
-VERIFY_MODES = ("NEVER", "AUTO", "ALWAYS")
-FEEDBACK_CODES = ("FALSE_POSITIVE", "FALSE_NEGATIVE")
 
 
 @dataclass(frozen=True)
@@ -78,8 +79,8 @@ def parse_detect_request(body: Any) -> DetectRequest:
     return DetectRequest(
         images=tuple(_image(item, f"images[{i}]") for i, item in enumerate(images)),
         classes=tuple(_class(item, f"classes[{i}]") for i, item in enumerate(classes)),
-        custom_id=_optional_string(obj, "customId", "customId", max_length=MAX_CUSTOM_ID_LENGTH),
-        feed_id=_optional_string(obj, "feedId", "feedId", max_length=MAX_CUSTOM_ID_LENGTH),
+        custom_id=_optional_string(obj, "customId", "customId", max_length=MAX_ID_LENGTH),
+        feed_id=_optional_string(obj, "feedId", "feedId", max_length=MAX_ID_LENGTH),
     )
 
 
@@ -138,9 +139,7 @@ def _image(value: Any, path: str) -> ImageInput:
     item = _object(value, path)
     url = _optional_string(item, "url", f"{path}.url", max_length=MAX_URL_LENGTH)
     blob = _optional_string(item, "blob", f"{path}.blob")
-    custom_id = _optional_string(
-        item, "customId", f"{path}.customId", max_length=MAX_CUSTOM_ID_LENGTH
-    )
+    custom_id = _optional_string(item, "customId", f"{path}.customId", max_length=MAX_ID_LENGTH)
     if url is not None and blob is None:
         return ImageInput(source=url, custom_id=custom_id)
     if blob is None or url is not None:
