@@ -20,10 +20,14 @@ class WorkspaceSettings:
 
     def apply(self, settings: Settings) -> Settings:
         """The settings the bot uses in this workspace."""
-        chosen = {
-            "detect_classes": self.classes,
-            "auto_detect": self.auto_detect,
-            "annotate": self.annotate,
-            "allowed_channels": self.allowed_channels,
-        }
-        return dataclasses.replace(settings, **{k: v for k, v in chosen.items() if v is not None})
+        return dataclasses.replace(
+            settings,
+            detect_classes=settings.detect_classes if self.classes is None else self.classes,
+            auto_detect=settings.auto_detect if self.auto_detect is None else self.auto_detect,
+            annotate=settings.annotate if self.annotate is None else self.annotate,
+            allowed_channels=(
+                settings.allowed_channels
+                if self.allowed_channels is None
+                else self.allowed_channels
+            ),
+        )
