@@ -1,8 +1,9 @@
-"""The one place Bolt is wired: the App and its listeners."""
+"""The one place Bolt is wired: the App, its listeners, and (for many workspaces) the OAuth flow."""
 
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from slack_bolt import App, BoltResponse
 
@@ -10,19 +11,41 @@ from bot.config import Settings
 from bot.listeners import register_listeners
 from bot.queue import Queue, QueueUnavailable
 from bot.slack.clients import make_web_client
+from bot.workspaces.installations import InstalledAuthorize
+from bot.workspaces.oauth import oauth_settings
+
+if TYPE_CHECKING:
+    from bot.process.runtime import Workspaces
 
 
-def build_app(settings: Settings, queue: Queue) -> App:
-    app = App(
-        client=make_web_client(settings, settings.slack_bot_token),
-        signing_secret=settings.slack_signing_secret or "",
-        # `python -m bot run` and `check` call auth.test themselves, with a readable message.
-        token_verification_enabled=False,
-        # Listeners only submit a job; Slack's answer waits for that, so nothing unqueued is acked.
-        process_before_response=True,
-        logger=logging.getLogger("bot.bolt"),
-    )
-    register_listeners(app, queue, settings)
+def build_app(settings: Settings, queue: Queue, workspaces: Workspaces) -> App:
+    logger = logging.getLogger("bot.bolt")
+    installations = workspaces.installations
+    if installations is None:
+        app = App(
+            client=make_web_client(settings, settings.slack_bot_token),
+            signing_secret=settings.slack_signing_secret or "",
+            # `python -m bot run` and `check` call auth.test themselves, with a readable message.
+            token_verification_enabled=False,
+            # Listeners only submit a job; Slack's answer waits for that, so nothing unqueued is acked.
+            process_before_response=True,
+            logger=logger,
+        )
+    else:
+        app = App(
+            client=make_web_client(settings, None),
+            signing_secret=settings.slack_signing_secret or "",
+            oauth_settings=oauth_settings(settings, installations),
+            # Bolt takes an Authorize as is (its hint says a callable returning a result).
+            authorize=InstalledAuthorize(installations),  # type: ignore[arg-type]
+            installation_store=installations.store,
+            installation_store_bot_only=True,
+            process_before_response=True,
+            logger=logger,
+        )
+        # app_uninstalled and tokens_revoked delete the workspace's installation.
+        app.enable_token_revocation_listeners()
+    register_listeners(app, queue, lambda team_id: workspaces.settings_for(settings, team_id))
 
     @app.error
     def on_error(error: Exception, logger: logging.Logger) -> BoltResponse | None:

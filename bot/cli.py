@@ -16,6 +16,7 @@ from typing import NoReturn
 from urllib.parse import urlsplit
 
 import redis
+import sqlalchemy
 from slack_sdk.errors import SlackApiError
 
 from bot import replies
@@ -38,6 +39,7 @@ from bot.queue.redis import connect
 from bot.queue.redis import where as redis_where
 from bot.replies import ImageOutcome
 from bot.slack.clients import make_web_client
+from bot.workspaces.database import Database
 
 logger = logging.getLogger("bot")
 
@@ -215,7 +217,10 @@ def _check_slack(settings: Settings) -> list[tuple[bool, str]]:
     missing = _missing_slack_settings(settings, socket_mode=settings.socket_mode)
     if missing:
         return [(False, line) for line in missing]
-    lines = [_check_slack_auth(settings)]
+    if settings.many_workspaces:
+        lines = [_check_installations(settings)]
+    else:
+        lines = [_check_slack_auth(settings)]
     if settings.socket_mode:
         try:
             make_web_client(settings, settings.slack_bot_token).apps_connections_open(
@@ -228,6 +233,26 @@ def _check_slack(settings: Settings) -> list[tuple[bool, str]]:
     else:
         lines.append((True, "HTTP: SLACK_SIGNING_SECRET is set"))
     return lines
+
+
+def _check_installations(settings: Settings) -> tuple[bool, str]:
+    assert settings.database_url  # load_settings requires it with SLACK_CLIENT_ID
+    database = Database(settings.database_url)
+    try:
+        with database.engine.connect() as conn:
+            table = sqlalchemy.inspect(conn).has_table("slack_bots")
+            count = (
+                conn.execute(
+                    sqlalchemy.text("SELECT COUNT(DISTINCT team_id) FROM slack_bots")
+                ).scalar_one()
+                if table
+                else 0
+            )
+    except sqlalchemy.exc.SQLAlchemyError as error:
+        return False, f"DATABASE_URL: the database cannot be reached ({type(error).__name__})"
+    finally:
+        database.close()
+    return True, f"Slack: installed in {count} workspace(s), kept in the database"
 
 
 def _check_slack_auth(settings: Settings) -> tuple[bool, str]:
@@ -247,7 +272,12 @@ def _missing_slack_settings(settings: Settings, *, socket_mode: bool | None) -> 
     calls the Web API."""
     where = "from your app's page at https://api.slack.com/apps"
     missing = []
-    if not settings.slack_bot_token:
+    if settings.many_workspaces and socket_mode:
+        missing.append(
+            "SLACK_APP_TOKEN: workspaces install the app over HTTP (Slack's OAuth redirect), "
+            "so with SLACK_CLIENT_ID run `python -m bot run --http`"
+        )
+    if not settings.slack_bot_token and not settings.many_workspaces:
         missing.append(
             f"SLACK_BOT_TOKEN is not set: copy the Bot User OAuth Token (xoxb-…) {where}, "
             "OAuth & Permissions"
@@ -301,7 +331,9 @@ def _not_ready(settings: Settings, *, socket_mode: bool | None) -> str | None:
     missing = _missing_slack_settings(settings, socket_mode=socket_mode)
     if missing:
         return missing[0]
-    ok, line = _check_slack_auth(settings)
+    ok, line = (
+        _check_installations(settings) if settings.many_workspaces else _check_slack_auth(settings)
+    )
     if not ok:
         return line
     logger.info(line)

@@ -62,6 +62,12 @@ class Settings:
     redis_url: str | None = field(default=None, repr=False)
     # Seconds without a heartbeat after which a worker counts as dead and its jobs are run again.
     worker_dead_after: float = 15.0
+    # Many workspaces: installed through Slack's OAuth flow, tokens kept in DATABASE_URL.
+    slack_client_id: str | None = None
+    slack_client_secret: str | None = field(default=None, repr=False)
+    slack_redirect_uri: str | None = None
+    slack_token_rotation: bool = False
+    database_url: str | None = field(default=None, repr=False)  # as SQLAlchemy takes it
 
     @property
     def uses_embedded_api(self) -> bool:
@@ -71,9 +77,17 @@ class Settings:
     def socket_mode(self) -> bool:
         return bool(self.slack_app_token)
 
+    @property
+    def many_workspaces(self) -> bool:
+        """Installed through Slack's OAuth flow (SLACK_CLIENT_ID), not with one SLACK_BOT_TOKEN."""
+        return bool(self.slack_client_id)
+
     def allows(self, channel: str) -> bool:
         """Whether the bot answers in `channel` (ALLOWED_CHANNELS; empty allows every channel)."""
         return not self.allowed_channels or channel in self.allowed_channels
+
+
+SettingsFor = Callable[[str], Settings]  # the settings that apply in a workspace (by team id)
 
 
 def load_settings(
@@ -105,6 +119,26 @@ def load_settings(
     if client_secret and not client_id:
         raise ConfigError("II_CLIENT_ID: required when II_CLIENT_SECRET is set")
 
+    slack_client_id = env.get("SLACK_CLIENT_ID")
+    if bool(slack_client_id) != bool(env.get("SLACK_CLIENT_SECRET")):
+        missing = "SLACK_CLIENT_SECRET" if slack_client_id else "SLACK_CLIENT_ID"
+        raise ConfigError(f"{missing}: SLACK_CLIENT_ID and SLACK_CLIENT_SECRET go together")
+    if slack_client_id and env.get("SLACK_BOT_TOKEN"):
+        raise ConfigError(
+            "SLACK_BOT_TOKEN: set it for one workspace, or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET "
+            "for every workspace that installs the app, not both"
+        )
+    if slack_client_id and not env.get("DATABASE_URL"):
+        raise ConfigError(
+            "DATABASE_URL is not set: with SLACK_CLIENT_ID the installations are kept in a "
+            "database, postgres://... (a PaaS add-on sets it) or sqlite:///path for one process"
+        )
+    rotation = get("SLACK_TOKEN_ROTATION", parse_bool, False)
+    if rotation and not slack_client_id:
+        raise ConfigError(
+            "SLACK_TOKEN_ROTATION: tokens that rotate come from installs through the OAuth flow; "
+            "set SLACK_CLIENT_ID and SLACK_CLIENT_SECRET"
+        )
     detect_classes = get("DETECT_CLASSES", parse_classes, DEFAULT_CLASSES)
     if everything(detect_classes) and client_id:
         raise ConfigError(f"DETECT_CLASSES: {NEEDS_EMBEDDED}")
@@ -137,6 +171,11 @@ def load_settings(
         log_level=get("LOG_LEVEL", _log_level, "INFO"),
         redis_url=get("REDIS_URL", _redis_url, None),
         worker_dead_after=get("WORKER_DEAD_AFTER", _number(float), 15.0),
+        slack_client_id=slack_client_id,
+        slack_client_secret=env.get("SLACK_CLIENT_SECRET"),
+        slack_redirect_uri=get("SLACK_REDIRECT_URI", _http_url, None),
+        slack_token_rotation=rotation,
+        database_url=get("DATABASE_URL", _database_url, None),
     )
 
 
@@ -192,6 +231,20 @@ def _http_url(raw: str) -> str:
 
 def _slack_api_url(raw: str) -> str:
     return _http_url(raw) + "/"
+
+
+def _database_url(raw: str) -> str:
+    """The URL as SQLAlchemy takes it: PaaS add-ons give postgres://, which it does not know, and
+    its own postgresql:// means the psycopg2 driver, not the psycopg 3 the bot ships."""
+    scheme, sep, rest = raw.partition("://")
+    if not sep or not rest:
+        raise ValueError("must be a postgres://, postgresql:// or sqlite:/// URL")
+    if scheme in ("postgres", "postgresql", "postgresql+psycopg"):
+        return f"postgresql+psycopg://{rest}"
+    if scheme == "sqlite" and rest.startswith("/") and len(rest) > 1:
+        return raw
+    # Never echo the value: it may carry the password.
+    raise ValueError("must be a postgres://, postgresql:// or sqlite:/// URL (with a file path)")
 
 
 def _redis_url(raw: str) -> str:

@@ -8,6 +8,7 @@ import pytest
 
 from bot.localapi import RunningLocalApi, start_local_api
 from tests.faultserver import FaultyApi, faulty_api
+from tests.postgres import postgres_fixture  # noqa: F401 - the session's throwaway PostgreSQL
 from tests.redisserver import RedisServer, redis_server
 from tests.slack_emulator import SlackEmulator
 

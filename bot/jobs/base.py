@@ -24,6 +24,7 @@ from bot.imageintelligence import (
     InvalidClientCredentials,
 )
 from bot.slack.clients import SlackClients, TeamSlack
+from bot.workspaces.settings import SettingsStore
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ class Job:
 
     kind: ClassVar[str]
     team_id: str
+    enterprise_id: str | None = None  # an Enterprise Grid workspace's organization
     channel: str
     user: str | None = None
     thread_ts: str | None = None
@@ -97,9 +99,14 @@ class Context:
     slack: SlackClients
     progress: ProgressStore
     poller: Poller
+    chosen: SettingsStore  # each workspace's own settings
+
+    def settings_for(self, job: Job) -> Settings:
+        """The settings that apply in the job's workspace."""
+        return self.chosen.get(job.team_id).apply(self.settings)
 
     def workspace(self, job: Job) -> TeamSlack | None:
-        team = self.slack.for_team(job.team_id)
+        team = self.slack.for_team(job.team_id, job.enterprise_id)
         if team is None:
             logger.warning(
                 "dropped a %s job: the app is not installed in %s", job.kind, job.team_id

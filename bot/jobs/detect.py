@@ -127,7 +127,7 @@ def run(job: DetectImages, ctx: Context) -> None:
     )
     if reply == ENDED:
         return  # the thread was told this one was cut short
-    if ctx.settings.annotate:
+    if ctx.settings_for(job).annotate:
         uploads = _annotated(work, images)
         once(
             progress,

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.config import Settings
+from bot.config import SettingsFor
 from bot.listeners import actions, commands, messages, shortcuts
 from bot.queue import Queue
 
 
-def register_listeners(app: App, queue: Queue, settings: Settings) -> None:
-    messages.register(app, queue, settings)
-    commands.register(app, queue, settings)
+def register_listeners(app: App, queue: Queue, settings_for: SettingsFor) -> None:
+    messages.register(app, queue, settings_for)
+    commands.register(app, queue, settings_for)
     actions.register(app, queue)
-    shortcuts.register(app, queue, settings)
+    shortcuts.register(app, queue, settings_for)

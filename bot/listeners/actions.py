@@ -29,6 +29,7 @@ def register(app: App, queue: Queue) -> None:
         queue.submit(
             Feedback(
                 team_id=context.team_id or "",
+                enterprise_id=context.enterprise_id,
                 channel=channel,
                 user=body["user"]["id"],
                 api_job_id=job_id,

@@ -4,29 +4,37 @@ from __future__ import annotations
 
 from slack_bolt import App, BoltContext
 
-from bot.config import Settings
+from bot.config import Settings, SettingsFor
 from bot.jobs.detect import DetectImages
 from bot.queue import Queue
 from bot.slack.files import image_files
 
 
-def register(app: App, queue: Queue, settings: Settings) -> None:
+def register(app: App, queue: Queue, settings_for: SettingsFor) -> None:
     # One listener for every message subtype: a subscribed event with no listener is answered 404,
     # and Slack retries it.
     @app.event("message")
     def on_message(event: dict, context: BoltContext) -> None:
-        job = upload_job(event, settings, context.team_id or "", context.bot_user_id)
+        if not _may_be_upload(event):
+            return
+        team_id = context.team_id or ""
+        job = upload_job(event, settings_for(team_id), context, team_id)
         if job is not None:
             # One key per message, whichever event brought it (Slack's retries included).
             queue.submit(job, key=f"{job.team_id}:{job.channel}:{job.react_to}")
 
 
+def _may_be_upload(event: dict) -> bool:
+    return (
+        event.get("subtype") == "file_share" and not event.get("bot_id") and "edited" not in event
+    )
+
+
 def upload_job(
-    event: dict, settings: Settings, team_id: str, bot_user_id: str | None
+    event: dict, settings: Settings, context: BoltContext, team_id: str
 ) -> DetectImages | None:
     """The detection an upload asks for, or None when the bot should stay quiet."""
-    if event.get("subtype") != "file_share" or event.get("bot_id") or "edited" in event:
-        return None
+    bot_user_id = context.bot_user_id
     channel = event.get("channel", "")
     if not settings.allows(channel):
         return None
@@ -38,6 +46,7 @@ def upload_job(
     ts = event["ts"]
     return DetectImages(
         team_id=team_id,
+        enterprise_id=context.enterprise_id,
         channel=channel,
         classes=settings.detect_classes,
         thread_ts=event.get("thread_ts") or ts,

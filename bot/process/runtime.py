@@ -28,7 +28,10 @@ from bot.localapi.redisjobs import RedisJobStore
 from bot.queue import Queue
 from bot.queue.memory import MemoryQueue
 from bot.queue.redis import DELAY_LATENESS, NAMESPACE, RedisQueue, RedisWorker, connect, make_broker
-from bot.slack.clients import SingleWorkspace
+from bot.slack.clients import InstalledWorkspaces, SingleWorkspace, SlackClients, make_web_client
+from bot.workspaces.database import Database
+from bot.workspaces.installations import Installations
+from bot.workspaces.settings import DatabaseSettingsStore, MemorySettingsStore, SettingsStore
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +93,45 @@ class Runtime:
         logger.info("stopped; %d request(s) interrupted", interrupted)
 
 
+@dataclass(frozen=True)
+class Workspaces:
+    """The workspaces a process serves: the Slack side of each, and what their admins chose.
+    `installations` is set when they install the app through the OAuth flow."""
+
+    slack: SlackClients
+    chosen: SettingsStore
+    installations: Installations | None
+
+    def settings_for(self, settings: Settings, team_id: str) -> Settings:
+        return self.chosen.get(team_id).apply(settings)
+
+
+@contextmanager
+def serving_workspaces(settings: Settings) -> Iterator[Workspaces]:
+    """SLACK_BOT_TOKEN's one workspace, or (SLACK_CLIENT_ID) every installed one, with the
+    database when DATABASE_URL names one."""
+    database = Database(settings.database_url) if settings.database_url else None
+    try:
+        with closing(requests.Session()) as session:
+            chosen = MemorySettingsStore() if database is None else DatabaseSettingsStore(database)
+            if not settings.many_workspaces:
+                yield Workspaces(SingleWorkspace(settings, session), chosen, None)
+                return
+            assert database and settings.slack_client_id and settings.slack_client_secret
+            installations = Installations(
+                database,
+                client_id=settings.slack_client_id,
+                client_secret=settings.slack_client_secret,
+                client=make_web_client(settings, None),
+                rotation=settings.slack_token_rotation,
+            )
+            slack = InstalledWorkspaces(installations, settings, session)
+            yield Workspaces(slack, chosen, installations)
+    finally:
+        if database is not None:
+            database.close()
+
+
 @contextmanager
 def running(settings: Settings) -> Iterator[Runtime]:
     """What `python -m bot run` serves. With REDIS_URL, the app only queues jobs for the worker
@@ -98,44 +140,53 @@ def running(settings: Settings) -> Iterator[Runtime]:
         client = connect(settings.redis_url)
         queue = RedisQueue(client, make_broker(client, settings), settings.redis_url)
         try:
-            yield Runtime(
-                settings,
-                queue,
-                build_app(settings, queue),
-                lambda: None if queue.healthy() else "redis: unreachable",
-            )
+            with serving_workspaces(settings) as workspaces:
+                yield Runtime(
+                    settings,
+                    queue,
+                    build_app(settings, queue, workspaces),
+                    lambda: None if queue.healthy() else "redis: unreachable",
+                )
         finally:
             client.close()
         return
     with (
         open_api(settings, pool_size=settings.detect_workers) as api,
-        job_context(
-            settings, api, MemoryProgressStore(), BlockingPoller(api, settings.detect_timeout)
-        ) as ctx,
+        serving_workspaces(settings) as workspaces,
     ):
+        ctx = job_context(
+            settings,
+            api,
+            workspaces,
+            MemoryProgressStore(),
+            BlockingPoller(api, settings.detect_timeout),
+        )
         memory = MemoryQueue(
             JobRunner(ctx), settings.detect_workers, settings.detect_workers + settings.detect_queue
         )
-        runtime = Runtime(settings, memory, build_app(settings, memory))
+        runtime = Runtime(settings, memory, build_app(settings, memory, workspaces))
         try:
             yield runtime
         finally:
             runtime.shutdown()
 
 
-@contextmanager
 def job_context(
-    settings: Settings, api: ImageIntelligenceClient, progress: ProgressStore, poller: Poller
-) -> Iterator[Context]:
+    settings: Settings,
+    api: ImageIntelligenceClient,
+    workspaces: Workspaces,
+    progress: ProgressStore,
+    poller: Poller,
+) -> Context:
     """What jobs run with, whichever queue runs them."""
-    with closing(requests.Session()) as session:
-        yield Context(
-            settings=settings,
-            api=api,
-            slack=SingleWorkspace(settings, session),
-            progress=progress,
-            poller=poller,
-        )
+    return Context(
+        settings=settings,
+        api=api,
+        slack=workspaces.slack,
+        progress=progress,
+        poller=poller,
+        chosen=workspaces.chosen,
+    )
 
 
 @contextmanager
@@ -147,13 +198,15 @@ def working(settings: Settings) -> Iterator[RedisWorker]:
     try:
         with (
             open_api(settings, pool_size=settings.detect_workers, shared=client) as api,
-            job_context(
+            serving_workspaces(settings) as workspaces,
+        ):
+            ctx = job_context(
                 settings,
                 api,
+                workspaces,
                 RedisProgressStore(client, prefix=NAMESPACE),
                 DeferringPoller(api, settings.detect_timeout, lateness=DELAY_LATENESS),
-            ) as ctx,
-        ):
+            )
             worker = RedisWorker(
                 make_broker(client, settings), JobRunner(ctx), settings.detect_workers
             )

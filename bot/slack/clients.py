@@ -1,12 +1,15 @@
 """The Slack side of one workspace, looked up by team id: its Web API client and file downloader.
 
-Jobs carry a team id, never a token; they ask `SlackClients.for_team` for what to call Slack with.
-Today one bot token (`SLACK_BOT_TOKEN`) serves the one workspace the app is installed in.
+Jobs carry a team id, never a token; they ask `SlackClients.for_team` for what to call Slack with:
+the one bot token of `SLACK_BOT_TOKEN` (`SingleWorkspace`), or the token of the workspace's
+installation (`InstalledWorkspaces`), refreshed when it rotates.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -21,6 +24,9 @@ from slack_sdk.http_retry.builtin_handlers import (
 from bot.config import Settings
 from bot.slack.files import SlackFileDownloader
 from bot.slack.responder import Responder
+from bot.workspaces.installations import Installations
+
+MAX_CLIENTS = 1_000  # the clients of the workspaces used last, kept for their connections
 
 
 def make_web_client(settings: Settings, token: str | None) -> WebClient:
@@ -48,7 +54,7 @@ class TeamSlack:
 
 
 class SlackClients(Protocol):
-    def for_team(self, team_id: str) -> TeamSlack | None:
+    def for_team(self, team_id: str, enterprise_id: str | None = None) -> TeamSlack | None:
         """The workspace's clients, or None when the app is not installed there."""
 
 
@@ -66,5 +72,39 @@ class SingleWorkspace:
         )
         self._responder = Responder(self.client)
 
-    def for_team(self, team_id: str) -> TeamSlack:
+    def for_team(self, team_id: str, enterprise_id: str | None = None) -> TeamSlack:
         return TeamSlack(team_id, self._responder, self._files)
+
+
+class InstalledWorkspaces:
+    """Every workspace that installed the app, each with its own bot token."""
+
+    def __init__(
+        self, installations: Installations, settings: Settings, session: requests.Session
+    ) -> None:
+        self._installations = installations
+        self._settings = settings
+        self._session = session
+        self._lock = threading.Lock()
+        self._clients: OrderedDict[str, TeamSlack] = OrderedDict()  # by token
+
+    def for_team(self, team_id: str, enterprise_id: str | None = None) -> TeamSlack | None:
+        bot = self._installations.bot(team_id, enterprise_id)
+        if bot is None or not bot.bot_token:
+            return None
+        with self._lock:
+            team = self._clients.get(bot.bot_token)
+            if team is None:
+                team = self._clients[bot.bot_token] = self._connect(team_id, bot.bot_token)
+                if len(self._clients) > MAX_CLIENTS:
+                    self._clients.popitem(last=False)
+            return team
+
+    def _connect(self, team_id: str, token: str) -> TeamSlack:
+        files = SlackFileDownloader(
+            token,
+            slack_api_url=self._settings.slack_api_url,
+            max_bytes=self._settings.max_image_bytes,
+            session=self._session,
+        )
+        return TeamSlack(team_id, Responder(make_web_client(self._settings, token)), files)

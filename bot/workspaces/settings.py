@@ -1,12 +1,23 @@
 """Each workspace's own settings, set by its admins in the App Home: they override the environment's
-defaults (DETECT_CLASSES, AUTO_DETECT, ANNOTATE, ALLOWED_CHANNELS) for that workspace."""
+defaults (DETECT_CLASSES, AUTO_DETECT, ANNOTATE, ALLOWED_CHANNELS) for that workspace.
+
+Kept in the database when there is one (every process sees a change from the next request on),
+else in this process's memory.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import json
+import threading
 from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Protocol
+
+import sqlalchemy
 
 from bot.config import Settings
+from bot.workspaces.database import Database
 
 
 @dataclass(frozen=True)
@@ -31,3 +42,81 @@ class WorkspaceSettings:
                 else self.allowed_channels
             ),
         )
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "classes": None if self.classes is None else list(self.classes),
+                "auto_detect": self.auto_detect,
+                "annotate": self.annotate,
+                "allowed_channels": (
+                    None if self.allowed_channels is None else sorted(self.allowed_channels)
+                ),
+            }
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> WorkspaceSettings:
+        data = json.loads(text)
+        channels = data.get("allowed_channels")
+        classes = data.get("classes")
+        return cls(
+            classes=None if classes is None else tuple(classes),
+            auto_detect=data.get("auto_detect"),
+            annotate=data.get("annotate"),
+            allowed_channels=None if channels is None else frozenset(channels),
+        )
+
+
+class SettingsStore(Protocol):
+    def get(self, team_id: str) -> WorkspaceSettings: ...
+
+    def save(self, team_id: str, chosen: WorkspaceSettings) -> None: ...
+
+
+class MemorySettingsStore:
+    """For the single workspace of SLACK_BOT_TOKEN: kept while the process runs."""
+
+    def __init__(self) -> None:
+        self._chosen: dict[str, WorkspaceSettings] = {}
+        self._lock = threading.Lock()
+
+    def get(self, team_id: str) -> WorkspaceSettings:
+        with self._lock:
+            return self._chosen.get(team_id, WorkspaceSettings())
+
+    def save(self, team_id: str, chosen: WorkspaceSettings) -> None:
+        with self._lock:
+            self._chosen[team_id] = chosen
+
+
+class DatabaseSettingsStore:
+    """Every process reads the workspace's row on each request, so a change applies at once."""
+
+    def __init__(self, database: Database) -> None:
+        self._engine = database.engine
+        metadata = sqlalchemy.MetaData()
+        self._table = sqlalchemy.Table(
+            "workspace_settings",
+            metadata,
+            sqlalchemy.Column("team_id", sqlalchemy.String(32), primary_key=True),
+            sqlalchemy.Column("settings", sqlalchemy.Text, nullable=False),
+            sqlalchemy.Column("updated_at", sqlalchemy.DateTime, nullable=False),
+        )
+        with database.exclusive("create tables"):
+            metadata.create_all(self._engine)
+
+    def get(self, team_id: str) -> WorkspaceSettings:
+        query = sqlalchemy.select(self._table.c.settings).where(self._table.c.team_id == team_id)
+        with self._engine.connect() as conn:
+            text = conn.execute(query).scalar_one_or_none()
+        return WorkspaceSettings() if text is None else WorkspaceSettings.from_json(text)
+
+    def save(self, team_id: str, chosen: WorkspaceSettings) -> None:
+        row = {"settings": chosen.to_json(), "updated_at": datetime.now(timezone.utc)}
+        with self._engine.begin() as conn:
+            updated = conn.execute(
+                self._table.update().where(self._table.c.team_id == team_id).values(**row)
+            )
+            if updated.rowcount == 0:
+                conn.execute(self._table.insert().values(team_id=team_id, **row))

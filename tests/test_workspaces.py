@@ -1,0 +1,201 @@
+"""Many workspaces: installed through Slack's real OAuth redirect, tokens in a real PostgreSQL.
+
+The bot runs with SLACK_CLIENT_ID/SECRET and DATABASE_URL (a fresh database of the session's
+throwaway PostgreSQL per test) against the Slack emulator, which has several workspaces, each
+with its own bot token, and refuses a token on another workspace's channels. Installs go through
+the bot's install page, the emulator's consent screen and the bot's redirect, as a browser would.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from bot.process.web import SLACK_PATH
+from tests.postgres import Postgres
+from tests.slack_emulator import SlackEmulator, Workspace
+from tests.slack_signing import app_uninstalled_event, file_share_event
+from tests.slackbot import USER, Bot, photo, running_bot
+
+REPLY_TIMEOUT = 20.0
+
+
+@pytest.fixture
+def database(postgres: Postgres) -> str:
+    return postgres.create_database()
+
+
+def many_workspaces(slack: SlackEmulator, database: str, **env: str) -> dict[str, str]:
+    return {
+        "SLACK_BOT_TOKEN": "",  # no single workspace's token
+        "SLACK_CLIENT_ID": slack.client_id,
+        "SLACK_CLIENT_SECRET": slack.client_secret,
+        "DATABASE_URL": database,
+        **env,
+    }
+
+
+@pytest.fixture
+def bot(slack: SlackEmulator, database: str) -> Iterator[Bot]:
+    with running_bot(slack, **many_workspaces(slack, database)) as running:
+        # The Redirect URL configured for the app: the bot's, now that it listens.
+        slack.redirect_uri = running.url.removesuffix(SLACK_PATH) + "/slack/oauth_redirect"
+        yield running
+
+
+def workspace(slack: SlackEmulator, team_id: str, channel: str) -> Workspace:
+    """A workspace the app is not installed in yet, with a channel."""
+    added = slack.add_workspace(team_id, installed=False)
+    slack.add_channel(channel, team=team_id)
+    return added
+
+
+class Browser:
+    """What a browser does across the install: it keeps the install page's cookie (Bolt's state,
+    set `Secure`, which a client over plain http would otherwise not send back)."""
+
+    def __init__(self, bot: Bot) -> None:
+        self.base = bot.url.removesuffix(SLACK_PATH)
+        self.cookie = ""
+
+    def add_to_slack_link(self) -> str:
+        page = requests.get(f"{self.base}/slack/install", timeout=10)
+        assert page.status_code == 200 and "Add to Slack" in page.text
+        self.cookie = page.headers["Set-Cookie"].split(";", 1)[0]
+        (authorize,) = re.findall(r'href="([^"]*oauth/v2/authorize[^"]*)"', page.text)
+        return html.unescape(authorize)
+
+    def consent(self, authorize: str) -> str:
+        """Slack's consent screen, answered: where it sends the browser back to."""
+        consented = requests.get(authorize, allow_redirects=False, timeout=10)
+        assert consented.status_code == 302
+        return str(consented.headers["Location"])
+
+    def back_to_the_bot(self, redirect: str) -> requests.Response:
+        return requests.get(redirect, headers={"Cookie": self.cookie}, timeout=10)
+
+
+def install(bot: Bot, slack: SlackEmulator, team: str, **consent: Any) -> requests.Response:
+    """Open the bot's install page, follow its Add to Slack link to Slack's consent screen, where
+    `team`'s user answers, and back to the bot's redirect, in one browser; the last page."""
+    browser = Browser(bot)
+    authorize = browser.add_to_slack_link()
+    slack.next_install(team=team, **consent)
+    return browser.back_to_the_bot(browser.consent(authorize))
+
+
+def upload(bot: Bot, slack: SlackEmulator, team: Workspace, channel: str) -> dict[str, Any]:
+    """A photo shared in `channel` of `team`, its event sent to the bot; the message."""
+    file = slack.add_image(photo("chelsea.png"), "chelsea.png", team=team.team_id)
+    message = slack.add_message(channel, user=USER, files=[file])
+    envelope = file_share_event(
+        [file],
+        channel=channel,
+        ts=message["ts"],
+        user=USER,
+        team_id=team.team_id,
+        bot_user_id=team.bot_user_id,
+    )
+    assert bot.post_event(envelope).status_code == 200
+    return message
+
+
+def test_two_workspaces_install_the_app_and_each_is_answered_with_its_own_token(
+    bot: Bot, slack: SlackEmulator
+):
+    acme, globex = workspace(slack, "T222", "C222"), workspace(slack, "T333", "C333")
+
+    for team in (acme, globex):
+        installed = install(bot, slack, team.team_id)
+        assert installed.status_code == 200
+        assert f"Installed in {team.name}" in installed.text
+
+    for team, channel in ((acme, "C222"), (globex, "C333")):
+        message = upload(bot, slack, team, channel)
+        assert bot.runtime.queue.join(REPLY_TIMEOUT)
+        (reply,) = [
+            c for c in slack.calls_to("chat.postMessage") if c.args["thread_ts"] == message["ts"]
+        ]
+        assert reply.status == 200 and reply.response["ok"]
+        assert reply.team == team.team_id and reply.token == team.bot_token
+        assert reply.args["text"].startswith("chelsea.png: cat ")
+    # Every call the bot made for a workspace used that workspace's token: none was refused.
+    assert [c.response.get("error") for c in slack.calls if not c.response.get("ok", True)] == []
+
+
+@pytest.mark.parametrize(
+    ("query", "status", "title"),
+    [
+        (
+            "state=forged-state&code=anything",
+            400,
+            "This installation link is no longer valid",
+        ),
+        ("error=access_denied&state=x", 200, "The installation was cancelled"),
+        ("", 400, "This installation link is no longer valid"),
+    ],
+)
+def test_a_forged_state_or_a_denied_install_gets_a_readable_page(
+    bot: Bot, query: str, status: int, title: str
+):
+    base = bot.url.removesuffix(SLACK_PATH)
+
+    page = requests.get(f"{base}/slack/oauth_redirect?{query}", timeout=10)
+
+    assert (page.status_code, page.headers["Content-Type"]) == (status, "text/html; charset=utf-8")
+    assert f"<h1>{title}</h1>" in page.text
+    assert "Traceback" not in page.text
+
+
+def test_a_replayed_redirect_and_a_refused_code_install_nothing(
+    bot: Bot, slack: SlackEmulator, database: str
+):
+    acme = workspace(slack, "T222", "C222")
+    base = bot.url.removesuffix(SLACK_PATH)
+    browser = requests.Session()
+    page = browser.get(f"{base}/slack/install", timeout=10)
+    (authorize,) = re.findall(r'href="([^"]*oauth/v2/authorize[^"]*)"', page.text)
+    slack.next_install(team=acme.team_id, approve=False)
+    denied = browser.get(
+        browser.get(html.unescape(authorize), allow_redirects=False, timeout=10).headers[
+            "Location"
+        ],
+        timeout=10,
+    )
+    assert "<h1>The installation was cancelled</h1>" in denied.text
+
+    installed = install(bot, slack, acme.team_id)
+    assert "Installed in" in installed.text
+    replayed = requests.get(installed.url, timeout=10)  # the same code and state, once more
+    assert replayed.status_code == 400
+    assert "<h1>This installation link is no longer valid</h1>" in replayed.text
+
+    slack.client_secret = "not-the-apps-secret"  # Slack refuses the code exchange
+    refused = install(bot, slack, acme.team_id)
+    assert refused.status_code == 400
+    assert "<h1>Slack did not complete the installation</h1>" in refused.text
+
+
+def test_uninstalling_removes_the_installation_and_later_events_are_dropped(
+    bot: Bot, slack: SlackEmulator, caplog: pytest.LogCaptureFixture
+):
+    acme = workspace(slack, "T222", "C222")
+    install(bot, slack, acme.team_id)
+    bot_user = acme.bot_user_id
+    slack.uninstall(acme.team_id)
+
+    removed = bot.post_event(app_uninstalled_event(team_id=acme.team_id, bot_user_id=bot_user))
+    assert removed.status_code == 200
+    calls = len(slack.calls)
+    caplog.set_level(logging.ERROR)
+    upload(bot, slack, acme, "C222")
+    assert bot.runtime.queue.join(REPLY_TIMEOUT)
+
+    assert slack.calls[calls:] == []  # no token of any workspace was used for it
+    assert "the AuthorizeResult (returned value from authorize) for it was not found" in caplog.text
