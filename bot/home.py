@@ -2,7 +2,9 @@
 
 `home_view` is published with `views.publish` on `app_home_opened`: what the bot does, how to use it,
 the classes it knows and this workspace's settings as they apply now, with an "Edit settings" button
-(`EDIT_SETTINGS_ACTION`) for admins and owners.
+(`EDIT_SETTINGS_ACTION`) for admins and owners. `settings_modal` is opened with `views.open` from that
+button; `parse_settings` reads its `view_submission` (`view.state.values`) back into
+`WorkspaceSettings`, or the errors to answer with `{"response_action": "errors", "errors": ...}`.
 
 Slack's limits are kept here (docs.slack.dev/reference/views, .../block-kit): at most 100 blocks per
 view, 3000 characters per section text, 150 per header, 24 per modal title/submit/close, 75 per
@@ -12,17 +14,29 @@ button and option text, 150 per option value; lists that could outgrow a text ar
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bot.classes import ALL, everything
-from bot.config import Settings
+from bot.classes import ALL, NEEDS_EMBEDDED, everything
+from bot.config import Settings, parse_classes
+from bot.localapi.vocabulary import labels_for
 from bot.replies import MAX_TEXT, _fit, escape, help_message
+from bot.workspaces.settings import WorkspaceSettings
 
 EDIT_SETTINGS_ACTION = "edit_settings"
+SETTINGS_CALLBACK = "workspace_settings"
+
+# The settings modal's inputs: view.state.values[block_id][action_id] on submission.
+CLASSES_BLOCK, CLASSES_ACTION = "settings_classes", "classes"
+UPLOADS_BLOCK, UPLOADS_ACTION = "settings_uploads", "uploads"
+ANNOTATE_BLOCK, ANNOTATE_ACTION = "settings_annotate", "annotate"
+CHANNELS_BLOCK, CHANNELS_ACTION = "settings_channels", "channels"
 
 EVERY_UPLOAD, MENTIONED_ONLY = "every_upload", "mentioned_only"
 ANNOTATE_ON, ANNOTATE_OFF = "on", "off"
+
+# How much of the unknown classes an error under the classes input quotes.
+_MAX_NAMED = 500
 
 _UPLOAD_CHOICES = {
     EVERY_UPLOAD: "Every image shared in a channel I'm in",
@@ -126,3 +140,169 @@ def _upload_choice(effective: Settings) -> str:
 
 def _annotate_choice(effective: Settings) -> str:
     return ANNOTATE_ON if effective.annotate else ANNOTATE_OFF
+
+
+# --- the settings modal -------------------------------------------------------------------------
+
+
+def settings_modal(current: WorkspaceSettings, defaults: Settings) -> dict[str, Any]:
+    """The "Edit settings" modal, its inputs filled in with what applies now: the workspace's
+    choices (`current`) over the environment's `defaults`."""
+    effective = current.apply(defaults)
+    if defaults.uses_embedded_api:
+        hint = "Separate them with commas, e.g. person, car, dog; or all, for every class I know."
+    else:
+        hint = (
+            "Separate them with commas, e.g. person, car, dog. (all, for every class, needs the "
+            "embedded detector, not a hosted account.)"
+        )
+    classes = {
+        "type": "plain_text_input",
+        "action_id": CLASSES_ACTION,
+        "initial_value": ", ".join(effective.detect_classes),
+    }
+    channels: dict[str, Any] = {
+        "type": "multi_conversations_select",
+        "action_id": CHANNELS_ACTION,
+        "placeholder": _plain("Every channel I'm in"),
+        "filter": {"include": ["public", "private"]},
+    }
+    if effective.allowed_channels:
+        channels["initial_conversations"] = sorted(effective.allowed_channels)
+    blocks = [
+        {
+            "type": "context",
+            "elements": [
+                {
+                    "type": "mrkdwn",
+                    "text": "These apply to everyone in this workspace, from the next request on.",
+                }
+            ],
+        },
+        _input(CLASSES_BLOCK, "Default classes", classes, hint=hint),
+        _input(
+            UPLOADS_BLOCK,
+            "Uploads I look at",
+            _radio(UPLOADS_ACTION, _UPLOAD_CHOICES, _upload_choice(effective)),
+        ),
+        _input(
+            ANNOTATE_BLOCK,
+            "Annotated images",
+            _radio(ANNOTATE_ACTION, _ANNOTATE_CHOICES, _annotate_choice(effective)),
+        ),
+        _input(
+            CHANNELS_BLOCK,
+            "Channels I answer in",
+            channels,
+            hint="Leave empty for every channel I'm in. I only see channels I was invited to.",
+            optional=True,
+        ),
+    ]
+    return {
+        "type": "modal",
+        "callback_id": SETTINGS_CALLBACK,
+        "title": _plain("Workspace settings"),
+        "submit": _plain("Save"),
+        "close": _plain("Cancel"),
+        "blocks": blocks,
+    }
+
+
+def _plain(text: str) -> dict[str, Any]:
+    return {"type": "plain_text", "text": text}
+
+
+def _input(
+    block_id: str, label: str, element: dict[str, Any], *, hint: str = "", optional: bool = False
+) -> dict[str, Any]:
+    block: dict[str, Any] = {
+        "type": "input",
+        "block_id": block_id,
+        "label": _plain(label),
+        "element": element,
+    }
+    if hint:
+        block["hint"] = _plain(hint)
+    if optional:
+        block["optional"] = True
+    return block
+
+
+def _radio(action_id: str, choices: Mapping[str, str], chosen: str) -> dict[str, Any]:
+    options = [{"text": _plain(text), "value": value} for value, text in choices.items()]
+    return {
+        "type": "radio_buttons",
+        "action_id": action_id,
+        "options": options,
+        "initial_option": next(o for o in options if o["value"] == chosen),
+    }
+
+
+# --- its submission -----------------------------------------------------------------------------
+
+
+def parse_settings(
+    state_values: Mapping[str, Any], *, embedded: bool
+) -> WorkspaceSettings | dict[str, str]:
+    """The settings submitted with the modal (a `view_submission`'s `view.state.values`), or what is
+    wrong with them as `{block_id: sentence}`. `embedded`: the embedded detector answers, so the
+    classes must be ones it knows, and `all` is allowed.
+
+    Every setting is stored as chosen, none left to the environment's default: an admin's choice
+    sticks even if the environment changes later."""
+    errors: dict[str, str] = {}
+    classes = _classes(
+        _state(state_values, CLASSES_BLOCK, CLASSES_ACTION).get("value") or "", embedded
+    )
+    if isinstance(classes, str):
+        errors[CLASSES_BLOCK] = classes
+    auto_detect = _choice(state_values, UPLOADS_BLOCK, UPLOADS_ACTION, EVERY_UPLOAD, MENTIONED_ONLY)
+    if auto_detect is None:
+        errors[UPLOADS_BLOCK] = "Choose which uploads I look at."
+    annotate = _choice(state_values, ANNOTATE_BLOCK, ANNOTATE_ACTION, ANNOTATE_ON, ANNOTATE_OFF)
+    if annotate is None:
+        errors[ANNOTATE_BLOCK] = "Choose whether I upload annotated images."
+    channels = _state(state_values, CHANNELS_BLOCK, CHANNELS_ACTION).get("selected_conversations")
+    if isinstance(classes, str) or auto_detect is None or annotate is None:
+        return errors
+    return WorkspaceSettings(
+        classes=classes,
+        auto_detect=auto_detect,
+        annotate=annotate,
+        allowed_channels=frozenset(channels or ()),
+    )
+
+
+def _state(state_values: Mapping[str, Any], block_id: str, action_id: str) -> Mapping[str, Any]:
+    return (state_values.get(block_id) or {}).get(action_id) or {}
+
+
+def _classes(raw: str, embedded: bool) -> tuple[str, ...] | str:
+    """The classes typed, or why they will not do."""
+    try:
+        classes = parse_classes(raw)
+    except ValueError as exc:
+        return _sentence(str(exc))
+    if everything(classes):
+        return classes if embedded else _sentence(NEEDS_EMBEDDED)
+    unknown = [c for c in classes if embedded and labels_for(c) is None]
+    if not unknown:
+        return classes
+    names = _fit(unknown, ", ", _MAX_NAMED)
+    if len(unknown) == 1:
+        return f"{names} is not a class I know; see the list on the Home tab."
+    return f"{names} are not classes I know; see the list on the Home tab."
+
+
+def _choice(
+    state_values: Mapping[str, Any], block_id: str, action_id: str, yes: str, no: str
+) -> bool | None:
+    """The radio button chosen, as True (`yes`) or False (`no`); None when neither is."""
+    option: Mapping[str, Any] = (
+        _state(state_values, block_id, action_id).get("selected_option") or {}
+    )
+    return {yes: True, no: False}.get(option.get("value", ""))
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")

@@ -1,16 +1,32 @@
 """The App Home's views are data: plain asserts on the Block Kit dicts, Slack's limits checked here
-and by the Slack emulator."""
+and by the Slack emulator, and the settings modal read back from the `view.state.values` Slack would
+submit for it."""
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 from typing import Any
 
+import pytest
 from slack_sdk import WebClient
 
+from bot.classes import NEEDS_EMBEDDED
 from bot.config import Settings
 from bot.home import (
+    ANNOTATE_BLOCK,
+    ANNOTATE_OFF,
+    ANNOTATE_ON,
+    CHANNELS_BLOCK,
+    CLASSES_BLOCK,
     EDIT_SETTINGS_ACTION,
+    EVERY_UPLOAD,
+    MENTIONED_ONLY,
+    SETTINGS_CALLBACK,
+    UPLOADS_BLOCK,
     home_view,
+    parse_settings,
+    settings_modal,
 )
 from bot.localapi.vocabulary import CLASS_GROUPS
 from bot.workspaces.settings import WorkspaceSettings
@@ -20,6 +36,8 @@ EMBEDDED = Settings()
 HOSTED = Settings(ii_client_id="client", ii_client_secret="secret")
 MANY_CHANNELS = frozenset(f"C{n:010d}" for n in range(400))
 LONG_CLASSES = tuple(f"class number {n}" for n in range(400))
+INPUTS = (CLASSES_BLOCK, UPLOADS_BLOCK, ANNOTATE_BLOCK, CHANNELS_BLOCK)
+NOT_KNOWN = "is not a class I know; see the list on the Home tab."
 
 # --- Slack's limits (docs.slack.dev/reference/views and /reference/block-kit) -------------------
 
@@ -135,6 +153,15 @@ def test_the_limit_check_finds_what_slack_refuses() -> None:
     assert slack_problems({**view, "blocks": view["blocks"][:1] * 101}) == ["1 to 100 blocks"]
     twice = {**view, "blocks": view["blocks"] + view["blocks"][-1:]}
     assert slack_problems(twice) == ["action_ids unique in the view"]
+    modal = settings_modal(WorkspaceSettings(), EMBEDDED)
+    assert slack_problems(modal) == []
+    long_title = {**modal, "title": {"type": "plain_text", "text": "x" * 25}}
+    assert slack_problems(long_title) == ["title: a plain_text text of 1 to 24 characters"]
+    twice = {**modal, "blocks": modal["blocks"] + modal["blocks"][1:2]}
+    assert slack_problems(twice) == [
+        "block_ids unique in the view",
+        "action_ids unique in the view",
+    ]
 
 
 # --- the Home tab -------------------------------------------------------------------------------
@@ -235,10 +262,202 @@ def test_home_tab_escapes_classes_and_cuts_long_lists() -> None:
     assert channels.startswith("<#C0000000000>, <#C0000000001>,") and channels.endswith(" more")
 
 
+# --- the settings modal -------------------------------------------------------------------------
+
+
+def inputs(modal: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The modal's input elements by block id."""
+    return {b["block_id"]: b["element"] for b in modal["blocks"] if b["type"] == "input"}
+
+
+def untouched(modal: dict[str, Any]) -> dict[str, Any]:
+    """The `view.state.values` Slack submits for `modal` when nothing was changed: for each input
+    block, {block_id: {action_id: {"type": ..., and the element's value}}}."""
+    values: dict[str, Any] = {}
+    for block_id, element in inputs(modal).items():
+        state: dict[str, Any] = {"type": element["type"]}
+        if element["type"] == "plain_text_input":
+            state["value"] = element.get("initial_value")
+        elif element["type"] == "radio_buttons":
+            state["selected_option"] = copy.deepcopy(element.get("initial_option"))
+        else:
+            assert element["type"] == "multi_conversations_select"
+            state["selected_conversations"] = list(element.get("initial_conversations", []))
+        values[block_id] = {element["action_id"]: state}
+    return values
+
+
+def edited(modal: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    """The state values after an admin changed some inputs: `classes` typed, `uploads` or
+    `annotate` (an option's value) chosen, `channels` (ids) selected."""
+    values = untouched(modal)
+    elements = inputs(modal)
+    blocks = {"classes": CLASSES_BLOCK, "uploads": UPLOADS_BLOCK, "annotate": ANNOTATE_BLOCK,
+              "channels": CHANNELS_BLOCK}  # fmt: skip
+    for name, change in changes.items():
+        element = elements[blocks[name]]
+        (state,) = values[blocks[name]].values()
+        if name == "classes":
+            state["value"] = change
+        elif name == "channels":
+            state["selected_conversations"] = list(change)
+        else:
+            (option,) = [o for o in element["options"] if o["value"] == change]
+            state["selected_option"] = copy.deepcopy(option)
+    return values
+
+
+def test_modal_is_filled_in_with_what_applies_now() -> None:
+    modal = settings_modal(WorkspaceSettings(), EMBEDDED)
+    assert modal["type"] == "modal" and modal["callback_id"] == SETTINGS_CALLBACK
+    assert [b["block_id"] for b in modal["blocks"] if b["type"] == "input"] == list(INPUTS)
+    elements = inputs(modal)
+    assert elements[CLASSES_BLOCK]["initial_value"] == "person, car, bicycle, dog, cat"
+    assert elements[UPLOADS_BLOCK]["initial_option"]["value"] == EVERY_UPLOAD
+    assert elements[ANNOTATE_BLOCK]["initial_option"]["value"] == ANNOTATE_ON
+    assert "initial_conversations" not in elements[CHANNELS_BLOCK]
+    assert elements[CHANNELS_BLOCK]["filter"] == {"include": ["public", "private"]}
+    (channels,) = [b for b in modal["blocks"] if b.get("block_id") == CHANNELS_BLOCK]
+    assert channels["optional"] is True and "every channel" in channels["hint"]["text"]
+
+    chosen = WorkspaceSettings(
+        classes=("cat",), auto_detect=False, allowed_channels=frozenset({"C9"})
+    )
+    elements = inputs(settings_modal(chosen, Settings(annotate=False)))
+    assert elements[CLASSES_BLOCK]["initial_value"] == "cat"
+    assert elements[UPLOADS_BLOCK]["initial_option"]["value"] == MENTIONED_ONLY
+    assert elements[ANNOTATE_BLOCK]["initial_option"]["value"] == ANNOTATE_OFF
+    assert elements[CHANNELS_BLOCK]["initial_conversations"] == ["C9"]
+
+
+def test_classes_hint_says_where_all_works() -> None:
+    def hint(defaults: Settings) -> str:
+        (block,) = [
+            b
+            for b in settings_modal(WorkspaceSettings(), defaults)["blocks"]
+            if b.get("block_id") == CLASSES_BLOCK
+        ]
+        return str(block["hint"]["text"])
+
+    assert "or all, for every class I know" in hint(EMBEDDED)
+    assert "all, for every class, needs the embedded detector" in hint(HOSTED)
+
+
+@pytest.mark.parametrize(
+    ("current", "defaults"),
+    [
+        (WorkspaceSettings(), EMBEDDED),
+        (WorkspaceSettings(), HOSTED),
+        (WorkspaceSettings(), Settings(auto_detect=False, annotate=False)),
+        (WorkspaceSettings(classes=("all",), allowed_channels=frozenset({"C1", "G2"})), EMBEDDED),
+        (WorkspaceSettings(classes=("coffee cup", "kitten"), annotate=False), EMBEDDED),
+        (WorkspaceSettings(auto_detect=False, allowed_channels=frozenset()), HOSTED),
+        # As many classes as the input can hold (3000 characters).
+        (
+            WorkspaceSettings(allowed_channels=MANY_CHANNELS),
+            dataclasses.replace(HOSTED, detect_classes=LONG_CLASSES[:150]),
+        ),
+    ],
+)
+def test_an_unchanged_modal_saves_what_applies_now_explicitly(
+    current: WorkspaceSettings, defaults: Settings
+) -> None:
+    modal = settings_modal(current, defaults)
+    assert slack_problems(modal) == []
+    saved = parse_settings(untouched(modal), embedded=defaults.uses_embedded_api)
+    effective = current.apply(defaults)
+    assert saved == WorkspaceSettings(
+        classes=effective.detect_classes,
+        auto_detect=effective.auto_detect,
+        annotate=effective.annotate,
+        allowed_channels=effective.allowed_channels,
+    )
+    # Stored explicitly: another environment later does not change what the admin saved.
+    assert isinstance(saved, WorkspaceSettings)
+    later = dataclasses.replace(
+        defaults, detect_classes=("bus",), auto_detect=not effective.auto_detect,
+        annotate=not effective.annotate, allowed_channels=frozenset({"C0LATER"}),
+    )  # fmt: skip
+    assert saved.apply(later) == effective
+
+
+def test_an_admins_changes_are_read_back() -> None:
+    modal = settings_modal(WorkspaceSettings(), EMBEDDED)
+    values = edited(
+        modal,
+        classes=" Cats, dog,,cats , coffee cup ",
+        uploads=MENTIONED_ONLY,
+        annotate=ANNOTATE_OFF,
+        channels=["C1", "G2"],
+    )
+    assert parse_settings(values, embedded=True) == WorkspaceSettings(
+        classes=("cats", "dog", "coffee cup"),
+        auto_detect=False,
+        annotate=False,
+        allowed_channels=frozenset({"C1", "G2"}),
+    )
+    # Emptying the channels means every channel, saved as such; a hosted account's classes are its own.
+    chosen = WorkspaceSettings(allowed_channels=frozenset({"C1"}))
+    modal = settings_modal(chosen, HOSTED)
+    values = edited(modal, classes="unicorn", channels=[])
+    assert parse_settings(values, embedded=False) == WorkspaceSettings(
+        classes=("unicorn",), auto_detect=True, annotate=True, allowed_channels=frozenset()
+    )
+
+
+@pytest.mark.parametrize(
+    ("typed", "embedded", "error"),
+    [
+        ("", True, "Give at least one class, e.g. person,car, or all."),
+        (None, True, "Give at least one class, e.g. person,car, or all."),
+        (" , ,", False, "Give at least one class, e.g. person,car, or all."),
+        ("all, cat", True, "`all` already means every class: give it alone."),
+        ("all", False, f"{NEEDS_EMBEDDED}."),
+        ("unicorn", True, f"unicorn {NOT_KNOWN}"),
+        ("cat, Unicorn, dog, pegasus", True,
+         "unicorn, pegasus are not classes I know; see the list on the Home tab."),
+    ],
+)  # fmt: skip
+def test_classes_that_will_not_do_are_errors_under_the_classes_input(
+    typed: str | None, embedded: bool, error: str
+) -> None:
+    values = edited(settings_modal(WorkspaceSettings(), EMBEDDED), classes=typed)
+    assert parse_settings(values, embedded=embedded) == {CLASSES_BLOCK: error}
+
+
+def test_many_unknown_classes_are_named_in_a_short_error() -> None:
+    typed = ", ".join(f"unicorn {n}" for n in range(300))
+    values = edited(settings_modal(WorkspaceSettings(), EMBEDDED), classes=typed)
+    errors = parse_settings(values, embedded=True)
+    assert isinstance(errors, dict)
+    assert errors[CLASSES_BLOCK].startswith("unicorn 0, unicorn 1, ")
+    assert "more are not classes I know" in errors[CLASSES_BLOCK]
+    assert len(errors[CLASSES_BLOCK]) < 600
+
+
+def test_missing_choices_are_errors_under_their_inputs() -> None:
+    modal = settings_modal(WorkspaceSettings(), EMBEDDED)
+    values = untouched(modal)
+    values[UPLOADS_BLOCK]["uploads"]["selected_option"] = None
+    values[ANNOTATE_BLOCK]["annotate"]["selected_option"]["value"] = "maybe"
+    values[CLASSES_BLOCK]["classes"]["value"] = "unicorn"
+    del values[CHANNELS_BLOCK]
+    assert parse_settings(values, embedded=True) == {
+        CLASSES_BLOCK: f"unicorn {NOT_KNOWN}",
+        UPLOADS_BLOCK: "Choose which uploads I look at.",
+        ANNOTATE_BLOCK: "Choose whether I upload annotated images.",
+    }
+    assert parse_settings({}, embedded=True) == {
+        CLASSES_BLOCK: "Give at least one class, e.g. person,car, or all.",
+        UPLOADS_BLOCK: "Choose which uploads I look at.",
+        ANNOTATE_BLOCK: "Choose whether I upload annotated images.",
+    }
+
+
 # --- through Slack ------------------------------------------------------------------------------
 
 
-def test_slack_takes_the_home_tab(slack: SlackEmulator) -> None:
+def test_slack_takes_the_home_tab_and_the_modal(slack: SlackEmulator) -> None:
     client = WebClient(token=slack.bot_token, base_url=slack.api_url)
     chosen = WorkspaceSettings(allowed_channels=MANY_CHANNELS, classes=LONG_CLASSES)
     for can_edit, groups in ((True, CLASS_GROUPS), (False, ())):
@@ -246,3 +465,16 @@ def test_slack_takes_the_home_tab(slack: SlackEmulator) -> None:
         published = client.views_publish(user_id="U111", view=home)["view"]
         assert published["type"] == "home" and slack.home_view("U111") == published
         assert [b["type"] for b in published["blocks"]] == [b["type"] for b in home["blocks"]]
+
+    known = WorkspaceSettings(classes=("person", "coffee cup"), allowed_channels=MANY_CHANNELS)
+    opened = client.views_open(
+        trigger_id="12345.98765.abcd2358fdea", view=settings_modal(known, EMBEDDED)
+    )["view"]
+    assert opened["callback_id"] == SETTINGS_CALLBACK and opened["title"]["text"]
+    # The block and action ids survive Slack, so the submission reads back what was shown.
+    assert parse_settings(untouched(opened), embedded=True) == WorkspaceSettings(
+        classes=("person", "coffee cup"),
+        auto_detect=True,
+        annotate=True,
+        allowed_channels=MANY_CHANNELS,
+    )
