@@ -45,7 +45,12 @@ def build_app(settings: Settings, queue: Queue, workspaces: Workspaces) -> App:
         )
         # app_uninstalled and tokens_revoked delete the workspace's installation.
         app.enable_token_revocation_listeners()
-    register_listeners(app, queue, lambda team_id: workspaces.settings_for(settings, team_id))
+    register_listeners(
+        app,
+        queue,
+        lambda team_id: workspaces.settings_for(settings, team_id),
+        installed=installations is not None,
+    )
 
     @app.error
     def on_error(error: Exception, logger: logging.Logger) -> BoltResponse | None:

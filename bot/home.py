@@ -20,7 +20,7 @@ from typing import Any
 from bot.classes import ALL, NEEDS_EMBEDDED, everything
 from bot.config import Settings, parse_classes
 from bot.localapi.vocabulary import labels_for
-from bot.replies import MAX_TEXT, _fit, escape, help_message
+from bot.replies import MAX_TEXT, escape, fit, help_message
 from bot.workspaces.settings import WorkspaceSettings
 
 EDIT_SETTINGS_ACTION = "edit_settings"
@@ -122,7 +122,7 @@ def _settings(effective: Settings) -> list[dict[str, Any]]:
 
 def _setting(title: str, value: str | list[str]) -> dict[str, Any]:
     head = f"*{title}*\n"
-    body = value if isinstance(value, str) else _fit(value, ", ", MAX_TEXT - len(head))
+    body = value if isinstance(value, str) else fit(value, ", ", MAX_TEXT - len(head))
     return _section(head + body)
 
 
@@ -288,7 +288,7 @@ def _classes(raw: str, embedded: bool) -> tuple[str, ...] | str:
     unknown = [c for c in classes if embedded and labels_for(c) is None]
     if not unknown:
         return classes
-    names = _fit(unknown, ", ", _MAX_NAMED)
+    names = fit(unknown, ", ", _MAX_NAMED)
     if len(unknown) == 1:
         return f"{names} is not a class I know; see the list on the Home tab."
     return f"{names} are not classes I know; see the list on the Home tab."

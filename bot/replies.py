@@ -130,7 +130,7 @@ def _clip(text: str, limit: int) -> str:
     return cut + "…"
 
 
-def _fit(parts: Sequence[str], sep: str, limit: int) -> str:
+def fit(parts: Sequence[str], sep: str, limit: int) -> str:
     """Join as many parts as fit in `limit` characters and say how many were left out."""
     joined = sep.join(parts)
     if len(joined) <= limit:
@@ -334,9 +334,9 @@ def results_message(
     if rest:
         header = f"*…and {_plural(len(rest), 'more image')}:*"
         lines = [summary_line(o, classes) for o in rest]
-        blocks.append(_section(header + "\n" + _fit(lines, "\n", MAX_TEXT - len(header) - 1)))
+        blocks.append(_section(header + "\n" + fit(lines, "\n", MAX_TEXT - len(header) - 1)))
     summaries = [summary_line(o, classes) for o in outcomes]
-    text = _fit(summaries, "; ", MAX_TEXT) or "No images to check."
+    text = fit(summaries, "; ", MAX_TEXT) or "No images to check."
     return _message(text, blocks + footer)
 
 

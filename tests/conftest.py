@@ -8,7 +8,7 @@ import pytest
 
 from bot.localapi import RunningLocalApi, start_local_api
 from tests.faultserver import FaultyApi, faulty_api
-from tests.postgres import postgres_fixture  # noqa: F401 - the session's throwaway PostgreSQL
+from tests.postgres import Postgres, postgres_fixture  # noqa: F401 - the session's PostgreSQL
 from tests.redisserver import RedisServer, redis_server
 from tests.slack_emulator import SlackEmulator
 
@@ -46,3 +46,9 @@ def redis(redis_process: RedisServer) -> RedisServer:
     """The session's Redis, emptied for this test."""
     redis_process.flush()
     return redis_process
+
+
+@pytest.fixture
+def database(postgres: Postgres) -> str:
+    """A fresh, empty database on the session's throwaway PostgreSQL."""
+    return postgres.create_database()

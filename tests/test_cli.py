@@ -368,6 +368,15 @@ def test_run_with_missing_configuration_exits_2_naming_it(
     assert slack.calls == []
 
 
+def test_many_workspaces_without_a_database_exit_2_saying_what_to_set(monkeypatch, capsys):
+    env = {"SLACK_CLIENT_ID": "1111.2222", "SLACK_CLIENT_SECRET": "x", "SLACK_SIGNING_SECRET": "y"}
+
+    code, out, err = cli(monkeypatch, capsys, "run", "--http", **env)
+
+    assert code == 2 and out == ""
+    assert one_line(err).startswith("configuration error: DATABASE_URL is not set: with SLACK_")
+
+
 def test_run_with_a_refused_bot_token_exits_2_before_starting(monkeypatch, capsys, slack):
     wrong = "xoxb-wrong-9f8e7d"
 

@@ -94,6 +94,54 @@ def test_a_redis_url_with_a_bad_scheme_is_named_without_its_password():
     assert "hunter2" not in str(error.value)
 
 
+MANY = {"SLACK_CLIENT_ID": "1111.2222", "SLACK_CLIENT_SECRET": "not-a-real-secret"}
+
+
+@pytest.mark.parametrize(
+    ("given", "used"),
+    [
+        ("postgres://u:p@db.example:5432/bot", "postgresql+psycopg://u:p@db.example:5432/bot"),
+        ("postgresql://u:p@db.example/bot", "postgresql+psycopg://u:p@db.example/bot"),
+        ("sqlite:////var/lib/bot/bot.db", "sqlite:////var/lib/bot/bot.db"),
+    ],
+)
+def test_database_urls_as_paas_add_ons_give_them(given: str, used: str):
+    settings = load_settings({**MANY, "DATABASE_URL": given}, dotenv_path=None)
+    assert settings.many_workspaces and settings.database_url == used
+    assert "not-a-real-secret" not in repr(settings) and "u:p@" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("env", "problem"),
+    [
+        (MANY, "DATABASE_URL is not set: with SLACK_CLIENT_ID the installations are kept"),
+        (
+            {**MANY, "DATABASE_URL": "mysql://u:secret-pw@db/bot"},
+            "DATABASE_URL: must be a postgres://",
+        ),
+        (
+            {**MANY, "DATABASE_URL": "sqlite:///x.db", "SLACK_BOT_TOKEN": "xoxb-1"},
+            "SLACK_BOT_TOKEN: set it for one",
+        ),
+        (
+            {"SLACK_CLIENT_ID": "1111.2222"},
+            "SLACK_CLIENT_SECRET: SLACK_CLIENT_ID and SLACK_CLIENT_SECRET",
+        ),
+        (
+            {"SLACK_TOKEN_ROTATION": "true"},
+            "SLACK_TOKEN_ROTATION: tokens that rotate come from installs",
+        ),
+    ],
+)
+def test_many_workspaces_need_a_database_and_only_their_own_settings(
+    env: dict[str, str], problem: str
+):
+    with pytest.raises(ConfigError) as error:
+        load_settings(env, dotenv_path=None)
+    assert str(error.value).startswith(problem)
+    assert "secret-pw" not in str(error.value)
+
+
 def test_half_an_api_account_is_an_error():
     with pytest.raises(ConfigError, match="II_CLIENT_SECRET"):
         load_settings({"II_CLIENT_ID": "abc"}, dotenv_path=None)

@@ -20,6 +20,7 @@ import yaml
 from jsonschema import Draft7Validator
 
 from bot.process.web import SLACK_PATH
+from bot.workspaces.oauth import BOT_SCOPES, REDIRECT_PATH
 from tests.slack_emulator import BOT_USER_ID, TEAM_ID, SlackEmulator, load_payload
 from tests.slack_signing import message_shortcut_payload, post_signed, slash_command_body
 from tests.slackbot import CHANNEL, SIGNING_SECRET, USER, Bot, running_bot
@@ -55,8 +56,9 @@ def test_slacks_own_example_manifests_are_told_apart(name: str, valid: bool):
     assert (problems(example) == []) is valid
 
 
-def test_the_manifest_asks_for_the_minimal_scopes_and_the_message_events():
-    assert sorted(MANIFEST["oauth_config"]["scopes"]["bot"]) == sorted(
+def test_the_manifest_asks_for_the_minimal_scopes_and_the_events_the_bot_uses():
+    scopes = MANIFEST["oauth_config"]["scopes"]["bot"]
+    assert sorted(scopes) == sorted(
         [
             "chat:write",
             "commands",
@@ -67,14 +69,27 @@ def test_the_manifest_asks_for_the_minimal_scopes_and_the_message_events():
             "groups:history",
             "im:history",
             "mpim:history",
+            "users:read",  # who is a workspace admin, for the App Home's settings
         ]
     )
+    # What an install through the OAuth flow asks for is what the manifest declares.
+    assert sorted(BOT_SCOPES) == sorted(scopes)
     assert sorted(MANIFEST["settings"]["event_subscriptions"]["bot_events"]) == [
+        "app_home_opened",
+        "app_uninstalled",
         "message.channels",
         "message.groups",
         "message.im",
         "message.mpim",
+        "tokens_revoked",
     ]
+
+
+def test_the_manifest_has_the_home_tab_and_the_install_redirect():
+    assert MANIFEST["features"]["app_home"]["home_tab_enabled"] is True
+    assert MANIFEST["features"]["app_home"]["messages_tab_enabled"] is True  # DMs with images
+    (redirect,) = MANIFEST["oauth_config"]["redirect_urls"]
+    assert urlsplit(redirect).path == REDIRECT_PATH
 
 
 def test_the_manifest_declares_the_bot_the_command_the_shortcut_and_interactivity():

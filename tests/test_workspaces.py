@@ -11,24 +11,22 @@ from __future__ import annotations
 import html
 import logging
 import re
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
 from bot.process.web import SLACK_PATH
-from tests.postgres import Postgres
-from tests.slack_emulator import SlackEmulator, Workspace
+from tests.cluster import Cluster
+from tests.slack_emulator import Call, SlackEmulator, Workspace
 from tests.slack_signing import app_uninstalled_event, file_share_event
-from tests.slackbot import USER, Bot, photo, running_bot
+from tests.slackbot import SIGNING_SECRET, USER, Bot, photo, running_bot
 
 REPLY_TIMEOUT = 20.0
-
-
-@pytest.fixture
-def database(postgres: Postgres) -> str:
-    return postgres.create_database()
 
 
 def many_workspaces(slack: SlackEmulator, database: str, **env: str) -> dict[str, str]:
@@ -60,8 +58,8 @@ class Browser:
     """What a browser does across the install: it keeps the install page's cookie (Bolt's state,
     set `Secure`, which a client over plain http would otherwise not send back)."""
 
-    def __init__(self, bot: Bot) -> None:
-        self.base = bot.url.removesuffix(SLACK_PATH)
+    def __init__(self, base: str) -> None:
+        self.base = base
         self.cookie = ""
 
     def add_to_slack_link(self) -> str:
@@ -81,17 +79,21 @@ class Browser:
         return requests.get(redirect, headers={"Cookie": self.cookie}, timeout=10)
 
 
-def install(bot: Bot, slack: SlackEmulator, team: str, **consent: Any) -> requests.Response:
-    """Open the bot's install page, follow its Add to Slack link to Slack's consent screen, where
-    `team`'s user answers, and back to the bot's redirect, in one browser; the last page."""
-    browser = Browser(bot)
+def base_of(bot: Bot) -> str:
+    return bot.url.removesuffix(SLACK_PATH)
+
+
+def install(base: str, slack: SlackEmulator, team: str, **consent: Any) -> requests.Response:
+    """Open the install page of the bot at `base`, follow its Add to Slack link to Slack's consent
+    screen, where `team`'s user answers, and back to the bot's redirect; the last page."""
+    browser = Browser(base)
     authorize = browser.add_to_slack_link()
     slack.next_install(team=team, **consent)
     return browser.back_to_the_bot(browser.consent(authorize))
 
 
-def upload(bot: Bot, slack: SlackEmulator, team: Workspace, channel: str) -> dict[str, Any]:
-    """A photo shared in `channel` of `team`, its event sent to the bot; the message."""
+def shared(slack: SlackEmulator, team: Workspace, channel: str) -> tuple[dict, dict]:
+    """A photo shared in `channel` of `team`: the message, and its Events API envelope."""
     file = slack.add_image(photo("chelsea.png"), "chelsea.png", team=team.team_id)
     message = slack.add_message(channel, user=USER, files=[file])
     envelope = file_share_event(
@@ -102,8 +104,26 @@ def upload(bot: Bot, slack: SlackEmulator, team: Workspace, channel: str) -> dic
         team_id=team.team_id,
         bot_user_id=team.bot_user_id,
     )
+    return message, envelope
+
+
+def upload(bot: Bot, slack: SlackEmulator, team: Workspace, channel: str) -> dict[str, Any]:
+    """A photo shared in `channel` of `team`, its event sent to the bot; the message."""
+    message, envelope = shared(slack, team, channel)
     assert bot.post_event(envelope).status_code == 200
     return message
+
+
+def reply_to(slack: SlackEmulator, ts: str, timeout: float = REPLY_TIMEOUT) -> Call:
+    """The bot's (one) reply in the thread of `ts`, once posted."""
+    deadline = time.monotonic() + timeout
+    while not (
+        replies := [c for c in slack.calls_to("chat.postMessage") if c.args.get("thread_ts") == ts]
+    ):
+        posted = len(slack.calls_to("chat.postMessage"))
+        slack.wait_for("chat.postMessage", posted + 1, timeout=max(deadline - time.monotonic(), 0))
+    (reply,) = replies
+    return reply
 
 
 def test_two_workspaces_install_the_app_and_each_is_answered_with_its_own_token(
@@ -112,7 +132,7 @@ def test_two_workspaces_install_the_app_and_each_is_answered_with_its_own_token(
     acme, globex = workspace(slack, "T222", "C222"), workspace(slack, "T333", "C333")
 
     for team in (acme, globex):
-        installed = install(bot, slack, team.team_id)
+        installed = install(base_of(bot), slack, team.team_id)
         assert installed.status_code == 200
         assert f"Installed in {team.name}" in installed.text
 
@@ -170,14 +190,14 @@ def test_a_replayed_redirect_and_a_refused_code_install_nothing(
     )
     assert "<h1>The installation was cancelled</h1>" in denied.text
 
-    installed = install(bot, slack, acme.team_id)
+    installed = install(base_of(bot), slack, acme.team_id)
     assert "Installed in" in installed.text
     replayed = requests.get(installed.url, timeout=10)  # the same code and state, once more
     assert replayed.status_code == 400
     assert "<h1>This installation link is no longer valid</h1>" in replayed.text
 
     slack.client_secret = "not-the-apps-secret"  # Slack refuses the code exchange
-    refused = install(bot, slack, acme.team_id)
+    refused = install(base_of(bot), slack, acme.team_id)
     assert refused.status_code == 400
     assert "<h1>Slack did not complete the installation</h1>" in refused.text
 
@@ -186,7 +206,7 @@ def test_uninstalling_removes_the_installation_and_later_events_are_dropped(
     bot: Bot, slack: SlackEmulator, caplog: pytest.LogCaptureFixture
 ):
     acme = workspace(slack, "T222", "C222")
-    install(bot, slack, acme.team_id)
+    install(base_of(bot), slack, acme.team_id)
     bot_user = acme.bot_user_id
     slack.uninstall(acme.team_id)
 
@@ -199,3 +219,43 @@ def test_uninstalling_removes_the_installation_and_later_events_are_dropped(
 
     assert slack.calls[calls:] == []  # no token of any workspace was used for it
     assert "the AuthorizeResult (returned value from authorize) for it was not found" in caplog.text
+
+
+# -- token rotation, across processes -------------------------------------------------------------
+
+
+def test_a_rotating_token_is_refreshed_once_across_two_processes(
+    slack: SlackEmulator, database: str, tmp_path: Path
+):
+    slack.token_rotation = True
+    slack.token_lifetime = 3_600  # under the two hours before expiry when the bot refreshes
+    env = {
+        **many_workspaces(slack, database),
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": slack.api_url,
+        "SLACK_TOKEN_ROTATION": "true",
+    }
+    cluster = Cluster(tmp_path, env)
+    try:
+        first, _ = cluster.start_web("web-1"), cluster.start_web("web-2")
+        slack.redirect_uri = f"{first.url}/slack/oauth_redirect"
+        acme = workspace(slack, "T222", "C222")
+        assert "Installed in" in install(str(first.url), slack, "T222").text
+        installed_token = acme.bot_token
+        slack.token_lifetime = 43_200  # the refreshed token lives twelve hours
+        # The refresh takes a second (Slack rate limits it once): the other process, wanting a
+        # token meanwhile, waits for it.
+        slack.fail_next("oauth.v2.access", 429, retry_after=1)
+        uploads = [("web-1", shared(slack, acme, "C222")), ("web-2", shared(slack, acme, "C222"))]
+        with ThreadPoolExecutor(2) as senders:
+            acks = list(senders.map(lambda u: cluster.post(u[0], u[1][1]), uploads))
+        assert [ack.status_code for ack in acks] == [200, 200]
+        replies = [reply_to(slack, message["ts"]) for _, (message, _) in uploads]
+    finally:
+        cluster.stop()
+
+    assert len(slack.refreshes) == 1 and slack.refreshes[0].team_id == "T222"
+    assert acme.bot_token != installed_token
+    for reply in replies:
+        assert reply.token == acme.bot_token and reply.status == 200
+        assert reply.args["text"].startswith("chelsea.png: cat ")

@@ -5,6 +5,7 @@ does it, registered here by kind; jobs travel as JSON.
     show_job   `/detect job JOB_ID` (jobs/show_job.py)
     feedback   "Report a mistake" (jobs/feedback.py)
     notice     a private one-line answer (jobs/notice.py)
+    publish_home, open_settings, save_settings   the App Home and its settings (jobs/home.py)
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot import replies
-from bot.jobs import detect, feedback, notice, show_job
+from bot.jobs import detect, feedback, home, notice, show_job
 from bot.jobs.base import ENDED, Context, Job, tell
 
 logger = logging.getLogger(__name__)
@@ -46,6 +47,9 @@ KINDS: dict[str, Kind] = {
         Kind(show_job.ShowJob, show_job.run),
         Kind(feedback.Feedback, feedback.run),
         Kind(notice.Notice, notice.run),
+        Kind(home.PublishHome, home.publish),
+        Kind(home.OpenSettings, home.open_settings),
+        Kind(home.SaveSettings, home.save_settings),
     )
 }
 

@@ -10,12 +10,17 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.config import SettingsFor
-from bot.listeners import actions, commands, messages, shortcuts
+from bot.listeners import actions, commands, home, messages, shortcuts
 from bot.queue import Queue
 
 
-def register_listeners(app: App, queue: Queue, settings_for: SettingsFor) -> None:
+def register_listeners(
+    app: App, queue: Queue, settings_for: SettingsFor, *, installed: bool
+) -> None:
+    """`installed`: workspaces install the app through the OAuth flow (Bolt's own listeners
+    then delete an installation on app_uninstalled and tokens_revoked)."""
     messages.register(app, queue, settings_for)
     commands.register(app, queue, settings_for)
     actions.register(app, queue)
     shortcuts.register(app, queue, settings_for)
+    home.register(app, queue, settings_for, installed=installed)

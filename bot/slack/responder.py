@@ -118,6 +118,22 @@ class Responder:
             thread_ts=thread_ts,
         )
 
+    def user(self, user_id: str) -> Answer:
+        """users.info: the user, with is_admin / is_owner."""
+        return self._call("users.info", self.client.users_info, level=logging.WARNING, user=user_id)
+
+    def publish_home(self, user_id: str, view: dict[str, Any]) -> Answer:
+        return self._call("views.publish", self.client.views_publish, user_id=user_id, view=view)
+
+    def open_view(self, trigger_id: str, view: dict[str, Any]) -> Answer:
+        return self._call(
+            "views.open",
+            self.client.views_open,
+            level=logging.WARNING,
+            trigger_id=trigger_id,
+            view=view,
+        )
+
     @staticmethod
     def _call(
         method: str, send: Callable[..., Any], *, level: int = logging.ERROR, **args: Any
@@ -126,7 +142,10 @@ class Responder:
             response = send(**args)
         except SlackApiError as exc:
             error = str(exc.response.get("error") or f"HTTP {exc.response.status_code}")
-            where = f"to {args['channel']}" if "channel" in args else f"for {args.get('file')}"
+            target = next(
+                (args[k] for k in ("channel", "file", "user", "user_id") if k in args), ""
+            )
+            where = f"to {target}" if "channel" in args else f"for {target}"
             logger.log(level, "%s %s failed: %s", method, where, error)
             return Answer({}, error)
         return Answer(dict(response.data) if isinstance(response.data, dict) else {})

@@ -1,0 +1,115 @@
+"""The database of a many-workspace deployment, on a real PostgreSQL and on SQLite: installations
+(with token rotation against the Slack emulator) and each workspace's settings."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+from slack_sdk import WebClient
+from slack_sdk.oauth.installation_store import Installation
+
+from bot.config import load_settings
+from bot.workspaces.database import Database
+from bot.workspaces.installations import Installations
+from bot.workspaces.settings import DatabaseSettingsStore, WorkspaceSettings
+from tests.slack_emulator import AUTHORIZE_PATH, SlackEmulator
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    if request.param == "postgresql":
+        url = request.getfixturevalue("postgres").create_database()
+    else:
+        url = f"sqlite:///{tmp_path / 'bot.db'}"
+    # As the bot reads DATABASE_URL: postgresql:// becomes SQLAlchemy's psycopg 3 URL.
+    settings = load_settings(
+        {"SLACK_CLIENT_ID": "1.2", "SLACK_CLIENT_SECRET": "s", "DATABASE_URL": url},
+        dotenv_path=None,
+    )
+    assert settings.database_url is not None
+    opened = Database(settings.database_url)
+    yield opened
+    opened.close()
+
+
+def test_a_workspaces_settings_are_kept_and_read_by_a_new_store(database: Database):
+    chosen = WorkspaceSettings(
+        classes=("cat", "dog"), auto_detect=False, annotate=True, allowed_channels=frozenset()
+    )
+    store = DatabaseSettingsStore(database)
+    assert store.get("T1") == WorkspaceSettings()
+
+    store.save("T1", chosen)
+    store.save("T1", WorkspaceSettings(classes=("all",), annotate=False))
+    store.save("T2", chosen)
+
+    again = DatabaseSettingsStore(database)  # another process, or a restart
+    assert again.get("T1") == WorkspaceSettings(classes=("all",), annotate=False)
+    assert again.get("T2") == chosen
+    assert again.get("T3") == WorkspaceSettings()
+
+
+def installation(slack: SlackEmulator, team_id: str, token: str, **bot: object) -> Installation:
+    return Installation(
+        app_id=slack.app_id,
+        team_id=team_id,
+        team_name=f"Workspace {team_id}",
+        bot_token=token,
+        bot_id=f"B{team_id}",
+        bot_user_id=f"U{team_id}",
+        bot_scopes="chat:write",
+        user_id="U111",
+        installed_at=time.time(),
+        **bot,  # type: ignore[arg-type]
+    )
+
+
+def test_installations_are_found_by_team_and_a_rotating_token_is_refreshed_once(
+    database: Database, slack: SlackEmulator
+):
+    slack.token_rotation, slack.token_lifetime = True, 3_600
+    acme = slack.add_workspace("T222", installed=False)
+    slack.next_install(team="T222")
+    slack.redirect_uri = "https://bot.example.com/slack/oauth_redirect"
+    client = WebClient(base_url=slack.api_url)
+    # An install as the OAuth flow makes it: the consent's code, exchanged for a rotating token.
+    consent = requests.get(
+        f"{slack.base_url}{AUTHORIZE_PATH}",
+        params={"client_id": slack.client_id, "scope": "chat:write", "state": "s"},
+        allow_redirects=False,
+        timeout=10,
+    )
+    code = parse_qs(urlsplit(consent.headers["Location"]).query)["code"][0]
+    granted = client.oauth_v2_access(
+        client_id=slack.client_id, client_secret=slack.client_secret, code=code
+    )
+    installations = Installations(
+        database,
+        client_id=slack.client_id,
+        client_secret=slack.client_secret,
+        client=client,
+        rotation=True,
+    )
+    installations.store.save(
+        installation(
+            slack,
+            "T222",
+            granted["access_token"],
+            bot_refresh_token=granted["refresh_token"],
+            bot_token_expires_in=granted["expires_in"],
+        )
+    )
+    slack.token_lifetime = 43_200
+
+    first = installations.bot("T222")
+    second = installations.bot("T222")
+
+    assert installations.bot("T999") is None
+    assert first is not None and second is not None
+    assert first.bot_token == second.bot_token == acme.bot_token != granted["access_token"]
+    assert len(slack.refreshes) == 1
