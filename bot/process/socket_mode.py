@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,15 +10,14 @@ from contextlib import contextmanager
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 
 from bot.config import Settings
+from bot.process import StopSignal
 from bot.process.runtime import Runtime, running
 
 logger = logging.getLogger(__name__)
 
 
 def run_socket_mode(settings: Settings) -> None:
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop = StopSignal()
     with running(settings) as runtime, connected(runtime):
         logger.info("connected over Socket Mode")
         stop.wait()

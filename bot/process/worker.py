@@ -7,10 +7,9 @@ SHUTDOWN_GRACE, and every other message stays on the queue for the next worker.
 from __future__ import annotations
 
 import logging
-import signal
-import threading
 
 from bot.config import Settings
+from bot.process import StopSignal
 from bot.process.runtime import working
 from bot.queue.redis import where
 
@@ -18,9 +17,7 @@ logger = logging.getLogger(__name__)
 
 
 def run_worker(settings: Settings) -> None:
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop = StopSignal()
     with working(settings):
         logger.info(
             "working on the queue at %s with %d threads",
