@@ -334,6 +334,29 @@ def test_check_reports_whether_redis_answers_without_showing_its_password(
     assert "not-the-password" not in out + err
 
 
+def test_check_counts_the_installed_workspaces_in_the_database(
+    monkeypatch, capsys, slack, database
+):
+    env = {
+        "SLACK_CLIENT_ID": slack.client_id,
+        "SLACK_CLIENT_SECRET": slack.client_secret,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": slack.api_url,
+        "DATABASE_URL": database,
+    }
+    code, out, _ = cli(monkeypatch, capsys, "check", **env)
+    assert code == 0, out
+    assert out.splitlines()[2:] == [
+        "ok   Slack: installed in 0 workspace(s), kept in the database",
+        "ok   HTTP: SLACK_SIGNING_SECRET is set",
+    ]
+
+    unreachable = database.rsplit("/", 1)[0].rsplit(":", 1)[0] + f":{free_port()}/nowhere"
+    code, out, _ = cli(monkeypatch, capsys, "check", **{**env, "DATABASE_URL": unreachable})
+    assert code == 1
+    assert out.splitlines()[2].startswith("FAIL DATABASE_URL: the database cannot be reached (")
+
+
 def assert_no_secrets(text: str, slack: SlackEmulator) -> None:
     for secret in (slack.bot_token, slack.app_token, SIGNING_SECRET, CLIENT_SECRET):
         assert secret not in text
