@@ -1494,13 +1494,17 @@ class SlackEmulator:
             if not self._changed.wait_for(lambda: bool(self._sockets), timeout):
                 raise AssertionError(f"no Socket Mode connection within {timeout}s")
 
-    def send_envelope(self, envelope: JsonDict, timeout: float = 5.0) -> JsonDict:
-        """Send an envelope on the newest Socket Mode connection; the app's ack frame for it."""
-        envelope_id = envelope["envelope_id"]
+    def send_socket_message(self, envelope: JsonDict, timeout: float = 5.0) -> None:
+        """Send an envelope on the newest Socket Mode connection, and no more."""
         self.wait_for_socket(timeout)
         with self._lock:
             connection = self._sockets[-1]
         connection.send(json.dumps(envelope))
+
+    def send_envelope(self, envelope: JsonDict, timeout: float = 5.0) -> JsonDict:
+        """Send an envelope on the newest Socket Mode connection; the app's ack frame for it."""
+        envelope_id = envelope["envelope_id"]
+        self.send_socket_message(envelope, timeout)
 
         def acked() -> JsonDict | None:
             return next((a for a in self.acks if a["envelope_id"] == envelope_id), None)
