@@ -38,6 +38,11 @@ class RedisServer:
         nothing."""
         return f"redis://127.0.0.1:{self.port}/{number}"
 
+    @property
+    def pid(self) -> int:
+        assert self._process is not None, "not running"
+        return self._process.pid
+
     def client(self) -> redis.Redis:
         return redis.Redis(host="127.0.0.1", port=self.port)
 
