@@ -41,6 +41,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
@@ -51,6 +52,8 @@ from benchlib import (  # noqa: E402
     MS,
     Row,
     cpu_model,
+    cpu_seconds,
+    machine_busy,
     percentile,
     print_table,
     replies_per_thread,
@@ -130,8 +133,11 @@ def in_process(
 
 
 @contextmanager
-def scaled_out(slack: SlackEmulator, workers: int, **env: str) -> Iterator[tuple[Cluster, str]]:
-    """One web and `workers` worker processes on a fresh Redis; (the cluster, the events URL)."""
+def scaled_out(
+    slack: SlackEmulator, workers: int, **env: str
+) -> Iterator[tuple[Cluster, str, int]]:
+    """One web and `workers` worker processes on a fresh Redis; (the cluster, the events URL,
+    redis-server's pid)."""
     with redis_server() as redis, tempfile.TemporaryDirectory() as directory:
         cluster = Cluster(
             Path(directory),
@@ -242,44 +248,66 @@ def acks(sender: ProcessPoolExecutor, events: int, clients: int, *, dynos: bool)
 # -- (3) throughput -----------------------------------------------------------------------------
 
 
-def throughput(
-    sender: ProcessPoolExecutor, uploads: int, clients: int, workers: int
-) -> tuple[float, int, int]:
-    """(seconds from the first POST to the last reply, threads answered once, answered twice)."""
+@dataclass(frozen=True)
+class Run:
+    seconds: float  # first POST -> last reply
+    answered_once: int
+    answered_twice: int
+    busy: float  # share of the machine's CPU busy over the run
+    worker_cpu: float  # CPU seconds of the worker processes over the run
+
+
+def throughput(sender: ProcessPoolExecutor, uploads: int, clients: int, workers: int) -> Run:
     names = sorted(p.name for p in IMAGES.glob("*.[jp][pn]g"))
-    with SlackEmulator() as slack, scaled_out(slack, workers) as (_, url, _redis):
+    with SlackEmulator() as slack, scaled_out(slack, workers) as (cluster, url, _redis):
         warm = share_all(slack, ["chelsea.png"] * workers * 2)[1]
         sender.submit(send_events, url, warm, len(warm)).result()
         slack.wait_for("chat.postMessage", len(warm), timeout=120)
         threads, bodies = share_all(slack, [names[n % len(names)] for n in range(uploads)])
+        pids = [p.popen.pid for name, p in cluster.processes.items() if name.startswith("worker")]
+        cpu, machine = sum(map(cpu_seconds, pids)), machine_busy()
         sent = sender.submit(send_events, url, bodies, clients).result()
         slack.wait_for("chat.postMessage", len(warm) + uploads, timeout=600)
         took = time.monotonic() - sent.started
+        cpu = sum(map(cpu_seconds, pids)) - cpu
+        busy, ticks = (now - then for now, then in zip(machine_busy(), machine, strict=True))
     per_thread = replies_per_thread(slack)
-    return (
+    return Run(
         took,
         sum(1 for ts in threads if per_thread[ts] == 1),
         sum(1 for ts in threads if per_thread[ts] > 1),
+        busy / ticks,
+        cpu,
     )
 
 
 def scaling(sender: ProcessPoolExecutor, uploads: int, clients: int, rounds: int) -> list[Row]:
     """Each setup `rounds` times, one after the other in turn; the medians (one run on a shared
     2-core machine swings by 15 %)."""
-    took: dict[int, list[float]] = {1: [], 2: []}
-    once = twice = 0
+    runs: dict[int, list[Run]] = {1: [], 2: []}
     for _ in range(rounds):
-        for workers in (1, 2):
-            seconds, answered_once, answered_twice = throughput(sender, uploads, clients, workers)
-            took[workers].append(seconds)
-            once, twice = once + answered_once, twice + answered_twice
-    rates = {workers: uploads / statistics.median(runs) for workers, runs in took.items()}
+        for workers in runs:
+            runs[workers].append(throughput(sender, uploads, clients, workers))
+
+    def median(workers: int, measure: Callable[[Run], float]) -> float:
+        return statistics.median(measure(run) for run in runs[workers])
+
+    rates = {workers: uploads / median(workers, lambda r: r.seconds) for workers in runs}
     ratio = rates[2] / rates[1]
-    total = 2 * rounds * uploads
-    spread = {w: f"{min(r):.1f}-{max(r):.1f} s" for w, r in took.items()}
+    total = sum(len(each) for each in runs.values()) * uploads
+    once = sum(run.answered_once for each in runs.values() for run in each)
+    twice = sum(run.answered_twice for each in runs.values() for run in each)
+    rows: list[Row] = []
+    for workers in runs:
+        took = [run.seconds for run in runs[workers]]
+        setup = f"{workers} worker process{'es' if workers > 1 else ''}"
+        rows += [
+            (f"(3) {uploads} uploads, embedded API, {setup} (median of {rounds})", f"{rates[workers]:.1f} uploads/s ({min(took):.1f}-{max(took):.1f} s)", "-", None),
+            (f"(3) {setup}: machine CPU busy / cores the workers used", f"{median(workers, lambda r: r.busy):.0%} / {median(workers, lambda r: r.worker_cpu / r.seconds):.2f}", "-", None),
+            (f"(3) {setup}: worker CPU per upload", f"{median(workers, lambda r: r.worker_cpu) / uploads * MS:.0f} ms", "-", None),
+        ]  # fmt: skip
     return [
-        (f"(3) {uploads} uploads, embedded API, 1 worker process (median of {rounds})", f"{rates[1]:.1f} uploads/s ({spread[1]})", "-", None),
-        (f"(3) {uploads} uploads, embedded API, 2 worker processes (median of {rounds})", f"{rates[2]:.1f} uploads/s ({spread[2]})", "-", None),
+        *rows,
         ("(3) 2 workers / 1 worker", f"{ratio:.2f}x", ">= 1.6x", ratio >= 1.6),
         ("(3) uploads answered once / twice, all runs", f"{once} / {twice}", f"{total} / 0", once == total and twice == 0),
     ]  # fmt: skip

@@ -55,6 +55,8 @@ from benchlib import (  # noqa: E402
     MS,
     Row,
     cpu_model,
+    cpu_seconds,
+    machine_busy,
     percentile,
     print_table,
     replies_per_thread,
@@ -78,23 +80,6 @@ from tests.slackbot import (  # noqa: E402
 PACKAGES = ("slack-bolt", "slack-sdk", "gunicorn", "requests", "ai-edge-litert", "numpy", "pillow")
 # The production defaults (tests/slackbot.py lowers them for speed).
 PRODUCTION = {"DETECT_WORKERS": "8", "DETECT_TIMEOUT": "60"}
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU so far of process `pid` and its children (Linux /proc)."""
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    total = 0
-    for each in [pid, *map(int, children)]:
-        fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
-
-
-def machine_busy() -> tuple[int, int]:
-    """(busy, all) CPU time of the whole machine so far, in clock ticks (Linux /proc/stat)."""
-    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = values[3] + values[4]
-    return sum(values) - idle, sum(values)
 
 
 @contextmanager

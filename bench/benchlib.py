@@ -4,6 +4,7 @@ emulator, counting replies, percentiles, and the Markdown table with the machine
 from __future__ import annotations
 
 import json
+import os
 import platform
 import statistics
 import threading
@@ -91,6 +92,23 @@ def replies_per_thread(slack: SlackEmulator) -> Counter[str]:
 
 def percentile(values: list[float], p: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[p - 1]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU so far of process `pid` and its children (Linux /proc)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    total = 0
+    for each in [pid, *map(int, children)]:
+        fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy() -> tuple[int, int]:
+    """(busy, all) CPU time of the whole machine so far, in clock ticks (Linux /proc/stat)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]
+    return sum(values) - idle, sum(values)
 
 
 def cpu_model() -> str:
