@@ -75,6 +75,18 @@ BLAZEFACE = "blazeface"
 
 SCORE_THRESHOLDS: Mapping[str, float] = MappingProxyType({COCO: 0.55, OIDV4: 0.35, BLAZEFACE: 0.6})
 
+_FOOD = (
+    "banana",
+    "apple",
+    "sandwich",
+    "orange",
+    "broccoli",
+    "carrot",
+    "hot dog",
+    "pizza",
+    "donut",
+    "cake",
+)
 CLASS_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (
         "People and animals",
@@ -141,16 +153,7 @@ CLASS_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "knife",
             "spoon",
             "bowl",
-            "banana",
-            "apple",
-            "sandwich",
-            "orange",
-            "broccoli",
-            "carrot",
-            "hot dog",
-            "pizza",
-            "donut",
-            "cake",
+            *_FOOD,
         ),
     ),
     (
@@ -223,20 +226,6 @@ _ANIMALS = frozenset(
     {"bird", "cat", "dog", "horse", "sheep", "cow", "elephant", "bear", "zebra", "giraffe"}
 )
 _VEHICLES = frozenset({"bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat"})
-_FOOD = frozenset(
-    {
-        "banana",
-        "apple",
-        "sandwich",
-        "orange",
-        "broccoli",
-        "carrot",
-        "hot dog",
-        "pizza",
-        "donut",
-        "cake",
-    }
-)
 
 
 def _each(names: str, labels: Iterable[str]) -> dict[str, frozenset[str]]:
@@ -285,7 +274,7 @@ SYNONYMS: Mapping[str, frozenset[str]] = MappingProxyType(
         "knives": frozenset({"knife"}),
         "doughnut": frozenset({"donut"}),
         "fruit": frozenset({"banana", "apple", "orange"}),
-        "food": _FOOD,
+        "food": frozenset(_FOOD),
         "sofa": frozenset({"couch"}),
         **_each("plant,houseplant", {"potted plant"}),
         "table": frozenset({"dining table", "desk"}),
