@@ -48,9 +48,19 @@ def make_web_client(settings: Settings, token: str | None) -> WebClient:
 class TeamSlack:
     """What a job needs to talk to one workspace."""
 
-    team_id: str
     responder: Responder
     files: SlackFileDownloader
+
+
+def _team_slack(settings: Settings, token: str, session: requests.Session) -> TeamSlack:
+    """The clients of the workspace whose bot token is `token`."""
+    files = SlackFileDownloader(
+        token,
+        slack_api_url=settings.slack_api_url,
+        max_bytes=settings.max_image_bytes,
+        session=session,
+    )
+    return TeamSlack(Responder(make_web_client(settings, token)), files)
 
 
 class SlackClients(Protocol):
@@ -62,18 +72,10 @@ class SingleWorkspace:
     """The one workspace whose bot token is `SLACK_BOT_TOKEN`; every team id gets its clients."""
 
     def __init__(self, settings: Settings, session: requests.Session) -> None:
-        token = settings.slack_bot_token or ""
-        self.client = make_web_client(settings, token)
-        self._files = SlackFileDownloader(
-            token,
-            slack_api_url=settings.slack_api_url,
-            max_bytes=settings.max_image_bytes,
-            session=session,
-        )
-        self._responder = Responder(self.client)
+        self._team = _team_slack(settings, settings.slack_bot_token or "", session)
 
     def for_team(self, team_id: str, enterprise_id: str | None = None) -> TeamSlack:
-        return TeamSlack(team_id, self._responder, self._files)
+        return self._team
 
 
 class InstalledWorkspaces:
@@ -95,16 +97,9 @@ class InstalledWorkspaces:
         with self._lock:
             team = self._clients.get(bot.bot_token)
             if team is None:
-                team = self._clients[bot.bot_token] = self._connect(team_id, bot.bot_token)
+                team = self._clients[bot.bot_token] = _team_slack(
+                    self._settings, bot.bot_token, self._session
+                )
                 if len(self._clients) > MAX_CLIENTS:
                     self._clients.popitem(last=False)
             return team
-
-    def _connect(self, team_id: str, token: str) -> TeamSlack:
-        files = SlackFileDownloader(
-            token,
-            slack_api_url=self._settings.slack_api_url,
-            max_bytes=self._settings.max_image_bytes,
-            session=self._session,
-        )
-        return TeamSlack(team_id, Responder(make_web_client(self._settings, token)), files)
