@@ -217,10 +217,7 @@ def _check_slack(settings: Settings) -> list[tuple[bool, str]]:
     missing = _missing_slack_settings(settings, socket_mode=settings.socket_mode)
     if missing:
         return [(False, line) for line in missing]
-    if settings.many_workspaces:
-        lines = [_check_installations(settings)]
-    else:
-        lines = [_check_slack_auth(settings)]
+    lines = [_check_workspaces(settings)]
     if settings.socket_mode:
         try:
             make_web_client(settings, settings.slack_bot_token).apps_connections_open(
@@ -233,6 +230,13 @@ def _check_slack(settings: Settings) -> list[tuple[bool, str]]:
     else:
         lines.append((True, "HTTP: SLACK_SIGNING_SECRET is set"))
     return lines
+
+
+def _check_workspaces(settings: Settings) -> tuple[bool, str]:
+    """The installations in the database, or the one SLACK_BOT_TOKEN."""
+    if settings.many_workspaces:
+        return _check_installations(settings)
+    return _check_slack_auth(settings)
 
 
 def _check_installations(settings: Settings) -> tuple[bool, str]:
@@ -331,9 +335,7 @@ def _not_ready(settings: Settings, *, socket_mode: bool | None) -> str | None:
     missing = _missing_slack_settings(settings, socket_mode=socket_mode)
     if missing:
         return missing[0]
-    ok, line = (
-        _check_installations(settings) if settings.many_workspaces else _check_slack_auth(settings)
-    )
+    ok, line = _check_workspaces(settings)
     if not ok:
         return line
     logger.info(line)
