@@ -28,8 +28,8 @@ logger = logging.getLogger(__name__)
 def cut_short(job: Job, ctx: Context, message: dict[str, Any]) -> None:
     """Answer `message` instead of the job's answer, unless that was given (every job records its
     answer as the step "reply")."""
-    slack = ctx.workspace(job)
-    if slack is not None and ctx.progress.of(job.id).claim("reply", ENDED):
+    slack = ctx.replying(job, ENDED)
+    if slack is not None:
         tell(slack, job, message)
 
 

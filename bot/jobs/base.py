@@ -113,6 +113,14 @@ class Context:
             )
         return team
 
+    def replying(self, job: Job, value: str = NONE) -> TeamSlack | None:
+        """The job's workspace if this run gives the job's one answer: it records the step
+        "reply" as `value` first, so that a run repeated answers nothing. Else None."""
+        slack = self.workspace(job)
+        if slack is None or not self.progress.of(job.id).claim("reply", value):
+            return None
+        return slack
+
 
 def once(
     progress: Progress,
@@ -127,8 +135,9 @@ def once(
     `act` takes it and returns what to record (e.g. the message's ts, or NONE). A run records that
     it is taking the step first; if `act` raises, the step is freed for the next try. A run that
     finds the step being taken by another leaves it to that run while it may still be alive (for
-    `dead_after` seconds: WORKER_DEAD_AFTER), and then asks `find` whether that run took it before it died (a message it
-    can recognise); if not, it takes the step itself. Returns the recorded value (or ENDED).
+    `dead_after` seconds: WORKER_DEAD_AFTER), and then asks `find` whether that run took it
+    before it died (a message it can recognise); if not, it takes the step itself. Returns the
+    recorded value (or ENDED).
     """
     mine = f"{_TAKING}{time.time()}:{uuid.uuid4().hex}"
     if not progress.claim(step, mine):

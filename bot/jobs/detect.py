@@ -8,8 +8,9 @@ A run may be repeated: the queue runs the job again after a crash, and the Redis
 for each poll of a slow API job (see `polling.DeferringPoller`). Every step with an outside effect is
 recorded in the job's `Progress` when it is taken, so a repeated run takes it once: the plan (which
 images, and why some are skipped), the /detect announcement, each API job's id, the reply and the
-annotated upload. Reactions are recorded once made: making one again changes nothing on Slack. Image bytes are not recorded: a later run that needs them (to
-submit, or to draw on) downloads them again.
+annotated upload. Reactions are recorded once made: making one again changes nothing on Slack.
+Image bytes are not recorded: a later run that needs them (to submit, or to draw on) downloads
+them again.
 """
 
 from __future__ import annotations
@@ -145,11 +146,10 @@ def run(job: DetectImages, ctx: Context) -> None:
 def cut_short(job: DetectImages, ctx: Context, message: dict[str, Any]) -> None:
     """The job ends without results (a shutdown, or it kept failing): say so where the answer
     would have gone, unless the answer was given."""
-    progress = ctx.progress.of(job.id)
-    slack = ctx.workspace(job)
-    if slack is None or not progress.claim("reply", ENDED):
+    slack = ctx.replying(job, ENDED)
+    if slack is None:
         return
-    tell(slack, job, message, thread_ts=job.thread_ts or _announced(progress))
+    tell(slack, job, message, thread_ts=job.thread_ts or _announced(ctx.progress.of(job.id)))
     if job.react_to:
         slack.responder.react(job.channel, job.react_to, remove=WORKING, add=FAILED)
 

@@ -7,7 +7,7 @@ from typing import ClassVar
 
 from bot import replies
 from bot.imageintelligence import ImageIntelligenceError
-from bot.jobs.base import NONE, Context, Job, failed, tell
+from bot.jobs.base import Context, Job, failed, tell
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -19,8 +19,8 @@ class Feedback(Job):
 
 
 def run(job: Feedback, ctx: Context) -> None:
-    slack = ctx.workspace(job)
-    if slack is None or not ctx.progress.of(job.id).claim("reply", NONE):
+    slack = ctx.replying(job)
+    if slack is None:
         return
     try:
         ctx.api.send_feedback(job.api_job_id, [(job.class_name, job.code)])

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from bot import replies
-from bot.jobs.base import NONE, Context, Job, tell
+from bot.jobs.base import Context, Job, tell
 
 NOTICES = {
     "not_enabled": "I am not enabled in this channel.",
@@ -22,6 +22,6 @@ class Notice(Job):
 
 
 def run(job: Notice, ctx: Context) -> None:
-    slack = ctx.workspace(job)
-    if slack is not None and ctx.progress.of(job.id).claim("reply", NONE):
+    slack = ctx.replying(job)
+    if slack is not None:
         tell(slack, job, replies.notice(NOTICES[job.notice]))

@@ -7,7 +7,7 @@ from typing import ClassVar
 
 from bot import replies
 from bot.imageintelligence import ImageIntelligenceError
-from bot.jobs.base import NONE, Context, Job, failed, tell
+from bot.jobs.base import Context, Job, failed, tell
 from bot.replies import ImageOutcome
 
 
@@ -18,8 +18,8 @@ class ShowJob(Job):
 
 
 def run(job: ShowJob, ctx: Context) -> None:
-    slack = ctx.workspace(job)
-    if slack is None or not ctx.progress.of(job.id).claim("reply", NONE):
+    slack = ctx.replying(job)
+    if slack is None:
         return
     try:
         found = ctx.api.get_detect_job(job.api_job_id)
