@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -52,6 +54,26 @@ def test_a_workspaces_settings_are_kept_and_read_by_a_new_store(database: Databa
     assert again.get("T1") == WorkspaceSettings(classes=("all",), annotate=False)
     assert again.get("T2") == chosen
     assert again.get("T3") == WorkspaceSettings()
+
+
+def test_two_processes_saving_a_workspaces_first_settings_at_once_both_succeed(database: Database):
+    # Each thread has its own store (as each process would); they save every team's first
+    # settings at the same moment, so an update-then-insert would insert some team twice.
+    stores = [DatabaseSettingsStore(database) for _ in range(4)]
+    teams = [f"T{n}" for n in range(30)]
+    start = threading.Barrier(len(stores))
+
+    def save_all(n: int) -> None:
+        start.wait()
+        for team in teams:
+            stores[n].save(team, WorkspaceSettings(classes=(f"class{n}",)))
+
+    with ThreadPoolExecutor(len(stores)) as pool:
+        list(pool.map(save_all, range(len(stores))))  # re-raises any thread's error
+
+    saved = {stores[0].get(team).classes for team in teams}
+    assert saved <= {(f"class{n}",) for n in range(len(stores))}
+    assert None not in saved
 
 
 def installation(slack: SlackEmulator, team_id: str, token: str, **bot: object) -> Installation:

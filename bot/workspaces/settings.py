@@ -10,11 +10,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Protocol
 
 import sqlalchemy
+from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.config import Settings
 from bot.workspaces.database import Database
@@ -68,6 +70,12 @@ class WorkspaceSettings:
         )
 
 
+_INSERTS: dict[str, Callable[[sqlalchemy.Table], postgresql.Insert | sqlite.Insert]] = {
+    "postgresql": postgresql.insert,
+    "sqlite": sqlite.insert,
+}
+
+
 class SettingsStore(Protocol):
     def get(self, team_id: str) -> WorkspaceSettings: ...
 
@@ -114,9 +122,9 @@ class DatabaseSettingsStore:
 
     def save(self, team_id: str, chosen: WorkspaceSettings) -> None:
         row = {"settings": chosen.to_json(), "updated_at": datetime.now(timezone.utc)}
+        # One statement, so that two processes saving a workspace's first settings cannot both
+        # insert (DATABASE_URL is PostgreSQL or SQLite, which both have ON CONFLICT).
+        insert = _INSERTS[self._engine.dialect.name](self._table).values(team_id=team_id, **row)
+        upsert = insert.on_conflict_do_update(index_elements=[self._table.c.team_id], set_=row)
         with self._engine.begin() as conn:
-            updated = conn.execute(
-                self._table.update().where(self._table.c.team_id == team_id).values(**row)
-            )
-            if updated.rowcount == 0:
-                conn.execute(self._table.insert().values(team_id=team_id, **row))
+            conn.execute(upsert)
