@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
-import platform
 import statistics
 import sys
 import threading
@@ -29,6 +27,9 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from benchlib import MS, percentile  # noqa: E402
+from machine import machine  # noqa: E402
 
 from bot.imageintelligence import (  # noqa: E402
     ImageIntelligenceClient,
@@ -92,11 +93,6 @@ def wait_latencies(jobs: int, job_seconds: float) -> list[float]:
     return lags
 
 
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calls", type=int, default=1000)
@@ -107,11 +103,7 @@ def main() -> None:
 
     tokens, detects, errors, elapsed, latencies = token_requests(args.calls, args.threads)
     lags = wait_latencies(args.jobs, args.job_seconds)
-    ms = 1000.0
-    print(
-        f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, {platform.system()} "
-        f"{platform.release()}, Python {platform.python_version()}\n"
-    )
+    print(f"Machine: {machine()}\n")
     print("| Measure | Result | Target |")
     print("|---|---|---|")
     print(
@@ -125,14 +117,14 @@ def main() -> None:
     print(f"| Failed `detect` calls | {len(errors)} | 0 |")
     print(
         f"| `detect` call latency, median / p95 ({args.calls / elapsed:,.0f} calls/s) "
-        f"| {statistics.median(latencies) * ms:.1f} / {percentile(latencies, 95) * ms:.1f} ms | - |"
+        f"| {statistics.median(latencies) * MS:.1f} / {percentile(latencies, 95) * MS:.1f} ms | - |"
     )
     print(
         f"| Job finished -> `wait_for_job` returned, {args.job_seconds:g} s jobs, median "
-        f"(over {args.jobs}) | {statistics.median(lags) * ms:.0f} ms | <= 150 ms |"
+        f"(over {args.jobs}) | {statistics.median(lags) * MS:.0f} ms | <= 150 ms |"
     )
-    print(f"| Same, p95 | {percentile(lags, 95) * ms:.0f} ms | - |")
-    print(f"| Same, max | {max(lags) * ms:.0f} ms | - |")
+    print(f"| Same, p95 | {percentile(lags, 95) * MS:.0f} ms | - |")
+    print(f"| Same, max | {max(lags) * MS:.0f} ms | - |")
     for message, count in Counter(errors).most_common():
         print(f"\n{count} x {message}")
 

@@ -15,14 +15,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import io
-import os
-import platform
 import statistics
 import sys
 import threading
 import time
 from collections.abc import Callable, Collection
-from importlib import metadata
 from pathlib import Path
 
 from PIL import Image
@@ -30,6 +27,9 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from machine import machine, packages  # noqa: E402
+
+from bot.config import DEFAULT_CLASSES  # noqa: E402
 from bot.imageintelligence import ImageIntelligenceClient, blob_image  # noqa: E402
 from bot.imaging import decode_image  # noqa: E402
 from bot.localapi import start_local_api  # noqa: E402
@@ -45,7 +45,6 @@ from bot.localapi.vocabulary import (  # noqa: E402
 
 PHOTOS = ROOT / "tests" / "images"
 SIDE = 1024
-DEFAULT_CLASSES = ("person", "car", "bicycle", "dog", "cat")  # DETECT_CLASSES' default
 # One class per model, and the call that loads it first.
 FIRST_USE = ((COCO, ("cup",)), (BLAZEFACE, ("face",)), (OIDV4, ("camera",)))
 
@@ -55,13 +54,6 @@ def rss_mib() -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     raise RuntimeError("no VmRSS in /proc/self/status")
-
-
-def cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown CPU"
 
 
 def photos_at(side: int) -> list[Image.Image]:
@@ -189,12 +181,9 @@ def main() -> None:
     api_jobs, api_per_job = 8, 16
     api_rate = through_the_api(jpegs, 2, api_jobs, api_per_job)
 
-    packages = ", ".join(
-        f"{p} {metadata.version(p)}" for p in ("ai-edge-litert", "numpy", "pillow")
-    )
     rows = [
-        ("machine", f"{cpu_model()}, {os.cpu_count()} CPUs, {platform.machine()}, Python {platform.python_version()}"),
-        ("packages", packages),
+        ("machine", machine()),
+        ("packages", packages(("ai-edge-litert", "numpy", "pillow"))),
         ("images", f"{len(images)} test photos scaled to {SIDE} px on the longer side"),
         ("import ai_edge_litert.interpreter", f"{import_wall * 1000:.0f} ms wall, {import_cpu * 1000:.0f} ms CPU"),
         *((f"first use of the {model} model", f"{ms:.0f} ms wall") for model, ms in first_use.items()),

@@ -1,6 +1,7 @@
 """Benchmark the bot scaled out on Redis: how soon a finished job is seen, acks, throughput.
 
-    python bench/bench_queue.py [--events 300] [--clients 20] [--uploads 200]
+    python bench/bench_queue.py [--events 300] [--clients 20] [--uploads 200] [--rounds 3]
+                                [--only 1|2|3]
 
 (1) Job finished on the API -> the bot's poll that sees it, for 21 jobs taking 0.5, 0.6, ... 2.5 s
     (tests/faultserver.py holds each IN_PROGRESS until its time and records that moment; the first
@@ -32,7 +33,6 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -42,7 +42,6 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,7 +50,6 @@ sys.path.insert(0, str(ROOT))
 from benchlib import (  # noqa: E402
     MS,
     Row,
-    cpu_model,
     cpu_seconds,
     machine_busy,
     percentile,
@@ -60,6 +58,7 @@ from benchlib import (  # noqa: E402
     send_events,
     share_all,
 )
+from machine import machine, packages  # noqa: E402
 
 from bot.imageintelligence import DetectJob, ImageIntelligenceClient, blob_image  # noqa: E402
 from bot.process.web import SLACK_PATH  # noqa: E402
@@ -338,11 +337,7 @@ def main() -> None:
             if args.only in (None, key):
                 rows += part(sender)
     print_table(rows)
-    versions = ", ".join(f"{name} {metadata.version(name)}" for name in PACKAGES)
-    print(
-        f"\nMachine: {cpu_model()}, {os.cpu_count()} cores, {platform.system()} "
-        f"{platform.release()}, Python {platform.python_version()}\nPackages: {versions}"
-    )
+    print(f"\nMachine: {machine()}\nPackages: {packages(PACKAGES)}")
     if any(ok is False for *_, ok in rows):
         sys.exit(1)
 

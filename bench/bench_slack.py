@@ -32,7 +32,6 @@ import argparse
 import logging
 import multiprocessing
 import os
-import platform
 import signal
 import statistics
 import subprocess
@@ -43,7 +42,6 @@ from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
-from importlib import metadata
 from pathlib import Path
 
 import requests
@@ -54,7 +52,6 @@ sys.path.insert(0, str(ROOT))
 from benchlib import (  # noqa: E402
     MS,
     Row,
-    cpu_model,
     cpu_seconds,
     machine_busy,
     percentile,
@@ -63,14 +60,17 @@ from benchlib import (  # noqa: E402
     send_events,
     share_all,
 )
+from machine import machine, packages  # noqa: E402
 
 from bot.process.web import SLACK_PATH  # noqa: E402
+from bot.queue.memory import MemoryQueue  # noqa: E402
 from bot.replies import interrupted_message  # noqa: E402
 from tests.faultserver import faulty_api, free_port  # noqa: E402
 from tests.slack_emulator import SlackEmulator  # noqa: E402
 from tests.slackbot import (  # noqa: E402
     CHANNEL,
     IMAGES,
+    Bot,
     hosted,
     photo,
     running_bot,
@@ -215,7 +215,7 @@ def one_upload(runs: int) -> tuple[list[Row], list[str]]:
             ack.raise_for_status()
             if reply["thread_ts"] == event["ts"] and "cat" in reply["text"].split("no ")[0]:
                 named_cat += 1
-            if not bot.runtime.queue.join(timeout=60):
+            if not memory_queue(bot).join(timeout=60):
                 raise RuntimeError("the upload's work did not finish")
     rest = times[1:]
     rows: list[Row] = [
@@ -229,6 +229,13 @@ def one_upload(runs: int) -> tuple[list[Row], list[str]]:
     return rows, logged.lines()
 
 
+def memory_queue(bot: Bot) -> MemoryQueue:
+    """The bot's queue: the in-memory one, as no REDIS_URL is set here."""
+    queue = bot.runtime.queue
+    assert isinstance(queue, MemoryQueue)
+    return queue
+
+
 def burst(sender: ProcessPoolExecutor, uploads: int, clients: int) -> tuple[list[Row], list[str]]:
     names = sorted(p.name for p in IMAGES.glob("*.[jp][pn]g"))
     cycled = [names[n % len(names)] for n in range(uploads)]
@@ -239,7 +246,7 @@ def burst(sender: ProcessPoolExecutor, uploads: int, clients: int) -> tuple[list
             acked = sent.finished - sent.started
             slack.wait_for("chat.postMessage", uploads, timeout=300)
             total = time.monotonic() - sent.started
-            if not bot.runtime.queue.join(timeout=120):
+            if not memory_queue(bot).join(timeout=120):
                 raise RuntimeError("the uploads' work did not finish")
             idle = time.monotonic() - sent.started
         per_thread = replies_per_thread(slack)
@@ -284,11 +291,7 @@ def main() -> None:
     for scenario, lines in (("(1)", ack_log), ("(2)", upload_log), ("(3)", burst_log)):
         for line, count in Counter(lines).most_common():
             print(f"\n{scenario} logged {count} x {line}", end="")
-    versions = ", ".join(f"{name} {metadata.version(name)}" for name in PACKAGES)
-    print(
-        f"\n\nMachine: {cpu_model()}, {os.cpu_count()} cores, {platform.system()} "
-        f"{platform.release()}, Python {platform.python_version()}\nPackages: {versions}"
-    )
+    print(f"\n\nMachine: {machine()}\nPackages: {packages(PACKAGES)}")
     if any(ok is False for *_, ok in rows):
         sys.exit(1)
 
