@@ -6,6 +6,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from slack_bolt import App, BoltResponse
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 
 from bot.config import Settings
 from bot.listeners import register_listeners
@@ -18,8 +19,15 @@ if TYPE_CHECKING:
     from bot.process.runtime import Workspaces
 
 
+def _not_the_same_token_twice(record: logging.LogRecord) -> bool:
+    # Bolt also reads SLACK_BOT_TOKEN from the environment, and warns that the `client` given
+    # (made with that same token) wins over it: true, and nothing to act on.
+    return record.getMessage() != warning_client_prioritized_and_token_skipped()
+
+
 def build_app(settings: Settings, queue: Queue, workspaces: Workspaces) -> App:
     logger = logging.getLogger("bot.bolt")
+    logger.addFilter(_not_the_same_token_twice)
     installations = workspaces.installations
     if installations is None:
         app = App(
