@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
@@ -28,6 +27,8 @@ from pathlib import Path
 import psycopg
 import pytest
 from psycopg import sql
+
+from tests.faultserver import free_port
 
 SERVER_USER = "postgres"  # the system account the server runs as when the tests run as root
 # Durability traded for speed: the data is thrown away anyway.
@@ -74,12 +75,6 @@ def server_binaries() -> Path:
     raise RuntimeError("PostgreSQL's initdb and pg_ctl were not found (apt-get install postgresql)")
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _run(command: list[str | Path], as_server_user: bool) -> None:
     """Run a server command, as the server user when we are root; its output on failure."""
     argv = [str(part) for part in command]
@@ -107,7 +102,7 @@ def throwaway_postgres(timeout: int = 60) -> Iterator[Postgres]:
              "--locale=C", "--no-sync"],
             as_root,
         )  # fmt: skip
-        port = _free_port()
+        port = free_port()
         settings = {**SETTINGS, "port": str(port), "unix_socket_directories": f"'{directory}'"}
         with (data / "postgresql.conf").open("a") as conf:
             conf.writelines(f"{key} = {value}\n" for key, value in settings.items())
