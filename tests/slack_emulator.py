@@ -474,9 +474,6 @@ class SlackEmulator:
         """The workspace of ``team_id`` and ``bot_token``, where unregistered channels belong."""
         return self._workspaces[self.team_id]
 
-    def workspace(self, team_id: str) -> Workspace:
-        return self._workspaces[team_id]
-
     def add_workspace(
         self,
         team_id: str,

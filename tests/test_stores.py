@@ -134,4 +134,6 @@ def test_installations_are_found_by_team_and_a_rotating_token_is_refreshed_once(
     assert installations.bot("T999") is None
     assert first is not None and second is not None
     assert first.bot_token == second.bot_token == acme.bot_token != granted["access_token"]
-    assert len(slack.refreshes) == 1
+    (refresh,) = slack.refreshes
+    assert refresh.access_token == acme.bot_token
+    assert first.bot_refresh_token == second.bot_refresh_token == refresh.new_refresh_token

@@ -12,7 +12,7 @@ import html
 import logging
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ import requests
 from bot.process.web import SLACK_PATH
 from tests.cluster import Cluster
 from tests.slack_emulator import Call, SlackEmulator, Workspace
-from tests.slack_signing import app_uninstalled_event, file_share_event
+from tests.slack_signing import app_uninstalled_event, file_share_event, tokens_revoked_event
 from tests.slackbot import SIGNING_SECRET, USER, Bot, photo, running_bot
 
 REPLY_TIMEOUT = 20.0
@@ -202,15 +202,19 @@ def test_a_replayed_redirect_and_a_refused_code_install_nothing(
     assert "<h1>Slack did not complete the installation</h1>" in refused.text
 
 
-def test_uninstalling_removes_the_installation_and_later_events_are_dropped(
-    bot: Bot, slack: SlackEmulator, caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize("removal", [app_uninstalled_event, tokens_revoked_event])
+def test_uninstalling_or_revoking_the_token_removes_the_installation_and_drops_later_events(
+    removal: Callable[..., dict[str, Any]],
+    bot: Bot,
+    slack: SlackEmulator,
+    caplog: pytest.LogCaptureFixture,
 ):
     acme = workspace(slack, "T222", "C222")
     install(base_of(bot), slack, acme.team_id)
     bot_user = acme.bot_user_id
     slack.uninstall(acme.team_id)
 
-    removed = bot.post_event(app_uninstalled_event(team_id=acme.team_id, bot_user_id=bot_user))
+    removed = bot.post_event(removal(team_id=acme.team_id, bot_user_id=bot_user))
     assert removed.status_code == 200
     calls = len(slack.calls)
     caplog.set_level(logging.ERROR)
@@ -254,8 +258,8 @@ def test_a_rotating_token_is_refreshed_once_across_two_processes(
     finally:
         cluster.stop()
 
-    assert len(slack.refreshes) == 1 and slack.refreshes[0].team_id == "T222"
-    assert acme.bot_token != installed_token
+    (refresh,) = slack.refreshes
+    assert refresh.team_id == "T222" and refresh.access_token == acme.bot_token != installed_token
     for reply in replies:
         assert reply.token == acme.bot_token and reply.status == 200
         assert reply.args["text"].startswith("chelsea.png: cat ")
