@@ -24,9 +24,7 @@ from bot.imageintelligence import (
 )
 from bot.imageintelligence.client import (
     FAST_POLL_INTERVAL,
-    FIRST_POLL_DELAY,
     MAX_POLL_INTERVAL,
-    poll_delay,
 )
 from tests.faultserver import CLIENT_ID, CLIENT_SECRET, PREFIX, FaultyApi, faulty_api, free_port
 
@@ -385,11 +383,15 @@ def test_wait_for_job_polls_fast_then_backs_off_and_times_out_at_the_deadline(
     with make_client(api, fake_time) as client, pytest.raises(JobTimeout) as err:
         client.wait_for_job(in_progress(jid), timeout=10)
     assert (err.value.job_id, err.value.timeout) == (jid, 10)
-    expected: list[float] = [FIRST_POLL_DELAY]
-    while sum(expected) + poll_delay(sum(expected)) < 10:
-        expected.append(poll_delay(sum(expected)))
-    expected.append(10 - sum(expected))  # the last sleep ends at the deadline, not past it
-    assert fake_time.sleeps == pytest.approx(expected)
+    expected = [
+        *(0.05, 0.05, 0.1),  # the first polls ramp up
+        *[0.15] * 19,  # every 150 ms while the job is younger than 3 s (3.05 s by then)
+        # then a tenth of its age, each gap 1.1 times the last
+        *(0.305, 0.3355, 0.369, 0.406, 0.4466, 0.4912, 0.5403, 0.5944, 0.6538, 0.7192, 0.7911),
+        0.8702,
+        0.4278,  # the last sleep ends at the deadline, 10 s, not past it
+    ]
+    assert fake_time.sleeps == pytest.approx(expected, abs=1e-3)
     # Every 150 ms while the job is young, then further apart; never over the cap.
     assert fake_time.sleeps[:8].count(FAST_POLL_INTERVAL) >= 4
     assert 0.5 < max(fake_time.sleeps) <= MAX_POLL_INTERVAL

@@ -249,7 +249,7 @@ def test_detect_classes_set_what_is_looked_for_and_unsupported_ones_say_so(
     assert "Not supported by this detector: unicorn" in section(reply, "chelsea.png")
 
 
-def test_detect_classes_all_answers_what_is_in_the_photo_with_every_box_drawn_once(
+def test_detect_classes_all_answers_what_is_in_the_photo_and_uploads_it_annotated(
     slack: SlackEmulator,
 ):
     with running_bot(slack, DETECT_CLASSES="all") as bot:
