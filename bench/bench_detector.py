@@ -42,8 +42,8 @@ from bot.localapi.vocabulary import (  # noqa: E402
     OIDV4,
     labels_needed,
 )
+from tests.photos import IMAGES  # noqa: E402
 
-PHOTOS = ROOT / "tests" / "images"
 SIDE = 1024
 # One class per model, and the call that loads it first.
 FIRST_USE = ((COCO, ("cup",)), (BLAZEFACE, ("face",)), (OIDV4, ("camera",)))
@@ -59,7 +59,7 @@ def rss_mib() -> float:
 def photos_at(side: int) -> list[Image.Image]:
     """The test photos scaled so that their longer side is ``side`` pixels."""
     images = []
-    for path in sorted(PHOTOS.glob("*.[jp][pn]g")):
+    for path in sorted(IMAGES.glob("*.[jp][pn]g")):
         image = decode_image(path.read_bytes())
         scale = side / max(image.size)
         size = (round(image.width * scale), round(image.height * scale))

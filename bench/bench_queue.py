@@ -64,9 +64,10 @@ from bot.imageintelligence import DetectJob, ImageIntelligenceClient, blob_image
 from bot.process.web import SLACK_PATH  # noqa: E402
 from tests.cluster import Cluster  # noqa: E402
 from tests.faultserver import CLIENT_ID, CLIENT_SECRET, FaultyApi, faulty_api  # noqa: E402
+from tests.photos import IMAGES, photo  # noqa: E402
 from tests.redisserver import redis_server  # noqa: E402
 from tests.slack_emulator import SlackEmulator  # noqa: E402
-from tests.slackbot import IMAGES, SIGNING_SECRET, hosted, photo  # noqa: E402
+from tests.slackbot import SIGNING_SECRET, hosted  # noqa: E402
 
 PACKAGES = ("dramatiq", "redis", "slack-bolt", "slack-sdk", "gunicorn", "ai-edge-litert")
 DURATIONS = [round(0.5 + 0.1 * n, 1) for n in range(21)]  # 0.5 .. 2.5 s

@@ -66,16 +66,9 @@ from bot.process.web import SLACK_PATH  # noqa: E402
 from bot.queue.memory import MemoryQueue  # noqa: E402
 from bot.replies import interrupted_message  # noqa: E402
 from tests.faultserver import faulty_api, free_port  # noqa: E402
+from tests.photos import IMAGES, photo  # noqa: E402
 from tests.slack_emulator import SlackEmulator  # noqa: E402
-from tests.slackbot import (  # noqa: E402
-    CHANNEL,
-    IMAGES,
-    Bot,
-    hosted,
-    photo,
-    running_bot,
-    settings_env,
-)
+from tests.slackbot import CHANNEL, Bot, hosted, running_bot, settings_env  # noqa: E402
 
 PACKAGES = ("slack-bolt", "slack-sdk", "gunicorn", "requests", "ai-edge-litert", "numpy", "pillow")
 # The production defaults (tests/slackbot.py lowers them for speed).

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import requests
 
+from tests.photos import photo
 from tests.slack_emulator import SlackEmulator
 from tests.slack_signing import file_share_event, sign
-from tests.slackbot import CHANNEL, SIGNING_SECRET, USER, photo
+from tests.slackbot import CHANNEL, SIGNING_SECRET, USER
 
 MS = 1000.0
 Row = tuple[str, str, str, bool | None]  # metric, value, target, passed (None: no target)

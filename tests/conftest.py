@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from bot.localapi import RunningLocalApi, start_local_api
+from bot.localapi.detector import MODELS_DIR
 from tests.faultserver import FaultyApi, faulty_api
 from tests.postgres import Postgres, postgres_fixture  # noqa: F401 - the session's PostgreSQL
 from tests.redisserver import RedisServer, redis_server
@@ -18,6 +20,14 @@ def local_api() -> Iterator[RunningLocalApi]:
     """The embedded API with the real detector, on a free loopback port, for the whole session."""
     with start_local_api() as api:
         yield api
+
+
+@pytest.fixture
+def model_links(tmp_path: Path) -> Path:
+    """A directory of links to the shipped model files, for a test to replace some of them."""
+    for model in MODELS_DIR.iterdir():
+        (tmp_path / model.name).symlink_to(model)
+    return tmp_path
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Views of the real test photos that more than one test module uses."""
+"""The real test photos in tests/images, and views of them that more than one module uses."""
 
 from __future__ import annotations
 
@@ -9,6 +9,11 @@ from PIL import Image
 IMAGES = Path(__file__).parent / "images"
 # Around the camera on the tripod in camera.png: a real camera, which only the OIDv4 model knows.
 CAMERA_CROP = (220, 120, 350, 230)
+
+
+def photo(name: str = "chelsea.png") -> bytes:
+    """The bytes of tests/images/`name`."""
+    return (IMAGES / name).read_bytes()
 
 
 def camera_closeup() -> Image.Image:

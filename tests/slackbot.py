@@ -11,7 +11,6 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import requests
@@ -32,11 +31,6 @@ from tests.slack_signing import (
 SIGNING_SECRET = "test-signing-secret-not-real-0f9e8d"
 CHANNEL = "C0CHANNEL1"
 USER = "U0PERSON01"
-IMAGES = Path(__file__).parent / "images"
-
-
-def photo(name: str) -> bytes:
-    return (IMAGES / name).read_bytes()
 
 
 def hosted(api: FaultyApi) -> dict[str, str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,9 +11,9 @@ from PIL import Image
 from bot.annotate import annotate
 from bot.imageintelligence.models import BoundingBox, DetectedObject, ImageResult
 from bot.imaging import InvalidImage
+from tests.photos import photo
 
-IMAGES = Path(__file__).parent / "images"
-CHELSEA = (IMAGES / "chelsea.png").read_bytes()  # 451 x 300
+CHELSEA = photo("chelsea.png")  # 451 x 300
 
 
 def result(*objects: DetectedObject) -> ImageResult:
@@ -86,7 +85,7 @@ def test_boxes_partly_or_wholly_outside_the_image_are_clipped_or_skipped() -> No
 
 @pytest.mark.parametrize("name", ["rocket.jpg", "grace_hopper.jpg", "camera.png"])
 def test_other_photos_and_a_greyscale_one_come_back_as_colour_jpeg(name: str) -> None:
-    data = (IMAGES / name).read_bytes()
+    data = photo(name)
     drawn = annotate(data, result(cat(BoundingBox(40, 40, 200, 200, 0.5))))
     assert drawn is not None
     with Image.open(io.BytesIO(drawn)) as image, Image.open(io.BytesIO(data)) as original:

@@ -20,8 +20,9 @@ from bot.cli import main
 from bot.imageintelligence import IMAGE_OK
 from tests import apispec
 from tests.faultserver import CLIENT_ID, CLIENT_SECRET, FaultyApi, free_port
+from tests.photos import IMAGES
 from tests.slack_emulator import SlackEmulator
-from tests.slackbot import IMAGES, SIGNING_SECRET
+from tests.slackbot import SIGNING_SECRET
 
 REPO = Path(__file__).resolve().parent.parent
 # .env.example lists every variable the bot reads.

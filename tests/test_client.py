@@ -6,7 +6,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,8 +23,8 @@ from bot.imageintelligence import (
 )
 from tests import apispec
 from tests.faultserver import CLIENT_ID, CLIENT_SECRET, FaultyApi, free_port
+from tests.photos import photo
 
-IMAGES = Path(__file__).parent / "images"
 NOWHERE = f"http://127.0.0.1:{free_port()}/a.jpg"  # nothing listens: a fetch fails at once
 
 
@@ -37,7 +36,7 @@ def make_client(api: FaultyApi, **kw: Any) -> ImageIntelligenceClient:
 def test_detect_finds_the_cat_in_chelsea(api: FaultyApi) -> None:
     with make_client(api) as client:
         job = client.detect(
-            [blob_image((IMAGES / "chelsea.png").read_bytes(), custom_id="chelsea")],
+            [blob_image(photo("chelsea.png"), custom_id="chelsea")],
             ["cat", "dog", {"class": "person", "verify": "NEVER"}],
             custom_id="job-chelsea",
             feed_id="tests",
@@ -64,7 +63,7 @@ def test_detect_finds_the_cat_in_chelsea(api: FaultyApi) -> None:
 
 def test_unsupported_classes_say_so(api: FaultyApi) -> None:
     with make_client(api) as client:
-        job = client.detect([blob_image((IMAGES / "chelsea.png").read_bytes())], ["unicorn"])
+        job = client.detect([blob_image(photo("chelsea.png"))], ["unicorn"])
         (image,) = client.wait_for_job(job, timeout=30).images
     (unicorn,) = image.objects
     assert unicorn.class_name == "unicorn"
@@ -72,7 +71,7 @@ def test_unsupported_classes_say_so(api: FaultyApi) -> None:
 
 
 def test_a_failed_image_says_why_and_the_others_have_no_error(api: FaultyApi) -> None:
-    chelsea = blob_image((IMAGES / "chelsea.png").read_bytes(), custom_id="chelsea")
+    chelsea = blob_image(photo("chelsea.png"), custom_id="chelsea")
     with make_client(api) as client:
         job = client.detect([url_image(NOWHERE, custom_id="nowhere"), chelsea], ["cat"])
         done = client.wait_for_job(job, timeout=30)
@@ -88,7 +87,7 @@ def test_a_failed_image_says_why_and_the_others_have_no_error(api: FaultyApi) ->
 
 
 def test_search_get_and_feedback(api: FaultyApi) -> None:
-    png = (IMAGES / "coffee.png").read_bytes()
+    png = photo("coffee.png")
     with make_client(api) as client:
         job = client.detect([blob_image(png)], ["coffee cup"], custom_id="find-me", feed_id="f1")
         client.detect([blob_image(png)], ["coffee cup"], custom_id="other", feed_id="f1")
@@ -207,9 +206,7 @@ def test_wrong_credentials_raise_invalid_client_credentials_once(api: FaultyApi)
 
 def test_a_finished_job_is_returned_without_polling(api: FaultyApi) -> None:
     with make_client(api) as client:
-        job = client.wait_for_job(
-            client.detect([blob_image((IMAGES / "coffee.png").read_bytes())], ["cat"]), 30
-        )
+        job = client.wait_for_job(client.detect([blob_image(photo("coffee.png"))], ["cat"]), 30)
         polls = api.count("GET /detect/{id}")
         assert client.wait_for_job(job, timeout=0) is job
         assert client.wait_for_job(job.id, timeout=5).status == job.status

@@ -7,7 +7,6 @@ body the client sent is checked against the v2 spec when each test ends (see fau
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,8 +26,9 @@ from bot.imageintelligence.client import (
     MAX_POLL_INTERVAL,
 )
 from tests.faultserver import CLIENT_ID, CLIENT_SECRET, PREFIX, FaultyApi, faulty_api, free_port
+from tests.photos import photo
 
-PNG = (Path(__file__).parent / "images" / "coffee.png").read_bytes()
+PNG = photo("coffee.png")
 # URLs the embedded API may try to fetch: nothing listens there, so it fails at once, offline.
 NOWHERE = f"http://127.0.0.1:{free_port()}/"
 URL = url_image(NOWHERE + "a.jpg")

@@ -34,9 +34,8 @@ from bot.localapi.vocabulary import (
     OIDV4,
     SCORE_THRESHOLDS,
 )
-from tests.photos import camera_closeup
+from tests.photos import IMAGES, camera_closeup, photo
 
-IMAGES = Path(__file__).parent / "images"
 PHOTOS = (
     "astronaut.png",
     "camera.png",
@@ -61,7 +60,7 @@ def found(detector: Detector) -> Found:
     """Each test photo, decoded, with every class the detector found in it (computed once)."""
     results = {}
     for name in PHOTOS:
-        image = decode_image((IMAGES / name).read_bytes())
+        image = decode_image(photo(name))
         results[name] = (image, detector.detect(image))
     return results
 
@@ -136,12 +135,12 @@ def test_what_is_there_scores_well_above_the_threshold(
 
 
 def test_the_oidv4_model_finds_the_camera_coco_has_no_class_for(detector: Detector) -> None:
-    photo = decode_image((IMAGES / "camera.png").read_bytes())
+    whole = decode_image(photo("camera.png"))
     detections = detector.detect(camera_closeup(), {"camera", "cell phone", "tv"})
     assert labels(detections) == {"camera"}
     assert best(detections, "camera") >= 0.5  # measured 0.60; threshold 0.35
     # The whole photo scores the small camera below the threshold (0.06): the model sees 300 px.
-    assert detector.detect(photo, {"camera"}) == []
+    assert detector.detect(whole, {"camera"}) == []
 
 
 def test_detections_are_sorted_scored_and_inside_the_image(found: Found) -> None:
@@ -192,29 +191,21 @@ def test_each_model_loads_only_when_a_call_needs_it(found: Found) -> None:
     assert fresh.loaded == {COCO, BLAZEFACE, OIDV4}
 
 
-def link_models(tmp_path: Path) -> Path:
-    for model in MODELS_DIR.iterdir():
-        (tmp_path / model.name).symlink_to(model)
-    return tmp_path
-
-
-def test_a_label_file_that_does_not_match_the_class_table_fails_at_once(tmp_path: Path) -> None:
-    models = link_models(tmp_path)
-    labels_file = models / COCO_LABELS
+def test_a_label_file_that_does_not_match_the_class_table_fails_at_once(model_links: Path) -> None:
+    labels_file = model_links / COCO_LABELS
     text = labels_file.read_text()
     labels_file.unlink()
     labels_file.write_text(text.replace("18  horse", "18  pony"))
     with pytest.raises(RuntimeError, match=f"{COCO_LABELS} does not match the class table"):
-        Detector(models)
+        Detector(model_links)
 
 
 def test_a_broken_model_fails_the_calls_that_need_it_and_only_those(
-    tmp_path: Path, found: Found
+    model_links: Path, found: Found
 ) -> None:
-    models = link_models(tmp_path)
-    (models / OIDV4_MODEL).unlink()
-    (models / OIDV4_MODEL).symlink_to(MODELS_DIR / "face_detection_full_range_sparse.tflite")
-    broken = Detector(models)
+    (model_links / OIDV4_MODEL).unlink()
+    (model_links / OIDV4_MODEL).symlink_to(MODELS_DIR / "face_detection_full_range_sparse.tflite")
+    broken = Detector(model_links)
     image = found["chelsea.png"][0]
     assert labels(broken.detect(image, {"cat"})) == {"cat"}
     for _ in range(2):  # not cached as loaded: every call that needs it says so
@@ -311,7 +302,7 @@ def assert_close(decoded: Image.Image, expected: Image.Image, tolerance: float) 
 
 def test_greyscale_becomes_grey_rgb() -> None:
     source = Image.open(IMAGES / "camera.png")
-    decoded = decode_image((IMAGES / "camera.png").read_bytes())
+    decoded = decode_image(photo("camera.png"))
     pixels = np.asarray(decoded)
     assert decoded.mode == "RGB"
     assert (pixels[..., 0] == pixels[..., 1]).all() and (pixels[..., 1] == pixels[..., 2]).all()
@@ -474,7 +465,7 @@ def test_unsupported_formats_are_refused_by_name() -> None:
 
 @pytest.mark.parametrize("name", ["chelsea.png", "grace_hopper.jpg", "rocket.jpg"])
 def test_truncated_images_are_refused(name: str) -> None:
-    data = (IMAGES / name).read_bytes()
+    data = photo(name)
     assert reason(data[: len(data) // 2]) == "truncated or damaged image"
 
 
@@ -520,7 +511,7 @@ def test_bomb_warning_raised_as_error_is_still_invalid_image() -> None:
 
 def test_no_pil_exception_escapes_on_damaged_files() -> None:
     rng = random.Random(7)
-    originals = [(IMAGES / name).read_bytes() for name in ("chelsea.png", "grace_hopper.jpg")]
+    originals = [photo(name) for name in ("chelsea.png", "grace_hopper.jpg")]
     originals.append(encode(chelsea().resize((60, 40)), "GIF"))
     for original in originals:
         for _ in range(25):

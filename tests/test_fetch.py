@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -20,8 +19,9 @@ import requests
 
 from bot.httpserver import ServerThread
 from bot.localapi.fetch import MAX_REDIRECTS, DownloadError, download, private_hosts
+from tests.photos import photo
 
-PHOTO = (Path(__file__).parent / "images" / "chelsea.png").read_bytes()
+PHOTO = photo("chelsea.png")
 PUBLIC = "http://1.1.1.1"  # passes the check; only ever reached through the loopback proxy
 PRIVATE = "it points at a private or local address"
 

@@ -33,9 +33,8 @@ from bot.imageintelligence.models import ImageResult
 from bot.imaging import decode_image
 from bot.localapi import create_app, generate_credentials, serve, start_local_api
 from tests import apispec
-from tests.photos import camera_closeup
+from tests.photos import camera_closeup, photo
 
-PHOTOS = Path(__file__).parent / "images"
 DAY_MS = 24 * 60 * 60 * 1000
 
 
@@ -50,10 +49,6 @@ class Api:
     base_url: str
     client_id: str
     client_secret: str
-
-
-def photo(name: str) -> bytes:
-    return (PHOTOS / name).read_bytes()
 
 
 def blob(data: bytes, custom_id: str | None = None) -> dict[str, str]:

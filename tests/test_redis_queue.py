@@ -24,10 +24,11 @@ from bot.process.socket_mode import connected
 from bot.queue import Submitted
 from bot.queue.redis import NAMESPACE
 from tests.faultserver import FaultyApi
+from tests.photos import photo
 from tests.redisserver import RedisServer
 from tests.slack_emulator import SlackEmulator
 from tests.slack_signing import file_share_event, socket_envelope
-from tests.slackbot import CHANNEL, USER, Bot, hosted, photo, running_bot, settings_env
+from tests.slackbot import CHANNEL, USER, Bot, hosted, running_bot, settings_env
 from tests.test_slack_reliability import watching
 
 REPLY_TIMEOUT = 20.0

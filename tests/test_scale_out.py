@@ -20,6 +20,7 @@ import requests
 
 from tests.cluster import Cluster
 from tests.faultserver import FaultyApi, faulty_api
+from tests.photos import photo
 from tests.redisserver import RedisServer
 from tests.slack_emulator import SlackEmulator
 from tests.slack_signing import (
@@ -28,7 +29,7 @@ from tests.slack_signing import (
     interactive_body,
     slash_command_body,
 )
-from tests.slackbot import CHANNEL, SIGNING_SECRET, USER, hosted, photo
+from tests.slackbot import CHANNEL, SIGNING_SECRET, USER, hosted
 
 ANSWER_WITHIN = 60.0  # the promise for a job whose worker died
 RESULTS = re.compile(r"^chelsea-\d+\.png: cat \d+%")

@@ -16,8 +16,9 @@ import requests
 
 from bot.httpserver import ServerThread
 from tests.faultserver import FaultyApi, faulty_api
+from tests.photos import photo
 from tests.slack_emulator import SlackEmulator
-from tests.slackbot import CHANNEL, USER, Bot, hosted, photo, running_bot
+from tests.slackbot import CHANNEL, USER, Bot, hosted, running_bot
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment

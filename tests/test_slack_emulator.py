@@ -38,6 +38,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from tests import slack_signing
+from tests.photos import IMAGES, photo
 from tests.slack_emulator import (
     AUTHORIZE_PATH,
     BOT_USER_ID,
@@ -47,7 +48,6 @@ from tests.slack_emulator import (
     load_payload,
 )
 
-IMAGES = Path(__file__).parent / "images"
 SHAPES = PAYLOADS / "java-slack-sdk-shapes" / "api"
 SECRET = "test-signing-secret-not-real"
 
@@ -83,10 +83,6 @@ def unknown_keys(value: Any, shape: Any, path: str = "") -> list[str]:
 
 def shape(method: str) -> dict[str, Any]:
     return json.loads((SHAPES / f"{method}.json").read_text())
-
-
-def photo(name: str = "chelsea.png") -> bytes:
-    return (IMAGES / name).read_bytes()
 
 
 # --------------------------------------------------------------------------- tokens and arguments

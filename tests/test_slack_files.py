@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import socket
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -22,9 +21,9 @@ from bot.slack.files import (
     needs_file_info,
     pick_rendition,
 )
+from tests.photos import IMAGES, photo
 from tests.slack_emulator import FILE_DOWNLOAD, SlackEmulator, load_payload
 
-IMAGES = Path(__file__).parent / "images"
 LIMIT = 10_000_000
 REAL_FILE = load_payload("bolt_message_file_share_event.json")["event"]["files"][0]
 
@@ -40,10 +39,6 @@ def downloader(slack: SlackEmulator) -> Iterator[SlackFileDownloader]:
     loader = SlackFileDownloader(slack.bot_token, slack_api_url=slack.api_url, max_bytes=LIMIT)
     yield loader
     loader.close()
-
-
-def photo(name: str) -> bytes:
-    return (IMAGES / name).read_bytes()
 
 
 def skipped(loader: SlackFileDownloader, file: dict) -> str:

@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 
 from tests.faultserver import FaultyApi
+from tests.photos import photo
 from tests.slack_emulator import SlackEmulator
 from tests.slack_signing import block_actions_payload, message_shortcut_payload
-from tests.slackbot import CHANNEL, USER, Bot, hosted, photo, running_bot
+from tests.slackbot import CHANNEL, USER, Bot, hosted, running_bot
 
 REPORTER = "U0REPORTER"  # not the person who shared the photo: anyone in the channel may report
 UNKNOWN_JOB = "00000000-dead-beef-0000-000000000000"

@@ -21,9 +21,10 @@ import pytest
 import requests
 
 from tests.faultserver import CLIENT_ID, CLIENT_SECRET, FaultyApi, free_port
+from tests.photos import photo
 from tests.slack_emulator import SlackEmulator, load_payload
 from tests.slack_signing import file_share_event, post_signed
-from tests.slackbot import CHANNEL, SIGNING_SECRET, USER, Bot, hosted, photo, running_bot
+from tests.slackbot import CHANNEL, SIGNING_SECRET, USER, Bot, hosted, running_bot
 from tests.test_slack_uploads import REPLY_TIMEOUT, first_poll_seen, idle
 
 INTERRUPTED = "The bot was restarting and could not finish this one. Please try again."

@@ -18,9 +18,10 @@ import pytest
 from PIL import Image
 
 from tests.faultserver import FaultyApi, faulty_api
+from tests.photos import photo
 from tests.slack_emulator import BOT_ID, BOT_USER_ID, SlackEmulator
 from tests.slack_signing import file_share_event
-from tests.slackbot import CHANNEL, USER, Bot, hosted, photo, running_bot
+from tests.slackbot import CHANNEL, USER, Bot, hosted, running_bot
 
 REPLY_TIMEOUT = 20.0
 

@@ -20,6 +20,7 @@ import pytest
 from bot.config import load_settings
 from bot.process.runtime import Runtime, running
 from bot.process.socket_mode import connected as socket_mode
+from tests.photos import photo
 from tests.slack_emulator import SlackEmulator
 from tests.slack_signing import (
     file_share_event,
@@ -27,7 +28,7 @@ from tests.slack_signing import (
     slash_command_fields,
     socket_envelope,
 )
-from tests.slackbot import CHANNEL, USER, photo
+from tests.slackbot import CHANNEL, USER
 from tests.test_cli import process_env
 
 

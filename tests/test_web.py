@@ -22,9 +22,10 @@ import requests
 from bot.cli import _parser
 from bot.process.web import SLACK_PATH
 from tests.faultserver import free_port
+from tests.photos import photo
 from tests.slack_emulator import SlackEmulator
 from tests.slack_signing import file_share_event, post_signed
-from tests.slackbot import CHANNEL, SIGNING_SECRET, USER, photo, running_bot
+from tests.slackbot import CHANNEL, SIGNING_SECRET, USER, running_bot
 from tests.test_cli import REPO, process_env
 
 SHUTDOWN_GRACE = 5

@@ -22,9 +22,10 @@ import requests
 
 from bot.process.web import SLACK_PATH
 from tests.cluster import Cluster
+from tests.photos import photo
 from tests.slack_emulator import Call, SlackEmulator, Workspace
 from tests.slack_signing import app_uninstalled_event, file_share_event, tokens_revoked_event
-from tests.slackbot import SIGNING_SECRET, USER, Bot, photo, running_bot
+from tests.slackbot import SIGNING_SECRET, USER, Bot, running_bot
 
 REPLY_TIMEOUT = 20.0
 
