@@ -1,12 +1,14 @@
 """Web and worker processes of the bot, started as the Procfile starts them, on one Redis.
 
 `Cluster` runs `python -m bot run --http` (web) and `python -m bot worker` processes, each with its
-own log file, and lets a test kill (SIGKILL), stop (SIGTERM) and start them again.
+own log file, and lets a test kill (SIGKILL), stop (SIGTERM) and start them again. `process_env` is
+the environment any `python -m bot` process of the tests gets.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -16,14 +18,24 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from dotenv import dotenv_values
 
 from bot.process.web import SLACK_PATH
 from tests.faultserver import free_port
 from tests.slack_signing import post_signed
 from tests.slackbot import SIGNING_SECRET
-from tests.test_cli import process_env
 
+REPO = Path(__file__).resolve().parent.parent
+# .env.example lists every variable the bot reads.
+VARIABLES = tuple(dotenv_values(REPO / ".env.example"))
 START_TIMEOUT = 30.0
+
+
+def process_env(**env: str) -> dict[str, str]:
+    """The environment for a `python -m bot` process: none of the bot's variables but `env`."""
+    clean = {k: v for k, v in os.environ.items() if k not in VARIABLES}
+    clean["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), clean.get("PYTHONPATH")]))
+    return {**clean, **env}
 
 
 @dataclass

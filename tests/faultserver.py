@@ -311,6 +311,17 @@ def faulty_api(*, workers: int = 2, **create_kw: Any) -> Iterator[FaultyApi]:
         app.close()
 
 
+def first_poll_seen(api: FaultyApi) -> threading.Event:
+    """Set when the bot first polls a job: the job exists and the bot is waiting on it."""
+    seen = threading.Event()
+
+    def note(_environ: WSGIEnvironment) -> None:
+        seen.set()
+
+    api.add("GET /detect/{id}", note, times=None)
+    return seen
+
+
 def free_port() -> int:
     """A loopback port nobody listens on (connecting to it is refused)."""
     with socket.socket() as sock:

@@ -31,6 +31,7 @@ from tests.slack_signing import (
 SIGNING_SECRET = "test-signing-secret-not-real-0f9e8d"
 CHANNEL = "C0CHANNEL1"
 USER = "U0PERSON01"
+REPLY_TIMEOUT = 20.0  # seconds the bot may take to answer a photo
 
 
 def hosted(api: FaultyApi) -> dict[str, str]:
@@ -47,6 +48,11 @@ class Bot:
     url: str
     runtime: Runtime
     slack: SlackEmulator
+
+    @property
+    def base_url(self) -> str:
+        """The server's root, where it serves /healthz and the OAuth pages too."""
+        return self.url.removesuffix(SLACK_PATH)
 
     def post_event(self, envelope: dict[str, Any], **kw: Any) -> requests.Response:
         return post_signed(
@@ -82,6 +88,11 @@ class Bot:
             for call in self.slack.calls_to("chat.postMessage")
             if call.args.get("channel") == channel and call.args.get("thread_ts") == thread_ts
         ]
+
+
+def idle(bot: Bot) -> None:
+    """Wait until the bot has finished every request it took (its reply, upload and reactions)."""
+    assert bot.runtime.queue.join(REPLY_TIMEOUT)
 
 
 def settings_env(slack: SlackEmulator, **env: str) -> dict[str, str]:

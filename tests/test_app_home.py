@@ -17,23 +17,22 @@ from typing import Any
 import pytest
 
 from bot.home import CLASSES_BLOCK, EDIT_SETTINGS_ACTION
+from tests.settings_modal import edited
 from tests.slack_emulator import SlackEmulator, Workspace
 from tests.slack_signing import (
     app_home_opened_event,
     home_block_actions_payload,
     view_submission_payload,
 )
-from tests.slackbot import Bot, running_bot
-from tests.test_home import edited
-from tests.test_workspaces import base_of, install, many_workspaces, reply_to, upload, workspace
+from tests.slackbot import Bot
+from tests.workspaces import install, reply_to, running_for_many_workspaces, upload, workspace
 
 ADMIN, OWNER, MEMBER = "U0ADMIN01", "U0OWNER01", "U0MEMBER1"
 
 
 @pytest.fixture
 def bot(slack: SlackEmulator, database: str) -> Iterator[Bot]:
-    with running_bot(slack, **many_workspaces(slack, database)) as running:
-        slack.redirect_uri = base_of(running) + "/slack/oauth_redirect"
+    with running_for_many_workspaces(slack, database) as running:
         yield running
 
 
@@ -41,7 +40,7 @@ def bot(slack: SlackEmulator, database: str) -> Iterator[Bot]:
 def acme(bot: Bot, slack: SlackEmulator) -> Workspace:
     """A workspace that installed the app, with an admin, an owner and a member."""
     team = workspace(slack, "T222", "C222")
-    assert "Installed in" in install(base_of(bot), slack, team.team_id).text
+    assert "Installed in" in install(bot.base_url, slack, team.team_id).text
     slack.add_user(ADMIN, team=team.team_id, is_admin=True)
     slack.add_user(OWNER, team=team.team_id, is_owner=True)
     slack.add_user(MEMBER, team=team.team_id)
@@ -94,8 +93,8 @@ def open_settings(bot: Bot, slack: SlackEmulator, team: Workspace, user: str) ->
 def submit(
     bot: Bot, team: Workspace, user: str, modal: dict[str, Any], **changes: Any
 ) -> dict[str, Any] | None:
-    """The user saves the modal with `changes` (see tests/test_home.py `edited`); Slack's answer
-    to the submission, None when it is empty (the modal closes)."""
+    """The user saves the modal with `changes` (see tests/settings_modal.py `edited`); Slack's
+    answer to the submission, None when it is empty (the modal closes)."""
     payload = view_submission_payload(
         modal, edited(modal, **changes), user=user, team_id=team.team_id
     )
@@ -120,7 +119,7 @@ def test_settings_an_admin_saves_change_the_next_reply_in_that_workspace_only(
     bot: Bot, slack: SlackEmulator, acme: Workspace
 ):
     globex = workspace(slack, "T333", "C333")
-    install(base_of(bot), slack, globex.team_id)
+    install(bot.base_url, slack, globex.team_id)
     modal = open_settings(bot, slack, acme, ADMIN)
 
     published = len(slack.calls_to("views.publish"))

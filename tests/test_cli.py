@@ -7,26 +7,22 @@ those a test names. Exit codes: 0 success, 1 the API or Slack failed, 2 usage or
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from dotenv import dotenv_values
 
 from bot.cli import main
 from bot.imageintelligence import IMAGE_OK
 from tests import apispec
+from tests.cluster import REPO, VARIABLES, process_env
 from tests.faultserver import CLIENT_ID, CLIENT_SECRET, FaultyApi, free_port
 from tests.photos import IMAGES
 from tests.slack_emulator import SlackEmulator
 from tests.slackbot import SIGNING_SECRET
 
-REPO = Path(__file__).resolve().parent.parent
-# .env.example lists every variable the bot reads.
-VARIABLES = tuple(dotenv_values(REPO / ".env.example"))
 CHELSEA, ASTRONAUT, ROCKET, COFFEE = (
     str(IMAGES / name) for name in ("chelsea.png", "astronaut.png", "rocket.jpg", "coffee.png")
 )
@@ -218,13 +214,6 @@ def test_a_refused_secret_exits_1_with_one_line_that_keeps_it_secret(monkeypatch
     assert "credentials were refused" in one_line(err)
     assert wrong not in out + err
     assert api.count("POST /detect") == 0
-
-
-def process_env(**env: str) -> dict[str, str]:
-    """The environment for a `python -m bot` process: none of the bot's variables but `env`."""
-    clean = {k: v for k, v in os.environ.items() if k not in VARIABLES}
-    clean["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), clean.get("PYTHONPATH")]))
-    return {**clean, **env}
 
 
 def test_the_real_entry_point_detects_on_the_embedded_api(tmp_path):

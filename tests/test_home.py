@@ -4,7 +4,6 @@ submit for it."""
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 from typing import Any
 
@@ -30,6 +29,7 @@ from bot.home import (
 )
 from bot.localapi.vocabulary import CLASS_GROUPS
 from bot.workspaces.settings import WorkspaceSettings
+from tests.settings_modal import edited, inputs, untouched
 from tests.slack_emulator import SlackEmulator
 
 EMBEDDED = Settings()
@@ -263,48 +263,6 @@ def test_home_tab_escapes_classes_and_cuts_long_lists() -> None:
 
 
 # --- the settings modal -------------------------------------------------------------------------
-
-
-def inputs(modal: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """The modal's input elements by block id."""
-    return {b["block_id"]: b["element"] for b in modal["blocks"] if b["type"] == "input"}
-
-
-def untouched(modal: dict[str, Any]) -> dict[str, Any]:
-    """The `view.state.values` Slack submits for `modal` when nothing was changed: for each input
-    block, {block_id: {action_id: {"type": ..., and the element's value}}}."""
-    values: dict[str, Any] = {}
-    for block_id, element in inputs(modal).items():
-        state: dict[str, Any] = {"type": element["type"]}
-        if element["type"] == "plain_text_input":
-            state["value"] = element.get("initial_value")
-        elif element["type"] == "radio_buttons":
-            state["selected_option"] = copy.deepcopy(element.get("initial_option"))
-        else:
-            assert element["type"] == "multi_conversations_select"
-            state["selected_conversations"] = list(element.get("initial_conversations", []))
-        values[block_id] = {element["action_id"]: state}
-    return values
-
-
-def edited(modal: dict[str, Any], **changes: Any) -> dict[str, Any]:
-    """The state values after an admin changed some inputs: `classes` typed, `uploads` or
-    `annotate` (an option's value) chosen, `channels` (ids) selected."""
-    values = untouched(modal)
-    elements = inputs(modal)
-    blocks = {"classes": CLASSES_BLOCK, "uploads": UPLOADS_BLOCK, "annotate": ANNOTATE_BLOCK,
-              "channels": CHANNELS_BLOCK}  # fmt: skip
-    for name, change in changes.items():
-        element = elements[blocks[name]]
-        (state,) = values[blocks[name]].values()
-        if name == "classes":
-            state["value"] = change
-        elif name == "channels":
-            state["selected_conversations"] = list(change)
-        else:
-            (option,) = [o for o in element["options"] if o["value"] == change]
-            state["selected_option"] = copy.deepcopy(option)
-    return values
 
 
 def test_modal_is_filled_in_with_what_applies_now() -> None:

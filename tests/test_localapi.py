@@ -19,9 +19,8 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import pytest
@@ -33,92 +32,23 @@ from bot.imageintelligence.models import ImageResult
 from bot.imaging import decode_image
 from bot.localapi import create_app, generate_credentials, serve, start_local_api
 from tests import apispec
+from tests.localapi_client import (
+    Api,
+    ApiLike,
+    bearer,
+    blob,
+    by_class,
+    classes,
+    detect,
+    get_job,
+    new_token,
+    search,
+    submit,
+    wait_for,
+)
 from tests.photos import camera_closeup, photo
 
 DAY_MS = 24 * 60 * 60 * 1000
-
-
-class ApiLike(Protocol):
-    base_url: str
-    client_id: str
-    client_secret: str
-
-
-@dataclass
-class Api:
-    base_url: str
-    client_id: str
-    client_secret: str
-
-
-def blob(data: bytes, custom_id: str | None = None) -> dict[str, str]:
-    item = {"blob": base64.b64encode(data).decode()}
-    if custom_id is not None:
-        item["customId"] = custom_id
-    return item
-
-
-def classes(*names: str) -> list[dict[str, str]]:
-    return [{"class": name, "verify": "NEVER"} for name in names]
-
-
-def new_token(api: ApiLike) -> dict[str, Any]:
-    body = {"clientId": api.client_id, "clientSecret": api.client_secret}
-    apispec.validate("ClientCredentials", body)
-    response = requests.post(f"{api.base_url}/oauth/token", json=body, timeout=10)
-    assert response.status_code == 200, response.text
-    token = response.json()
-    apispec.validate("AccessTokenResponse", token)
-    return token
-
-
-def bearer(api: ApiLike) -> dict[str, str]:
-    return {"Authorization": f"Bearer {new_token(api)['accessToken']}"}
-
-
-def submit(api: ApiLike, body: dict[str, Any], headers: dict[str, str] | None = None) -> dict:
-    apispec.validate("DetectJobRequest", body)
-    response = requests.post(
-        f"{api.base_url}/detect", json=body, headers=headers or bearer(api), timeout=10
-    )
-    assert response.status_code == 200, response.text
-    job = response.json()
-    apispec.validate("DetectJobResponse", job)
-    assert job["status"] == "IN_PROGRESS"
-    assert [image["status"] for image in job["imageResults"]] == ["IN_PROGRESS"] * len(
-        body["images"]
-    )
-    return job
-
-
-def get_job(api: ApiLike, job_id: str, headers: dict[str, str]) -> dict:
-    response = requests.get(f"{api.base_url}/detect/{job_id}", headers=headers, timeout=10)
-    assert response.status_code == 200, response.text
-    job = response.json()
-    apispec.validate("DetectJobResponse", job)
-    return job
-
-
-def wait_for(api: ApiLike, job_id: str, headers: dict[str, str], timeout: float = 15) -> dict:
-    deadline = time.monotonic() + timeout
-    while (job := get_job(api, job_id, headers))["status"] == "IN_PROGRESS":
-        assert time.monotonic() < deadline, f"job {job_id} still in progress"
-        time.sleep(0.01)
-    return job
-
-
-def detect(api: ApiLike, body: dict[str, Any]) -> dict:
-    headers = bearer(api)
-    return wait_for(api, submit(api, body, headers)["id"], headers)
-
-
-def search(api: ApiLike, query: str, headers: dict[str, str]) -> list[dict]:
-    response = requests.get(f"{api.base_url}/detect?{query}", headers=headers, timeout=10)
-    assert response.status_code == 200, response.text
-    jobs = response.json()
-    for job in jobs:
-        apispec.validate("DetectJobResponse", job)
-    return jobs
 
 
 def assert_error(response: requests.Response, status: int, code: str, field: str | None = None):
@@ -135,10 +65,6 @@ def assert_error(response: requests.Response, status: int, code: str, field: str
 
 def assert_still_serving(api: ApiLike) -> None:
     assert isinstance(search(api, "", bearer(api)), list)
-
-
-def by_class(image: dict) -> dict[str, dict]:
-    return {obj["class"]: obj for obj in image["objects"]}
 
 
 @pytest.fixture

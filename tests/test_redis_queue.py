@@ -29,7 +29,7 @@ from tests.redisserver import RedisServer
 from tests.slack_emulator import SlackEmulator
 from tests.slack_signing import file_share_event, socket_envelope
 from tests.slackbot import CHANNEL, USER, Bot, hosted, running_bot, settings_env
-from tests.test_slack_reliability import watching
+from tests.waiting import watching
 
 REPLY_TIMEOUT = 20.0
 

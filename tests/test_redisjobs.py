@@ -17,18 +17,18 @@ from bot.httpserver import ServerThread
 from bot.localapi import create_app, generate_credentials
 from bot.localapi.redisjobs import RedisJobStore
 from tests import apispec
-from tests.redisserver import RedisServer
-from tests.test_localapi import (
+from tests.localapi_client import (
     Api,
     bearer,
     blob,
     by_class,
     classes,
-    photo,
     search,
     submit,
     wait_for,
 )
+from tests.photos import photo
+from tests.redisserver import RedisServer
 
 
 @pytest.fixture

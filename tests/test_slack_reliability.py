@@ -10,22 +10,29 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
 import requests
 
-from tests.faultserver import CLIENT_ID, CLIENT_SECRET, FaultyApi, free_port
+from tests.faultserver import CLIENT_ID, CLIENT_SECRET, FaultyApi, first_poll_seen, free_port
 from tests.photos import photo
 from tests.slack_emulator import SlackEmulator, load_payload
 from tests.slack_signing import file_share_event, post_signed
-from tests.slackbot import CHANNEL, SIGNING_SECRET, USER, Bot, hosted, running_bot
-from tests.test_slack_uploads import REPLY_TIMEOUT, first_poll_seen, idle
+from tests.slackbot import (
+    CHANNEL,
+    REPLY_TIMEOUT,
+    SIGNING_SECRET,
+    USER,
+    Bot,
+    hosted,
+    idle,
+    running_bot,
+)
+from tests.waiting import until, watching
 
 INTERRUPTED = "The bot was restarting and could not finish this one. Please try again."
 BUSY = "The bot has too much work queued right now. Try again in a minute."
@@ -49,45 +56,6 @@ def share_cat(bot: Bot, slack: SlackEmulator, name: str = "chelsea.png") -> dict
 
 def thread_texts(bot: Bot, ts: str) -> list[str]:
     return [args["text"] for args in bot.replies_in(ts)]
-
-
-def until(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
-    """Whether `condition` became true within `timeout` (for state that has nothing to wait on)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.002)
-    return True
-
-
-class LogWatch(logging.Handler):
-    """Records from a logger, with a way to wait for one (the bot's only trace of some decisions)."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.records: list[logging.LogRecord] = []
-        self._changed = threading.Condition()
-
-    def emit(self, record: logging.LogRecord) -> None:
-        with self._changed:
-            self.records.append(record)
-            self._changed.notify_all()
-
-    def wait_for(self, match: Callable[[logging.LogRecord], bool], timeout: float = 5.0) -> bool:
-        with self._changed:
-            return self._changed.wait_for(lambda: any(map(match, self.records)), timeout)
-
-
-@contextmanager
-def watching(name: str) -> Iterator[LogWatch]:
-    watch = LogWatch()
-    logger = logging.getLogger(name)
-    logger.addHandler(watch)
-    try:
-        yield watch
-    finally:
-        logger.removeHandler(watch)
 
 
 def everything_posted(slack: SlackEmulator) -> str:

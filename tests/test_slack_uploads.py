@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import io
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -17,13 +16,11 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from tests.faultserver import FaultyApi, faulty_api
+from tests.faultserver import faulty_api, first_poll_seen
 from tests.photos import photo
 from tests.slack_emulator import BOT_ID, BOT_USER_ID, SlackEmulator
 from tests.slack_signing import file_share_event
-from tests.slackbot import CHANNEL, USER, Bot, hosted, running_bot
-
-REPLY_TIMEOUT = 20.0
+from tests.slackbot import CHANNEL, REPLY_TIMEOUT, USER, Bot, hosted, idle, running_bot
 
 
 @pytest.fixture
@@ -33,11 +30,6 @@ def bot(slack: SlackEmulator) -> Iterator[Bot]:
 
 
 # -- helpers ------------------------------------------------------------------------------------
-
-
-def idle(bot: Bot) -> None:
-    """Wait until the bot has finished every request it took (its reply, upload and reactions)."""
-    assert bot.runtime.queue.join(REPLY_TIMEOUT)
 
 
 def summary(reply: dict[str, Any], name: str) -> str:
@@ -102,17 +94,6 @@ def reaction_calls(slack: SlackEmulator) -> list[tuple[str, str, str, str]]:
         for call in slack.calls
         if call.method.startswith("reactions.")
     ]
-
-
-def first_poll_seen(api: FaultyApi) -> threading.Event:
-    """Set when the bot first polls a job: the job exists and the bot is waiting on it."""
-    seen = threading.Event()
-
-    def note(_environ: Any) -> None:
-        seen.set()
-
-    api.add("GET /detect/{id}", note, times=None)
-    return seen
 
 
 def answered_only(bot: Bot, slack: SlackEmulator, ignored: list[dict[str, Any]]) -> None:

@@ -20,6 +20,7 @@ import pytest
 from bot.config import load_settings
 from bot.process.runtime import Runtime, running
 from bot.process.socket_mode import connected as socket_mode
+from tests.cluster import process_env
 from tests.photos import photo
 from tests.slack_emulator import SlackEmulator
 from tests.slack_signing import (
@@ -29,7 +30,6 @@ from tests.slack_signing import (
     socket_envelope,
 )
 from tests.slackbot import CHANNEL, USER
-from tests.test_cli import process_env
 
 
 @pytest.fixture(scope="module")

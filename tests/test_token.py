@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable
 
 import pytest
 
 from bot.imageintelligence import REFRESH_BUFFER, AccessToken
 from bot.imageintelligence.token import TokenCache
+from tests.waiting import until
 
 DAY_MS = 24 * 3600 * 1000
 NOW_MS = 1_700_000_000_000  # the server's wall clock when it issued the token
@@ -130,13 +129,6 @@ def test_invalidate_drops_only_the_token_it_names() -> None:
     assert cache.get() is new and count == 2
 
 
-def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached"
-        time.sleep(0.001)
-
-
 def waiting(cache: TokenCache) -> int:
     # Condition keeps its waiters in a list; reading it makes "all 49 are waiting" deterministic.
     return len(cache._cond._waiters)  # type: ignore[attr-defined]
@@ -158,7 +150,7 @@ def test_fifty_threads_share_one_fetch() -> None:
     threads = [threading.Thread(target=lambda: got.append(cache.get().value)) for _ in range(50)]
     for t in threads:
         t.start()
-    wait_until(lambda: waiting(cache) == 49)
+    assert until(lambda: waiting(cache) == 49)
     release.set()
     for t in threads:
         t.join(5)
@@ -191,7 +183,7 @@ def test_a_failed_fetch_is_raised_to_every_waiter_and_the_next_call_fetches_agai
     threads = [threading.Thread(target=worker) for _ in range(50)]
     for t in threads:
         t.start()
-    wait_until(lambda: waiting(cache) == 49)
+    assert until(lambda: waiting(cache) == 49)
     release.set()
     for t in threads:
         t.join(5)

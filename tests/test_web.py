@@ -21,12 +21,12 @@ import requests
 
 from bot.cli import _parser
 from bot.process.web import SLACK_PATH
+from tests.cluster import REPO, process_env
 from tests.faultserver import free_port
 from tests.photos import photo
 from tests.slack_emulator import SlackEmulator
 from tests.slack_signing import file_share_event, post_signed
 from tests.slackbot import CHANNEL, SIGNING_SECRET, USER, running_bot
-from tests.test_cli import REPO, process_env
 
 SHUTDOWN_GRACE = 5
 # `python -m bot run --http` gives gunicorn the app's grace plus 5 s to stop its worker.
@@ -35,7 +35,7 @@ STOP_WITHIN = SHUTDOWN_GRACE + 5
 
 def test_healthz_answers_ok_over_http(slack: SlackEmulator):
     with running_bot(slack) as bot:
-        base = bot.url.removesuffix(SLACK_PATH)
+        base = bot.base_url
 
         health = requests.get(f"{base}/healthz", timeout=5)
         head = requests.head(f"{base}/healthz", timeout=5)

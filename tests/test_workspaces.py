@@ -8,10 +8,7 @@ the bot's install page, the emulator's consent screen and the bot's redirect, as
 
 from __future__ import annotations
 
-import html
 import logging
-import re
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -20,111 +17,25 @@ from typing import Any
 import pytest
 import requests
 
-from bot.process.web import SLACK_PATH
 from tests.cluster import Cluster
-from tests.photos import photo
-from tests.slack_emulator import Call, SlackEmulator, Workspace
-from tests.slack_signing import app_uninstalled_event, file_share_event, tokens_revoked_event
-from tests.slackbot import SIGNING_SECRET, USER, Bot, running_bot
-
-REPLY_TIMEOUT = 20.0
-
-
-def many_workspaces(slack: SlackEmulator, database: str, **env: str) -> dict[str, str]:
-    return {
-        "SLACK_BOT_TOKEN": "",  # no single workspace's token
-        "SLACK_CLIENT_ID": slack.client_id,
-        "SLACK_CLIENT_SECRET": slack.client_secret,
-        "DATABASE_URL": database,
-        **env,
-    }
+from tests.slack_emulator import SlackEmulator
+from tests.slack_signing import app_uninstalled_event, tokens_revoked_event
+from tests.slackbot import REPLY_TIMEOUT, SIGNING_SECRET, Bot
+from tests.workspaces import (
+    install,
+    many_workspaces,
+    reply_to,
+    running_for_many_workspaces,
+    shared,
+    upload,
+    workspace,
+)
 
 
 @pytest.fixture
 def bot(slack: SlackEmulator, database: str) -> Iterator[Bot]:
-    with running_bot(slack, **many_workspaces(slack, database)) as running:
-        # The Redirect URL configured for the app: the bot's, now that it listens.
-        slack.redirect_uri = running.url.removesuffix(SLACK_PATH) + "/slack/oauth_redirect"
+    with running_for_many_workspaces(slack, database) as running:
         yield running
-
-
-def workspace(slack: SlackEmulator, team_id: str, channel: str) -> Workspace:
-    """A workspace the app is not installed in yet, with a channel."""
-    added = slack.add_workspace(team_id, installed=False)
-    slack.add_channel(channel, team=team_id)
-    return added
-
-
-class Browser:
-    """What a browser does across the install: it keeps the install page's cookie (Bolt's state,
-    set `Secure`, which a client over plain http would otherwise not send back)."""
-
-    def __init__(self, base: str) -> None:
-        self.base = base
-        self.cookie = ""
-
-    def add_to_slack_link(self) -> str:
-        page = requests.get(f"{self.base}/slack/install", timeout=10)
-        assert page.status_code == 200 and "Add to Slack" in page.text
-        self.cookie = page.headers["Set-Cookie"].split(";", 1)[0]
-        (authorize,) = re.findall(r'href="([^"]*oauth/v2/authorize[^"]*)"', page.text)
-        return html.unescape(authorize)
-
-    def consent(self, authorize: str) -> str:
-        """Slack's consent screen, answered: where it sends the browser back to."""
-        consented = requests.get(authorize, allow_redirects=False, timeout=10)
-        assert consented.status_code == 302
-        return str(consented.headers["Location"])
-
-    def back_to_the_bot(self, redirect: str) -> requests.Response:
-        return requests.get(redirect, headers={"Cookie": self.cookie}, timeout=10)
-
-
-def base_of(bot: Bot) -> str:
-    return bot.url.removesuffix(SLACK_PATH)
-
-
-def install(base: str, slack: SlackEmulator, team: str, **consent: Any) -> requests.Response:
-    """Open the install page of the bot at `base`, follow its Add to Slack link to Slack's consent
-    screen, where `team`'s user answers, and back to the bot's redirect; the last page."""
-    browser = Browser(base)
-    authorize = browser.add_to_slack_link()
-    slack.next_install(team=team, **consent)
-    return browser.back_to_the_bot(browser.consent(authorize))
-
-
-def shared(slack: SlackEmulator, team: Workspace, channel: str) -> tuple[dict, dict]:
-    """A photo shared in `channel` of `team`: the message, and its Events API envelope."""
-    file = slack.add_image(photo("chelsea.png"), "chelsea.png", team=team.team_id)
-    message = slack.add_message(channel, user=USER, files=[file])
-    envelope = file_share_event(
-        [file],
-        channel=channel,
-        ts=message["ts"],
-        user=USER,
-        team_id=team.team_id,
-        bot_user_id=team.bot_user_id,
-    )
-    return message, envelope
-
-
-def upload(bot: Bot, slack: SlackEmulator, team: Workspace, channel: str) -> dict[str, Any]:
-    """A photo shared in `channel` of `team`, its event sent to the bot; the message."""
-    message, envelope = shared(slack, team, channel)
-    assert bot.post_event(envelope).status_code == 200
-    return message
-
-
-def reply_to(slack: SlackEmulator, ts: str, timeout: float = REPLY_TIMEOUT) -> Call:
-    """The bot's (one) reply in the thread of `ts`, once posted."""
-    deadline = time.monotonic() + timeout
-    while not (
-        replies := [c for c in slack.calls_to("chat.postMessage") if c.args.get("thread_ts") == ts]
-    ):
-        posted = len(slack.calls_to("chat.postMessage"))
-        slack.wait_for("chat.postMessage", posted + 1, timeout=max(deadline - time.monotonic(), 0))
-    (reply,) = replies
-    return reply
 
 
 def test_two_workspaces_install_the_app_and_each_is_answered_with_its_own_token(
@@ -133,7 +44,7 @@ def test_two_workspaces_install_the_app_and_each_is_answered_with_its_own_token(
     acme, globex = workspace(slack, "T222", "C222"), workspace(slack, "T333", "C333")
 
     for team in (acme, globex):
-        installed = install(base_of(bot), slack, team.team_id)
+        installed = install(bot.base_url, slack, team.team_id)
         assert installed.status_code == 200
         assert f"Installed in {team.name}" in installed.text
 
@@ -165,9 +76,7 @@ def test_two_workspaces_install_the_app_and_each_is_answered_with_its_own_token(
 def test_a_forged_state_or_a_denied_install_gets_a_readable_page(
     bot: Bot, query: str, status: int, title: str
 ):
-    base = bot.url.removesuffix(SLACK_PATH)
-
-    page = requests.get(f"{base}/slack/oauth_redirect?{query}", timeout=10)
+    page = requests.get(f"{bot.base_url}/slack/oauth_redirect?{query}", timeout=10)
 
     assert (page.status_code, page.headers["Content-Type"]) == (status, "text/html; charset=utf-8")
     assert f"<h1>{title}</h1>" in page.text
@@ -178,27 +87,17 @@ def test_a_replayed_redirect_and_a_refused_code_install_nothing(
     bot: Bot, slack: SlackEmulator, database: str
 ):
     acme = workspace(slack, "T222", "C222")
-    base = bot.url.removesuffix(SLACK_PATH)
-    browser = requests.Session()
-    page = browser.get(f"{base}/slack/install", timeout=10)
-    (authorize,) = re.findall(r'href="([^"]*oauth/v2/authorize[^"]*)"', page.text)
-    slack.next_install(team=acme.team_id, approve=False)
-    denied = browser.get(
-        browser.get(html.unescape(authorize), allow_redirects=False, timeout=10).headers[
-            "Location"
-        ],
-        timeout=10,
-    )
+    denied = install(bot.base_url, slack, acme.team_id, approve=False)
     assert "<h1>The installation was cancelled</h1>" in denied.text
 
-    installed = install(base_of(bot), slack, acme.team_id)
+    installed = install(bot.base_url, slack, acme.team_id)
     assert "Installed in" in installed.text
     replayed = requests.get(installed.url, timeout=10)  # the same code and state, once more
     assert replayed.status_code == 400
     assert "<h1>This installation link is no longer valid</h1>" in replayed.text
 
     slack.client_secret = "not-the-apps-secret"  # Slack refuses the code exchange
-    refused = install(base_of(bot), slack, acme.team_id)
+    refused = install(bot.base_url, slack, acme.team_id)
     assert refused.status_code == 400
     assert "<h1>Slack did not complete the installation</h1>" in refused.text
 
@@ -211,7 +110,7 @@ def test_uninstalling_or_revoking_the_token_removes_the_installation_and_drops_l
     caplog: pytest.LogCaptureFixture,
 ):
     acme = workspace(slack, "T222", "C222")
-    install(base_of(bot), slack, acme.team_id)
+    install(bot.base_url, slack, acme.team_id)
     bot_user = acme.bot_user_id
     slack.uninstall(acme.team_id)
 
