@@ -102,12 +102,24 @@ class FaultyApi:
     _held_polls: int = 0  # -1: forever
     _finish_after: Callable[[], float] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _changed: threading.Condition = field(init=False)  # notified on every request, under _lock
+
+    def __post_init__(self) -> None:
+        self._changed = threading.Condition(self._lock)
 
     # -- inspecting ---------------------------------------------------------------------------
 
     def count(self, route: str) -> int:
         with self._lock:
             return self.calls[route]
+
+    def wait_for(self, route: str, count: int, timeout: float = 5.0) -> None:
+        """Return once `route` has had `count` calls; AssertionError after `timeout`."""
+        with self._changed:
+            if not self._changed.wait_for(lambda: self.calls[route] >= count, timeout):
+                raise AssertionError(
+                    f"expected {count} call(s) to {route} within {timeout}s: {self.calls[route]}"
+                )
 
     def bodies(self, route: str) -> list[Any]:
         """The JSON bodies of every request to `route`, in order."""
@@ -190,7 +202,7 @@ class FaultyApi:
         environ[CONNECTION_KEY] = environ["wsgi.input"]
         environ["wsgi.input"] = io.BytesIO(body)
         authorization = environ.get("HTTP_AUTHORIZATION")
-        with self._lock:
+        with self._changed:
             self.calls[route] += 1
             number = self.calls[route]
             self.requests.append(
@@ -219,6 +231,7 @@ class FaultyApi:
             revoked = authorization is not None and authorization.removeprefix("Bearer ") in (
                 self._revoked
             )
+            self._changed.notify_all()
         if rule is not None:
             answer = rule.action(environ)
             if answer is not None:

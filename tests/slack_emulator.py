@@ -421,6 +421,25 @@ class SlackEmulator:
                 )
             return self.calls_to(method)
 
+    def wait_until(self, condition: Callable[[], bool], timeout: float = 5.0) -> bool:
+        """Whether ``condition`` held within ``timeout``; it is checked again after every Web API
+        call (whose effects, e.g. on :meth:`reactions`, are in place by then)."""
+        with self._changed:
+            return self._changed.wait_for(condition, timeout)
+
+    def replies(
+        self, thread_ts: str, channel: str | None = None, *, status: int | None = None
+    ) -> list[Call]:
+        """The chat.postMessage calls in the thread of ``thread_ts``, in order: in ``channel`` and
+        answered with HTTP ``status`` only, when those are given."""
+        return [
+            call
+            for call in self.calls_to("chat.postMessage")
+            if call.args.get("thread_ts") == thread_ts
+            and (channel is None or call.args.get("channel") == channel)
+            and (status is None or call.status == status)
+        ]
+
     def _record(self, call: Call) -> None:
         with self._changed:
             self.calls.append(call)

@@ -20,7 +20,7 @@ from bot.httpserver import ServerThread
 from bot.process.runtime import Runtime, running
 from bot.process.web import SLACK_PATH, SlackWebApp
 from tests.faultserver import CLIENT_ID, CLIENT_SECRET, FaultyApi
-from tests.slack_emulator import SlackEmulator
+from tests.slack_emulator import Call, SlackEmulator
 from tests.slack_signing import (
     file_share_event,
     interactive_body,
@@ -81,13 +81,30 @@ class Bot:
             SIGNING_SECRET,
         )
 
-    def replies_in(self, thread_ts: str, channel: str = CHANNEL) -> list[dict[str, Any]]:
-        """The bot's chat.postMessage calls that answered in `thread_ts`."""
-        return [
-            call.args
-            for call in self.slack.calls_to("chat.postMessage")
-            if call.args.get("channel") == channel and call.args.get("thread_ts") == thread_ts
-        ]
+
+def wait_for_reply(
+    slack: SlackEmulator,
+    thread_ts: str,
+    channel: str | None = None,
+    *,
+    status: int | None = None,
+    timeout: float = REPLY_TIMEOUT,
+) -> Call:
+    """The bot's first reply in the thread of `thread_ts` (see `SlackEmulator.replies` for
+    `channel` and `status`), once it is posted."""
+    replied = slack.wait_until(
+        lambda: bool(slack.replies(thread_ts, channel, status=status)), timeout
+    )
+    assert replied, f"no reply in the thread of {thread_ts} within {timeout} s"
+    return slack.replies(thread_ts, channel, status=status)[0]
+
+
+def wait_for_reactions(
+    slack: SlackEmulator, ts: str, names: list[str], timeout: float = REPLY_TIMEOUT
+) -> None:
+    """Wait until the bot's reactions on the message `ts` in CHANNEL are `names`."""
+    reacted = slack.wait_until(lambda: slack.reactions(CHANNEL, ts) == names, timeout)
+    assert reacted, slack.reactions(CHANNEL, ts)
 
 
 def idle(bot: Bot) -> None:

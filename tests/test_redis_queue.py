@@ -10,7 +10,6 @@ from __future__ import annotations
 import itertools
 import logging
 import statistics
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -28,10 +27,17 @@ from tests.photos import photo
 from tests.redisserver import RedisServer
 from tests.slack_emulator import SlackEmulator
 from tests.slack_signing import file_share_event, socket_envelope
-from tests.slackbot import CHANNEL, USER, Bot, hosted, running_bot, settings_env
+from tests.slackbot import (
+    CHANNEL,
+    USER,
+    Bot,
+    hosted,
+    running_bot,
+    settings_env,
+    wait_for_reactions,
+    wait_for_reply,
+)
 from tests.waiting import watching
-
-REPLY_TIMEOUT = 20.0
 
 
 def shared(slack: SlackEmulator, name: str = "chelsea.png") -> dict[str, Any]:
@@ -42,22 +48,6 @@ def shared(slack: SlackEmulator, name: str = "chelsea.png") -> dict[str, Any]:
 
 def envelope_for(message: dict[str, Any]) -> dict[str, Any]:
     return file_share_event(message["files"], channel=CHANNEL, ts=message["ts"], user=USER)
-
-
-def texts_in(slack: SlackEmulator, ts: str) -> list[str]:
-    return [
-        c.args["text"]
-        for c in slack.calls_to("chat.postMessage")
-        if c.status == 200 and c.args.get("thread_ts") == ts
-    ]
-
-
-def reply_in(slack: SlackEmulator, ts: str) -> str:
-    deadline = time.monotonic() + REPLY_TIMEOUT
-    while not texts_in(slack, ts):
-        posted = len(slack.calls_to("chat.postMessage"))
-        slack.wait_for("chat.postMessage", posted + 1, timeout=max(deadline - time.monotonic(), 0))
-    return texts_in(slack, ts)[0]
 
 
 def settings_for(slack: SlackEmulator, **env: str) -> Settings:
@@ -84,7 +74,8 @@ def test_socket_mode_with_redis_acks_what_it_queued_and_not_what_it_could_not(
         message = shared(slack)
         first = socket_envelope("events_api", envelope_for(message))
         assert slack.send_envelope(first) == {"envelope_id": first["envelope_id"]}
-        assert reply_in(slack, message["ts"]).startswith("chelsea.png: cat ")
+        reply = wait_for_reply(slack, message["ts"], status=200)
+        assert reply.args["text"].startswith("chelsea.png: cat ")
 
         # Redis is down: the envelope is not acked, so Slack sends it again later.
         later = shared(slack, "later.png")
@@ -99,7 +90,8 @@ def test_socket_mode_with_redis_acks_what_it_queued_and_not_what_it_could_not(
             "events_api", refused["payload"], retry_attempt=1, retry_reason="timeout"
         )
         assert slack.send_envelope(again) == {"envelope_id": again["envelope_id"]}
-        assert reply_in(slack, later["ts"]).startswith("later.png: cat ")
+        later_reply = wait_for_reply(slack, later["ts"], status=200)
+        assert later_reply.args["text"].startswith("later.png: cat ")
         slack.stop()  # Slack's side first: slack_sdk's client would wait out its receive timeout
     assert [a["envelope_id"] for a in slack.acks] == [first["envelope_id"], again["envelope_id"]]
 
@@ -122,7 +114,8 @@ def test_a_claim_is_released_when_the_job_cannot_be_queued(
         assert refused.status_code == 503
         assert claims == []  # released: Slack's next delivery must be taken
         assert bot.post_event(envelope, retry_num=1, retry_reason="http_error").status_code == 200
-        assert reply_in(slack, message["ts"]).startswith("chelsea.png: cat ")
+        reply = wait_for_reply(slack, message["ts"], status=200)
+        assert reply.args["text"].startswith("chelsea.png: cat ")
 
 
 def test_polls_are_delayed_messages_on_the_api_schedule_and_hold_no_thread(
@@ -134,8 +127,10 @@ def test_polls_are_delayed_messages_on_the_api_schedule_and_hold_no_thread(
         first, second = shared(slack), shared(slack, "second.png")
         assert bot.post_event(envelope_for(first)).status_code == 200
         assert bot.post_event(envelope_for(second)).status_code == 200
-        assert reply_in(slack, first["ts"]).startswith("chelsea.png: cat ")
-        assert reply_in(slack, second["ts"]).startswith("second.png: cat ")
+        first_reply = wait_for_reply(slack, first["ts"], status=200)
+        assert first_reply.args["text"].startswith("chelsea.png: cat ")
+        second_reply = wait_for_reply(slack, second["ts"], status=200)
+        assert second_reply.args["text"].startswith("second.png: cat ")
 
     submits = [r.received_at for r in api.requests if r.route == "POST /detect"]
     first_done = min(api.finish_times.values())
@@ -168,16 +163,13 @@ def test_a_job_that_keeps_failing_is_retried_then_answered_with_the_usual_error(
     settings = settings_for(slack, REDIS_URL=redis.url)
     with running(settings) as runtime, working(settings):
         assert runtime.queue.submit(broken) is Submitted.ACCEPTED
-        (text,) = [reply_in(slack, message["ts"])]
-        deadline = time.monotonic() + REPLY_TIMEOUT
-        while slack.reactions(CHANNEL, message["ts"]) != ["warning"]:
-            assert time.monotonic() < deadline, slack.reactions(CHANNEL, message["ts"])
-            time.sleep(0.02)
+        reply = wait_for_reply(slack, message["ts"], status=200)
+        wait_for_reactions(slack, message["ts"], ["warning"])
 
-    assert text == (
+    assert reply.args["text"] == (
         "Something went wrong while detecting objects; the error has been logged. Try again later."
     )
-    assert texts_in(slack, message["ts"]) == [text]
+    assert slack.replies(message["ts"], status=200) == [reply]
     assert caplog.text.count("Retrying message") == 3
     assert "gave up a detect job after 4 tries" in caplog.text
 
@@ -191,13 +183,10 @@ def test_a_reply_slack_hung_up_on_is_posted_by_the_next_try_once(
         # Every try of slack_sdk's (three) loses its connection: the run fails, the queue retries.
         slack.drop_next("chat.postMessage", times=3)
         assert bot.post_event(envelope_for(message)).status_code == 200
-        reply = reply_in(slack, message["ts"])
-        deadline = time.monotonic() + REPLY_TIMEOUT
-        while slack.reactions(CHANNEL, message["ts"]) != ["white_check_mark"]:
-            assert time.monotonic() < deadline, slack.reactions(CHANNEL, message["ts"])
-            time.sleep(0.02)
+        reply = wait_for_reply(slack, message["ts"], status=200)
+        wait_for_reactions(slack, message["ts"], ["white_check_mark"])
 
-    assert reply.startswith("chelsea.png: cat ")
-    assert texts_in(slack, message["ts"]) == [reply]
+    assert reply.args["text"].startswith("chelsea.png: cat ")
+    assert slack.replies(message["ts"], status=200) == [reply]
     assert [c.status for c in slack.calls_to("chat.postMessage")] == [0, 0, 0, 200]
     assert caplog.text.count("Retrying message") == 1

@@ -29,7 +29,15 @@ from tests.slack_signing import (
     interactive_body,
     slash_command_body,
 )
-from tests.slackbot import CHANNEL, SIGNING_SECRET, USER, hosted
+from tests.slackbot import (
+    CHANNEL,
+    REPLY_TIMEOUT,
+    SIGNING_SECRET,
+    USER,
+    hosted,
+    wait_for_reactions,
+    wait_for_reply,
+)
 
 ANSWER_WITHIN = 60.0  # the issue's promise for a job whose worker died
 RESULTS = re.compile(r"^chelsea-\d+\.png: cat \d+%")
@@ -113,35 +121,14 @@ def upload(slack: SlackEmulator) -> tuple[dict[str, Any], dict[str, Any]]:
     return message, file_share_event(message["files"], channel=CHANNEL, ts=message["ts"], user=USER)
 
 
-def replies_in(slack: SlackEmulator, ts: str) -> list[str]:
-    return [
-        call.args["text"]
-        for call in slack.calls_to("chat.postMessage")
-        if call.status == 200 and call.args.get("thread_ts") == ts
-    ]
+def polled(api: FaultyApi, times: int) -> None:
+    """Wait until the API has been asked `times` times in all how a job is doing."""
+    api.wait_for("GET /detect/{id}", times, timeout=REPLY_TIMEOUT)
 
 
-def wait_for_reply(slack: SlackEmulator, ts: str, timeout: float = 20.0) -> str:
-    deadline = time.monotonic() + timeout
-    while not replies_in(slack, ts):
-        posted = len(slack.calls_to("chat.postMessage"))
-        slack.wait_for("chat.postMessage", posted + 1, timeout=max(deadline - time.monotonic(), 0))
-    return replies_in(slack, ts)[0]
-
-
-def polled(api: FaultyApi, times: int, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while api.count("GET /detect/{id}") < times:
-        assert time.monotonic() < deadline, "the job was not polled"
-        time.sleep(0.01)
-
-
-def done(slack: SlackEmulator, ts: str, timeout: float = 20.0) -> None:
+def done(slack: SlackEmulator, ts: str, timeout: float = REPLY_TIMEOUT) -> None:
     """Wait for the last step of the upload's job: the check mark on the shared message."""
-    deadline = time.monotonic() + timeout
-    while slack.reactions(CHANNEL, ts) != ["white_check_mark"]:
-        assert time.monotonic() < deadline, slack.reactions(CHANNEL, ts)
-        time.sleep(0.02)
+    wait_for_reactions(slack, ts, ["white_check_mark"], timeout)
 
 
 def answered_everything(cluster: Cluster, slack: SlackEmulator) -> None:
@@ -164,9 +151,9 @@ def test_one_delivery_sent_to_both_web_processes_is_answered_once(
     retry = workers.post("web-2", envelope, retry_num=1, retry_reason="http_timeout")
     assert (first.status_code, retry.status_code) == (200, 200)
 
-    assert RESULTS.match(wait_for_reply(slack, message["ts"]))
+    assert RESULTS.match(wait_for_reply(slack, message["ts"], status=200).args["text"])
     answered_everything(workers, slack)
-    assert len(replies_in(slack, message["ts"])) == 1
+    assert len(slack.replies(message["ts"], status=200)) == 1
     assert slack.reactions(CHANNEL, message["ts"]) == ["white_check_mark"]
 
 
@@ -188,12 +175,12 @@ def test_a_worker_killed_mid_job_leaves_it_to_the_other_which_answers_with_resul
     workers.start_worker("worker-2")
     api.hold_jobs(0)
 
-    reply = wait_for_reply(slack, message["ts"], timeout=ANSWER_WITHIN)
+    reply = wait_for_reply(slack, message["ts"], status=200, timeout=ANSWER_WITHIN)
     # Taken back once worker-1's heartbeat was 2 s old (WORKER_DEAD_AFTER), not before.
     assert 2.0 <= time.monotonic() - killed < ANSWER_WITHIN
-    assert RESULTS.match(reply)
+    assert RESULTS.match(reply.args["text"])
     answered_everything(workers, slack)
-    assert replies_in(slack, message["ts"]) == [reply]
+    assert slack.replies(message["ts"], status=200) == [reply]
     assert slack.reactions(CHANNEL, message["ts"]) == ["white_check_mark"]
     assert api.count("POST /detect") == len(api.bodies("POST /detect"))
 
@@ -208,7 +195,7 @@ def test_a_job_killed_after_its_reply_was_posted_is_not_answered_twice(
     slack.fail_next("reactions.remove", 429, retry_after=30)
     message, envelope = upload(slack)
     assert workers.post("web-1", envelope).status_code == 200
-    reply = wait_for_reply(slack, message["ts"])
+    reply = wait_for_reply(slack, message["ts"], status=200)
     (limited,) = slack.wait_for("reactions.remove", removals + 1)[removals:]
     assert (limited.status, limited.args["timestamp"]) == (429, message["ts"])
 
@@ -220,7 +207,7 @@ def test_a_job_killed_after_its_reply_was_posted_is_not_answered_twice(
     done(slack, message["ts"], timeout=ANSWER_WITHIN)
     assert time.monotonic() - killed >= 2.0  # it was worker-1's job, taken back when it died
     answered_everything(workers, slack)
-    assert replies_in(slack, message["ts"]) == [reply]
+    assert slack.replies(message["ts"], status=200) == [reply]
 
 
 def test_a_worker_killed_while_posting_its_reply_leaves_the_reply_to_the_other(
@@ -238,13 +225,13 @@ def test_a_worker_killed_while_posting_its_reply_leaves_the_reply_to_the_other(
     killed = time.monotonic()
     workers.start_worker("worker-2")
 
-    reply = wait_for_reply(slack, message["ts"], timeout=ANSWER_WITHIN)
-    assert RESULTS.match(reply)
+    reply = wait_for_reply(slack, message["ts"], status=200, timeout=ANSWER_WITHIN)
+    assert RESULTS.match(reply.args["text"])
     # Left to worker-1 while it might be alive (WORKER_DEAD_AFTER), then looked for and posted.
     assert time.monotonic() - killed >= 2.0
     done(slack, message["ts"])
     answered_everything(workers, slack)
-    assert replies_in(slack, message["ts"]) == [reply]
+    assert slack.replies(message["ts"], status=200) == [reply]
 
 
 def test_with_redis_down_the_web_answers_503_then_recovers_by_itself(
@@ -272,11 +259,11 @@ def test_with_redis_down_the_web_answers_503_then_recovers_by_itself(
     # Slack delivers the event once more, later: now it is taken and answered, once.
     redelivered = workers.post("web-1", envelope, retry_num=2, retry_reason="http_error")
     assert redelivered.status_code == 200
-    assert RESULTS.match(wait_for_reply(slack, message["ts"]))
+    assert RESULTS.match(wait_for_reply(slack, message["ts"], status=200).args["text"])
     assert requests.get(f"{base}/healthz", timeout=10).text == "ok\n"
     assert "reachable again" in workers.processes["web-1"].logged()
     answered_everything(workers, slack)
-    assert len(replies_in(slack, message["ts"])) == 1
+    assert len(slack.replies(message["ts"], status=200)) == 1
 
 
 def test_sigterm_on_a_worker_finishes_or_leaves_its_jobs_each_answered_once(
@@ -306,10 +293,10 @@ def test_sigterm_on_a_worker_finishes_or_leaves_its_jobs_each_answered_once(
     assert took < 3 + 2, f"SHUTDOWN_GRACE is 3 s; stopping took {took:.1f} s"
     assert "Traceback" not in logged
     for message, _ in [*waiting, running]:
-        assert RESULTS.match(wait_for_reply(slack, message["ts"]))
+        assert RESULTS.match(wait_for_reply(slack, message["ts"], status=200).args["text"])
     answered_everything(workers, slack)
     for message, _ in [*waiting, running]:
-        assert len(replies_in(slack, message["ts"])) == 1
+        assert len(slack.replies(message["ts"], status=200)) == 1
         assert slack.reactions(CHANNEL, message["ts"]) == ["white_check_mark"]
 
 
@@ -345,12 +332,8 @@ def test_a_job_is_shown_and_reported_by_another_worker_than_the_one_that_ran_it(
     embedded.start_worker("worker-a")
     message, envelope = upload(slack)
     assert embedded.post("web", envelope).status_code == 200
-    wait_for_reply(slack, message["ts"])
-    (answer,) = [
-        c.response["message"]
-        for c in slack.calls_to("chat.postMessage")
-        if c.args.get("thread_ts") == message["ts"] and c.status == 200
-    ]
+    wait_for_reply(slack, message["ts"], status=200)
+    (answer,) = [c.response["message"] for c in slack.replies(message["ts"], status=200)]
     job_id = answer["blocks"][-1]["elements"][0]["text"].split("`")[1]
     embedded.terminate("worker-a")  # its embedded API, and the job's results, live on in Redis
     embedded.start_worker("worker-b")

@@ -98,7 +98,7 @@ def announcement_and_reply(bot: Bot, slack: SlackEmulator) -> tuple[dict, dict]:
     first, second = slack.wait_for("chat.postMessage", 2, timeout=20)[:2]
     assert not first.args.get("thread_ts"), "the announcement is posted at the top level"
     assert first.args["channel"] == CHANNEL
-    assert bot.replies_in(first.response["ts"]) == [second.args]
+    assert slack.replies(first.response["ts"], CHANNEL) == [second]
     return first.args, second.args
 
 

@@ -253,6 +253,37 @@ def test_wait_for_wakes_on_a_call_from_another_thread(
     assert time.monotonic() - started < 1
 
 
+def test_replies_are_the_posts_in_a_thread_and_wait_until_wakes_on_each_call(
+    client: WebClient, slack: SlackEmulator
+) -> None:
+    parent = slack.add_message("CREPLY", "a photo")["ts"]
+    slack.fail_next("chat.postMessage", status=429)
+    with pytest.raises(SlackApiError):
+        client.chat_postMessage(channel="CREPLY", text="limited", thread_ts=parent)
+    timer = threading.Timer(
+        0.05,
+        client.chat_postMessage,
+        kwargs={"channel": "CREPLY", "text": "found", "thread_ts": parent},
+    )
+    timer.start()
+    assert slack.wait_until(lambda: bool(slack.replies(parent, status=200)), timeout=5)
+    client.chat_postMessage(channel="CELSEWHERE", text="elsewhere", thread_ts=parent)
+    client.chat_postMessage(channel="CREPLY", text="top level")
+
+    limited, found, elsewhere = slack.replies(parent)
+    assert [c.args["text"] for c in (limited, found, elsewhere)] == [
+        "limited",
+        "found",
+        "elsewhere",
+    ]
+    assert slack.replies(parent, "CREPLY") == [limited, found]
+    assert slack.replies(parent, "CREPLY", status=200) == [found]
+    assert limited.status == 429
+    started = time.monotonic()
+    assert not slack.wait_until(lambda: False, timeout=0.05)
+    assert time.monotonic() - started < 1
+
+
 # --------------------------------------------------------------------------- faults
 
 

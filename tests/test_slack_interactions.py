@@ -13,7 +13,7 @@ from tests.faultserver import FaultyApi
 from tests.photos import photo
 from tests.slack_emulator import SlackEmulator
 from tests.slack_signing import block_actions_payload, message_shortcut_payload
-from tests.slackbot import CHANNEL, USER, Bot, hosted, running_bot
+from tests.slackbot import CHANNEL, USER, Bot, hosted, running_bot, wait_for_reply
 
 REPORTER = "U0REPORTER"  # not the person who shared the photo: anyone in the channel may report
 UNKNOWN_JOB = "00000000-dead-beef-0000-000000000000"
@@ -27,8 +27,8 @@ def bot(slack: SlackEmulator, api: FaultyApi) -> Iterator[Bot]:
 
 def reply_to_upload(bot: Bot, slack: SlackEmulator, name: str) -> dict[str, Any]:
     """The bot's reply to an upload of tests/images/`name`, as Slack stores the message."""
-    bot.share(slack.add_image(photo(name), name))
-    return slack.wait_for("chat.postMessage", timeout=20)[0].response["message"]
+    event, _ = bot.share(slack.add_image(photo(name), name))
+    return wait_for_reply(slack, event["ts"], CHANNEL).response["message"]
 
 
 def feedback_control(message: dict[str, Any]) -> dict[str, Any]:
@@ -197,8 +197,8 @@ def test_detect_objects_on_a_message_with_an_image_replies_in_its_thread(
     assert (response.status_code, response.content) == (200, b"")
     slack.wait_for("reactions.add", 2, timeout=20)  # :eyes:, then the outcome after the reply
 
-    (reply,) = bot.replies_in(thread)
-    assert reply["text"].startswith("chelsea.png: cat ")
+    (reply,) = slack.replies(thread, CHANNEL)
+    assert reply.args["text"].startswith("chelsea.png: cat ")
     assert slack.reactions(CHANNEL, message["ts"]) == ["white_check_mark"]
     assert api.count("POST /detect") == 1
 

@@ -55,7 +55,7 @@ def share_cat(bot: Bot, slack: SlackEmulator, name: str = "chelsea.png") -> dict
 
 
 def thread_texts(bot: Bot, ts: str) -> list[str]:
-    return [args["text"] for args in bot.replies_in(ts)]
+    return [call.args["text"] for call in bot.slack.replies(ts, CHANNEL)]
 
 
 def everything_posted(slack: SlackEmulator) -> str:
@@ -84,8 +84,8 @@ def test_a_delivery_slack_retries_is_answered_once(bot: Bot, slack: SlackEmulato
     slack.wait_for("chat.postMessage", 2, timeout=REPLY_TIMEOUT)
     idle(bot)
 
-    assert len(bot.replies_in(message["ts"])) == 1
-    assert len(bot.replies_in(answer_later["ts"])) == 1
+    assert len(slack.replies(message["ts"], CHANNEL)) == 1
+    assert len(slack.replies(answer_later["ts"], CHANNEL)) == 1
     assert len(slack.calls_to("chat.postMessage")) == 2
     assert slack.reactions(CHANNEL, message["ts"]) == ["white_check_mark"]
 

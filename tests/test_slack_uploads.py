@@ -160,8 +160,8 @@ def test_photos_shared_in_private_channels_dms_and_group_dms_are_answered_there(
     slack.wait_for("chat.postMessage", 3, timeout=REPLY_TIMEOUT)
     idle(bot)
     for channel, event in shared.items():
-        (reply,) = bot.replies_in(event["ts"], channel=channel)
-        assert found(summary(reply, "c.png")).startswith("cat ")
+        (reply,) = slack.replies(event["ts"], channel)
+        assert found(summary(reply.args, "c.png")).startswith("cat ")
 
 
 def test_several_images_in_one_message_get_one_reply_with_results_per_image(

@@ -29,7 +29,7 @@ from tests.slack_signing import (
     slash_command_fields,
     socket_envelope,
 )
-from tests.slackbot import CHANNEL, USER
+from tests.slackbot import CHANNEL, USER, wait_for_reply
 
 
 @pytest.fixture(scope="module")
@@ -74,22 +74,6 @@ def upload_envelope(message: dict[str, Any]) -> dict[str, Any]:
     return socket_envelope("events_api", event)
 
 
-def replies_in(slack: SlackEmulator, thread_ts: str) -> list[dict[str, Any]]:
-    return [
-        call.args
-        for call in slack.calls_to("chat.postMessage")
-        if call.args.get("channel") == CHANNEL and call.args.get("thread_ts") == thread_ts
-    ]
-
-
-def wait_for_reply(slack: SlackEmulator, thread_ts: str) -> dict[str, Any]:
-    """The bot's first reply in `thread_ts`, once it is posted."""
-    posted = 0
-    while not replies_in(slack, thread_ts):
-        posted = len(slack.wait_for("chat.postMessage", count=posted + 1, timeout=20))
-    return replies_in(slack, thread_ts)[0]
-
-
 def test_an_upload_is_acked_and_answered_in_its_thread_naming_the_cat(
     slack: SlackEmulator, runtime: Runtime
 ):
@@ -98,8 +82,8 @@ def test_an_upload_is_acked_and_answered_in_its_thread_naming_the_cat(
 
     assert slack.send_envelope(envelope) == {"envelope_id": envelope["envelope_id"]}
 
-    reply = wait_for_reply(slack, message["ts"])
-    assert re.search(r"chelsea\.png: cat \d+%", reply["text"])
+    reply = wait_for_reply(slack, message["ts"], CHANNEL)
+    assert re.search(r"chelsea\.png: cat \d+%", reply.args["text"])
     (opened,) = slack.calls_to("apps.connections.open")
     assert opened.headers["Authorization"] == f"Bearer {slack.app_token}"
 
@@ -138,8 +122,8 @@ def test_the_detect_objects_shortcut_is_acked_and_answered_in_the_messages_threa
 
     assert slack.send_envelope(envelope) == {"envelope_id": envelope["envelope_id"]}
 
-    reply = wait_for_reply(slack, message["ts"])
-    assert re.search(r"\bcat \d+%", reply["text"])
+    reply = wait_for_reply(slack, message["ts"], CHANNEL)
+    assert re.search(r"\bcat \d+%", reply.args["text"])
 
 
 def test_a_retried_event_is_acked_and_answered_once(slack: SlackEmulator, runtime: Runtime):
@@ -152,12 +136,12 @@ def test_a_retried_event_is_acked_and_answered_once(slack: SlackEmulator, runtim
     # Something observable after the retry: a later upload answered, and no work left.
     later = shared_photo(slack, "astronaut.png")
     slack.send_envelope(upload_envelope(later))
-    wait_for_reply(slack, later["ts"])
+    wait_for_reply(slack, later["ts"], CHANNEL)
     assert runtime.queue.join(timeout=20)
 
-    (reply,) = replies_in(slack, message["ts"])
-    assert re.search(r"\bcat \d+%", reply["text"])
-    assert len(replies_in(slack, later["ts"])) == 1
+    (reply,) = slack.replies(message["ts"], CHANNEL)
+    assert re.search(r"\bcat \d+%", reply.args["text"])
+    assert len(slack.replies(later["ts"], CHANNEL)) == 1
 
 
 def test_the_socket_mode_process_finishes_its_work_and_exits_0_on_sigterm(tmp_path: Path):
@@ -192,8 +176,8 @@ def test_the_socket_mode_process_finishes_its_work_and_exits_0_on_sigterm(tmp_pa
                 process.kill()
                 process.wait()
 
-        (reply,) = replies_in(slack, message["ts"])
-        assert re.search(r"chelsea\.png: cat \d+%", reply["text"])
+        (reply,) = slack.replies(message["ts"], CHANNEL)
+        assert re.search(r"chelsea\.png: cat \d+%", reply.args["text"])
     logged = log.read_text()
     assert "Traceback" not in logged
     assert slack.bot_token not in logged and slack.app_token not in logged

@@ -26,7 +26,7 @@ from tests.faultserver import free_port
 from tests.photos import photo
 from tests.slack_emulator import SlackEmulator
 from tests.slack_signing import file_share_event, post_signed
-from tests.slackbot import CHANNEL, SIGNING_SECRET, USER, running_bot
+from tests.slackbot import CHANNEL, SIGNING_SECRET, USER, running_bot, wait_for_reply
 
 SHUTDOWN_GRACE = 5
 # `python -m bot run --http` gives gunicorn the app's grace plus 5 s to stop its worker.
@@ -54,14 +54,6 @@ def share(slack: SlackEmulator, url: str, name: str) -> tuple[dict[str, Any], in
     envelope = file_share_event(message["files"], channel=CHANNEL, ts=message["ts"], user=USER)
     body = json.dumps(envelope).encode()
     return message, post_signed(url, body, "application/json", SIGNING_SECRET).status_code
-
-
-def replies_in(slack: SlackEmulator, thread_ts: str) -> list[str]:
-    return [
-        call.args["text"]
-        for call in slack.calls_to("chat.postMessage")
-        if call.args.get("channel") == CHANNEL and call.args.get("thread_ts") == thread_ts
-    ]
 
 
 def wait_until_serving(process: subprocess.Popen[bytes], base: str, log: Path) -> None:
@@ -100,9 +92,9 @@ def test_the_web_process_answers_an_upload_and_stops_cleanly_on_sigterm(
 
         cat, status = share(slack, url, "chelsea.png")
         assert status == 200
-        slack.wait_for("chat.postMessage", timeout=20)
-        (reply,) = replies_in(slack, cat["ts"])
-        assert re.search(r"chelsea\.png: cat \d+%", reply)
+        wait_for_reply(slack, cat["ts"], CHANNEL)
+        (reply,) = slack.replies(cat["ts"], CHANNEL)
+        assert re.search(r"chelsea\.png: cat \d+%", reply.args["text"])
 
         # A second upload, still being worked on when the platform stops the dyno: Slack rate
         # limits its first call (the :eyes: reaction) for a second.
@@ -116,8 +108,8 @@ def test_the_web_process_answers_an_upload_and_stops_cleanly_on_sigterm(
             process.kill()
             process.wait()
 
-    (answer,) = replies_in(slack, person["ts"])
-    assert re.search(r"astronaut\.png: person \d+%", answer)
+    (answer,) = slack.replies(person["ts"], CHANNEL)
+    assert re.search(r"astronaut\.png: person \d+%", answer.args["text"])
     assert slack.reactions(CHANNEL, person["ts"]) == ["white_check_mark"]
     logged = log.read_text()
     assert "signed in as @imagebot in workspace Emulated Workspace" in logged

@@ -51,9 +51,7 @@ def test_two_workspaces_install_the_app_and_each_is_answered_with_its_own_token(
     for team, channel in ((acme, "C222"), (globex, "C333")):
         message = upload(bot, slack, team, channel)
         assert bot.runtime.queue.join(REPLY_TIMEOUT)
-        (reply,) = [
-            c for c in slack.calls_to("chat.postMessage") if c.args["thread_ts"] == message["ts"]
-        ]
+        (reply,) = slack.replies(message["ts"])
         assert reply.status == 200 and reply.response["ok"]
         assert reply.team == team.team_id and reply.token == team.bot_token
         assert reply.args["text"].startswith("chelsea.png: cat ")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import html
 import re
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -19,7 +18,7 @@ import requests
 from tests.photos import photo
 from tests.slack_emulator import Call, SlackEmulator, Workspace
 from tests.slack_signing import file_share_event
-from tests.slackbot import REPLY_TIMEOUT, USER, Bot, running_bot
+from tests.slackbot import USER, Bot, running_bot, wait_for_reply
 
 
 def many_workspaces(slack: SlackEmulator, database: str, **env: str) -> dict[str, str]:
@@ -104,13 +103,8 @@ def upload(bot: Bot, slack: SlackEmulator, team: Workspace, channel: str) -> dic
     return message
 
 
-def reply_to(slack: SlackEmulator, ts: str, timeout: float = REPLY_TIMEOUT) -> Call:
+def reply_to(slack: SlackEmulator, ts: str) -> Call:
     """The bot's (one) reply in the thread of `ts`, once posted."""
-    deadline = time.monotonic() + timeout
-    while not (
-        replies := [c for c in slack.calls_to("chat.postMessage") if c.args.get("thread_ts") == ts]
-    ):
-        posted = len(slack.calls_to("chat.postMessage"))
-        slack.wait_for("chat.postMessage", posted + 1, timeout=max(deadline - time.monotonic(), 0))
-    (reply,) = replies
+    wait_for_reply(slack, ts)
+    (reply,) = slack.replies(ts)
     return reply
