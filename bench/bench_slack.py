@@ -63,12 +63,11 @@ from benchlib import (  # noqa: E402
 from machine import machine, packages  # noqa: E402
 
 from bot.process.web import SLACK_PATH  # noqa: E402
-from bot.queue.memory import MemoryQueue  # noqa: E402
 from bot.replies import interrupted_message  # noqa: E402
 from tests.faultserver import faulty_api, free_port  # noqa: E402
 from tests.photos import IMAGES, photo  # noqa: E402
 from tests.slack_emulator import SlackEmulator  # noqa: E402
-from tests.slackbot import CHANNEL, Bot, hosted, running_bot, settings_env  # noqa: E402
+from tests.slackbot import CHANNEL, hosted, memory_queue, running_bot, settings_env  # noqa: E402
 
 PACKAGES = ("slack-bolt", "slack-sdk", "gunicorn", "requests", "ai-edge-litert", "numpy", "pillow")
 # The production defaults (tests/slackbot.py lowers them for speed).
@@ -220,13 +219,6 @@ def one_upload(runs: int) -> tuple[list[Row], list[str]]:
         ("(2) errors logged", f"{logged.errors()}", "0", not logged.errors()),
     ]  # fmt: skip
     return rows, logged.lines()
-
-
-def memory_queue(bot: Bot) -> MemoryQueue:
-    """The bot's queue: the in-memory one, as no REDIS_URL is set here."""
-    queue = bot.runtime.queue
-    assert isinstance(queue, MemoryQueue)
-    return queue
 
 
 def burst(sender: ProcessPoolExecutor, uploads: int, clients: int) -> tuple[list[Row], list[str]]:

@@ -14,10 +14,9 @@ from pathlib import Path
 
 import requests
 
-from tests.photos import photo
 from tests.slack_emulator import SlackEmulator
-from tests.slack_signing import file_share_event, sign
-from tests.slackbot import CHANNEL, SIGNING_SECRET, USER
+from tests.slack_signing import sign
+from tests.slackbot import CHANNEL, SIGNING_SECRET, shared_photo
 
 MS = 1000.0
 Row = tuple[str, str, str, bool | None]  # metric, value, target, passed (None: no target)
@@ -71,12 +70,9 @@ def send_events(url: str, bodies: list[bytes], clients: int) -> Sent:
 
 def share_all(slack: SlackEmulator, names: list[str]) -> tuple[list[str], list[bytes]]:
     """One message with one file per photo name, in the emulator; (their ts, the event bodies)."""
-    contents: dict[str, bytes] = {}
     threads, bodies = [], []
     for n, name in enumerate(names):
-        file = slack.add_image(contents.setdefault(name, photo(name)), f"{n:03d}-{name}")
-        message = slack.add_message(CHANNEL, "", user=USER, files=[file])
-        envelope = file_share_event([file], channel=CHANNEL, ts=message["ts"], user=USER)
+        message, envelope = shared_photo(slack, name, filename=f"{n:03d}-{name}")
         threads.append(message["ts"])
         bodies.append(json.dumps(envelope).encode())
     return threads, bodies

@@ -19,8 +19,10 @@ from bot.config import load_settings
 from bot.httpserver import ServerThread
 from bot.process.runtime import Runtime, running
 from bot.process.web import SLACK_PATH, SlackWebApp
+from bot.queue.memory import MemoryQueue
 from tests.faultserver import CLIENT_ID, CLIENT_SECRET, FaultyApi
-from tests.slack_emulator import Call, SlackEmulator
+from tests.photos import photo
+from tests.slack_emulator import Call, SlackEmulator, Workspace
 from tests.slack_signing import (
     file_share_event,
     interactive_body,
@@ -32,6 +34,48 @@ SIGNING_SECRET = "test-signing-secret-not-real-0f9e8d"
 CHANNEL = "C0CHANNEL1"
 USER = "U0PERSON01"
 REPLY_TIMEOUT = 20.0  # seconds the bot may take to answer a photo
+
+
+def shared(
+    slack: SlackEmulator,
+    files: list[dict[str, Any]],
+    *,
+    channel: str = CHANNEL,
+    text: str = "",
+    thread_ts: str | None = None,
+    team: Workspace | None = None,
+    **event: Any,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """USER's message in `channel` (of `team`, default the emulator's own) sharing `files` (from
+    `slack.add_image`): the message as the emulator keeps it, and its file_share event's Events API
+    envelope (`event` are more of file_share_event's arguments)."""
+    message = slack.add_message(channel, text, user=USER, thread_ts=thread_ts, files=list(files))
+    if team is not None:
+        event.update(team_id=team.team_id, bot_user_id=team.bot_user_id)
+    envelope = file_share_event(
+        list(files),
+        channel=channel,
+        ts=message["ts"],
+        user=USER,
+        thread_ts=thread_ts,
+        text=text,
+        **event,
+    )
+    return message, envelope
+
+
+def shared_photo(
+    slack: SlackEmulator,
+    name: str = "chelsea.png",
+    *,
+    filename: str | None = None,
+    channel: str = CHANNEL,
+    team: Workspace | None = None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """tests/images/`name` shared as the file `filename` (default: `name`), as `shared` shares it:
+    (the message, its envelope)."""
+    file = slack.add_image(photo(name), filename or name, team=team.team_id if team else None)
+    return shared(slack, [file], channel=channel, team=team)
 
 
 def hosted(api: FaultyApi) -> dict[str, str]:
@@ -63,10 +107,7 @@ class Bot:
         self, *files: dict[str, Any], channel: str = CHANNEL, text: str = "", **kw: Any
     ) -> tuple[dict[str, Any], requests.Response]:
         """Post a file_share event for `files` (from `slack.add_image`); returns the event and the ack."""
-        message = self.slack.add_message(channel, text, user=USER, files=list(files))
-        envelope = file_share_event(
-            list(files), channel=channel, ts=message["ts"], user=USER, text=text, **kw
-        )
+        _, envelope = shared(self.slack, list(files), channel=channel, text=text, **kw)
         return envelope["event"], self.post_event(envelope)
 
     def command(self, text: str, *, channel: str = CHANNEL, user: str = USER) -> requests.Response:
@@ -107,9 +148,16 @@ def wait_for_reactions(
     assert reacted, slack.reactions(CHANNEL, ts)
 
 
+def memory_queue(bot: Bot) -> MemoryQueue:
+    """The bot's queue: the in-memory one, as no REDIS_URL is set."""
+    queue = bot.runtime.queue
+    assert isinstance(queue, MemoryQueue)
+    return queue
+
+
 def idle(bot: Bot) -> None:
     """Wait until the bot has finished every request it took (its reply, upload and reactions)."""
-    assert bot.runtime.queue.join(REPLY_TIMEOUT)
+    assert memory_queue(bot).join(REPLY_TIMEOUT)
 
 
 def settings_env(slack: SlackEmulator, **env: str) -> dict[str, str]:

@@ -12,7 +12,6 @@ import logging
 import statistics
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 import pytest
 
@@ -23,31 +22,20 @@ from bot.process.socket_mode import connected
 from bot.queue import Submitted
 from bot.queue.redis import NAMESPACE
 from tests.faultserver import FaultyApi
-from tests.photos import photo
 from tests.redisserver import RedisServer
 from tests.slack_emulator import SlackEmulator
-from tests.slack_signing import file_share_event, socket_envelope
+from tests.slack_signing import socket_envelope
 from tests.slackbot import (
     CHANNEL,
-    USER,
     Bot,
     hosted,
     running_bot,
     settings_env,
+    shared_photo,
     wait_for_reactions,
     wait_for_reply,
 )
 from tests.waiting import watching
-
-
-def shared(slack: SlackEmulator, name: str = "chelsea.png") -> dict[str, Any]:
-    return slack.add_message(
-        CHANNEL, user=USER, files=[slack.add_image(photo("chelsea.png"), name)]
-    )
-
-
-def envelope_for(message: dict[str, Any]) -> dict[str, Any]:
-    return file_share_event(message["files"], channel=CHANNEL, ts=message["ts"], user=USER)
 
 
 def settings_for(slack: SlackEmulator, **env: str) -> Settings:
@@ -71,15 +59,15 @@ def test_socket_mode_with_redis_acks_what_it_queued_and_not_what_it_could_not(
         working(settings),
         watching("bot.queue.redis") as log,
     ):
-        message = shared(slack)
-        first = socket_envelope("events_api", envelope_for(message))
+        message, envelope = shared_photo(slack)
+        first = socket_envelope("events_api", envelope)
         assert slack.send_envelope(first) == {"envelope_id": first["envelope_id"]}
         reply = wait_for_reply(slack, message["ts"], status=200)
         assert reply.args["text"].startswith("chelsea.png: cat ")
 
         # Redis is down: the envelope is not acked, so Slack sends it again later.
-        later = shared(slack, "later.png")
-        refused = socket_envelope("events_api", envelope_for(later))
+        later, later_envelope = shared_photo(slack, filename="later.png")
+        refused = socket_envelope("events_api", later_envelope)
         redis.stop()
         try:
             slack.send_socket_message(refused)
@@ -100,8 +88,7 @@ def test_a_claim_is_released_when_the_job_cannot_be_queued(
     slack: SlackEmulator, redis: RedisServer
 ):
     with web_and_worker(slack, REDIS_URL=redis.url) as bot:
-        message = shared(slack)
-        envelope = envelope_for(message)
+        message, envelope = shared_photo(slack)
         # Dramatiq keeps the queue's messages in a hash: a string there makes queueing fail.
         messages = f"{NAMESPACE}:jobs.msgs"
         with redis.client() as client:
@@ -124,9 +111,10 @@ def test_polls_are_delayed_messages_on_the_api_schedule_and_hold_no_thread(
     api.finish_after(1.0)
     env = {**hosted(api), "REDIS_URL": redis.url, "DETECT_WORKERS": "1"}
     with web_and_worker(slack, **env) as bot:
-        first, second = shared(slack), shared(slack, "second.png")
-        assert bot.post_event(envelope_for(first)).status_code == 200
-        assert bot.post_event(envelope_for(second)).status_code == 200
+        first, first_envelope = shared_photo(slack)
+        second, second_envelope = shared_photo(slack, filename="second.png")
+        assert bot.post_event(first_envelope).status_code == 200
+        assert bot.post_event(second_envelope).status_code == 200
         first_reply = wait_for_reply(slack, first["ts"], status=200)
         assert first_reply.args["text"].startswith("chelsea.png: cat ")
         second_reply = wait_for_reply(slack, second["ts"], status=200)
@@ -150,7 +138,7 @@ def test_a_job_that_keeps_failing_is_retried_then_answered_with_the_usual_error(
     slack: SlackEmulator, redis: RedisServer, caplog: pytest.LogCaptureFixture
 ):
     caplog.set_level(logging.INFO)
-    message = shared(slack)
+    message, _ = shared_photo(slack)
     # No listener makes this job (Slack files always have an id): every run of it fails.
     broken = DetectImages(
         team_id="T111",
@@ -179,10 +167,10 @@ def test_a_reply_slack_hung_up_on_is_posted_by_the_next_try_once(
 ):
     caplog.set_level(logging.INFO)
     with web_and_worker(slack, REDIS_URL=redis.url) as bot:
-        message = shared(slack)
+        message, envelope = shared_photo(slack)
         # Every try of slack_sdk's (three) loses its connection: the run fails, the queue retries.
         slack.drop_next("chat.postMessage", times=3)
-        assert bot.post_event(envelope_for(message)).status_code == 200
+        assert bot.post_event(envelope).status_code == 200
         reply = wait_for_reply(slack, message["ts"], status=200)
         wait_for_reactions(slack, message["ts"], ["white_check_mark"])
 

@@ -20,12 +20,10 @@ import requests
 
 from tests.cluster import Cluster
 from tests.faultserver import FaultyApi, faulty_api
-from tests.photos import photo
 from tests.redisserver import RedisServer
 from tests.slack_emulator import SlackEmulator
 from tests.slack_signing import (
     block_actions_payload,
-    file_share_event,
     interactive_body,
     slash_command_body,
 )
@@ -35,6 +33,7 @@ from tests.slackbot import (
     SIGNING_SECRET,
     USER,
     hosted,
+    shared_photo,
     wait_for_reactions,
     wait_for_reply,
 )
@@ -114,11 +113,7 @@ _uploads = iter(range(1_000_000))
 
 def upload(slack: SlackEmulator) -> tuple[dict[str, Any], dict[str, Any]]:
     """A new message sharing the cat photo: (the message, its Events API envelope)."""
-    name = f"chelsea-{next(_uploads)}.png"
-    message = slack.add_message(
-        CHANNEL, user=USER, files=[slack.add_image(photo("chelsea.png"), name)]
-    )
-    return message, file_share_event(message["files"], channel=CHANNEL, ts=message["ts"], user=USER)
+    return shared_photo(slack, filename=f"chelsea-{next(_uploads)}.png")
 
 
 def polled(api: FaultyApi, times: int) -> None:

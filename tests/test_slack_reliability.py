@@ -21,16 +21,16 @@ import requests
 from tests.faultserver import CLIENT_ID, CLIENT_SECRET, FaultyApi, first_poll_seen, free_port
 from tests.photos import photo
 from tests.slack_emulator import SlackEmulator, load_payload
-from tests.slack_signing import file_share_event, post_signed
+from tests.slack_signing import post_signed
 from tests.slackbot import (
     CHANNEL,
     REPLY_TIMEOUT,
     SIGNING_SECRET,
-    USER,
     Bot,
     hosted,
     idle,
     running_bot,
+    shared_photo,
 )
 from tests.waiting import until, watching
 
@@ -69,9 +69,7 @@ def everything_posted(slack: SlackEmulator) -> str:
 
 
 def test_a_delivery_slack_retries_is_answered_once(bot: Bot, slack: SlackEmulator):
-    files = [slack.add_image(photo("chelsea.png"), "chelsea.png")]
-    message = slack.add_message(CHANNEL, "", user=USER, files=files)
-    envelope = file_share_event(files, channel=CHANNEL, ts=message["ts"], user=USER)
+    message, envelope = shared_photo(slack)
 
     assert bot.post_event(envelope).status_code == 200
     # Slack gave up waiting on the first delivery and sends the same event again, while the
@@ -91,10 +89,7 @@ def test_a_delivery_slack_retries_is_answered_once(bot: Bot, slack: SlackEmulato
 
 
 def test_forged_and_stale_requests_get_401_and_no_reply(bot: Bot, slack: SlackEmulator):
-    files = [slack.add_image(photo("chelsea.png"), "chelsea.png")]
-    envelope = file_share_event(
-        files, channel=CHANNEL, ts=slack.add_message(CHANNEL, files=files)["ts"], user=USER
-    )
+    _, envelope = shared_photo(slack)
     body = json.dumps(envelope).encode()
 
     forged = post_signed(bot.url, body, "application/json", "not-the-signing-secret")

@@ -20,7 +20,17 @@ from tests.faultserver import faulty_api, first_poll_seen
 from tests.photos import photo
 from tests.slack_emulator import BOT_ID, BOT_USER_ID, SlackEmulator
 from tests.slack_signing import file_share_event
-from tests.slackbot import CHANNEL, REPLY_TIMEOUT, USER, Bot, hosted, idle, running_bot
+from tests.slackbot import (
+    CHANNEL,
+    REPLY_TIMEOUT,
+    USER,
+    Bot,
+    hosted,
+    idle,
+    running_bot,
+    shared,
+    shared_photo,
+)
 
 
 @pytest.fixture
@@ -80,10 +90,7 @@ def share_in_thread(
     bot: Bot, slack: SlackEmulator, files: list[dict[str, Any]], thread_ts: str
 ) -> tuple[dict[str, Any], int]:
     """A file_share reply in the thread of `thread_ts`: the event and the ack's status."""
-    message = slack.add_message(CHANNEL, "", user=USER, thread_ts=thread_ts, files=files)
-    envelope = file_share_event(
-        files, channel=CHANNEL, ts=message["ts"], user=USER, thread_ts=thread_ts
-    )
+    _, envelope = shared(slack, files, thread_ts=thread_ts)
     return envelope["event"], bot.post_event(envelope).status_code
 
 
@@ -360,10 +367,9 @@ def test_a_message_with_only_non_image_files_is_ignored(bot: Bot, slack: SlackEm
 def _edited_and_deleted(slack: SlackEmulator) -> list[dict[str, Any]]:
     """Envelopes of a message_changed and a message_deleted event about a shared image
     (shapes from docs.slack.dev/reference/events/message/message_changed and .../message_deleted)."""
-    files = [slack.add_image(photo("chelsea.png"), "chelsea.png")]
-    original = slack.add_message(CHANNEL, "", user=USER, files=files)
-    template = file_share_event(files, channel=CHANNEL, ts=original["ts"], user=USER)
-    shared = template["event"]
+    original, template = shared_photo(slack)
+    files = original["files"]
+    shared_event = template["event"]
     envelopes = []
     for subtype in ("message_changed", "message_deleted"):
         ts = slack.add_message(CHANNEL, "", user=USER)["ts"]  # a fresh ts for the edit event
@@ -375,12 +381,16 @@ def _edited_and_deleted(slack: SlackEmulator) -> list[dict[str, Any]]:
             "channel_type": "channel",
             "ts": ts,
             "event_ts": ts,
-            "previous_message": shared,
+            "previous_message": shared_event,
         }
         if subtype == "message_changed":
-            event["message"] = {**shared, "text": "edited", "edited": {"user": USER, "ts": ts}}
+            event["message"] = {
+                **shared_event,
+                "text": "edited",
+                "edited": {"user": USER, "ts": ts},
+            }
         else:
-            event["deleted_ts"] = shared["ts"]
+            event["deleted_ts"] = shared_event["ts"]
         envelope = file_share_event(files, channel=CHANNEL, ts=ts, user=USER)
         envelope["event"] = event
         envelopes.append(envelope)

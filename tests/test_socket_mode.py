@@ -21,15 +21,13 @@ from bot.config import load_settings
 from bot.process.runtime import Runtime, running
 from bot.process.socket_mode import connected as socket_mode
 from tests.cluster import process_env
-from tests.photos import photo
 from tests.slack_emulator import SlackEmulator
 from tests.slack_signing import (
-    file_share_event,
     message_shortcut_payload,
     slash_command_fields,
     socket_envelope,
 )
-from tests.slackbot import CHANNEL, USER, wait_for_reply
+from tests.slackbot import CHANNEL, USER, shared_photo, wait_for_reply
 
 
 @pytest.fixture(scope="module")
@@ -64,21 +62,18 @@ def runtime(connected: Runtime) -> Iterator[Runtime]:
     assert connected.queue.join(timeout=20), "a test left work in flight"
 
 
-def shared_photo(slack: SlackEmulator, name: str) -> dict[str, Any]:
-    """A message in CHANNEL sharing the photo `name`, as the emulator keeps it."""
-    return slack.add_message(CHANNEL, user=USER, files=[slack.add_image(photo(name), name)])
-
-
-def upload_envelope(message: dict[str, Any]) -> dict[str, Any]:
-    event = file_share_event(message["files"], channel=CHANNEL, ts=message["ts"], user=USER)
-    return socket_envelope("events_api", event)
+def upload(
+    slack: SlackEmulator, name: str = "chelsea.png"
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """tests/images/`name` shared in CHANNEL: the message, and its Socket Mode envelope."""
+    message, envelope = shared_photo(slack, name)
+    return message, socket_envelope("events_api", envelope)
 
 
 def test_an_upload_is_acked_and_answered_in_its_thread_naming_the_cat(
     slack: SlackEmulator, runtime: Runtime
 ):
-    message = shared_photo(slack, "chelsea.png")
-    envelope = upload_envelope(message)
+    message, envelope = upload(slack)
 
     assert slack.send_envelope(envelope) == {"envelope_id": envelope["envelope_id"]}
 
@@ -117,7 +112,7 @@ def test_a_bad_command_is_answered_in_the_ack_frame_with_the_problem(
 def test_the_detect_objects_shortcut_is_acked_and_answered_in_the_messages_thread(
     slack: SlackEmulator, runtime: Runtime
 ):
-    message = shared_photo(slack, "chelsea.png")
+    message, _ = shared_photo(slack)
     envelope = socket_envelope("interactive", message_shortcut_payload(message, CHANNEL, user=USER))
 
     assert slack.send_envelope(envelope) == {"envelope_id": envelope["envelope_id"]}
@@ -127,15 +122,14 @@ def test_the_detect_objects_shortcut_is_acked_and_answered_in_the_messages_threa
 
 
 def test_a_retried_event_is_acked_and_answered_once(slack: SlackEmulator, runtime: Runtime):
-    message = shared_photo(slack, "chelsea.png")
-    first = upload_envelope(message)
+    message, first = upload(slack)
     retry = socket_envelope("events_api", first["payload"], retry_attempt=1, retry_reason="timeout")
 
     assert slack.send_envelope(first) == {"envelope_id": first["envelope_id"]}
     assert slack.send_envelope(retry) == {"envelope_id": retry["envelope_id"]}
     # Something observable after the retry: a later upload answered, and no work left.
-    later = shared_photo(slack, "astronaut.png")
-    slack.send_envelope(upload_envelope(later))
+    later, envelope = upload(slack, "astronaut.png")
+    slack.send_envelope(envelope)
     wait_for_reply(slack, later["ts"], CHANNEL)
     assert runtime.queue.join(timeout=20)
 
@@ -166,8 +160,7 @@ def test_the_socket_mode_process_finishes_its_work_and_exits_0_on_sigterm(tmp_pa
             slack.wait_for_socket(timeout=20)
             # In flight at SIGTERM: Slack rate limits the upload's first call for a second.
             slack.fail_next("reactions.add", 429, retry_after=1)
-            message = shared_photo(slack, "chelsea.png")
-            envelope = upload_envelope(message)
+            message, envelope = upload(slack)
             assert slack.send_envelope(envelope) == {"envelope_id": envelope["envelope_id"]}
             process.send_signal(signal.SIGTERM)
             assert process.wait(timeout=10) == 0, log.read_text()

@@ -23,10 +23,9 @@ from bot.cli import _parser
 from bot.process.web import SLACK_PATH
 from tests.cluster import REPO, process_env
 from tests.faultserver import free_port
-from tests.photos import photo
 from tests.slack_emulator import SlackEmulator
-from tests.slack_signing import file_share_event, post_signed
-from tests.slackbot import CHANNEL, SIGNING_SECRET, USER, running_bot, wait_for_reply
+from tests.slack_signing import post_signed
+from tests.slackbot import CHANNEL, SIGNING_SECRET, running_bot, shared_photo, wait_for_reply
 
 SHUTDOWN_GRACE = 5
 # `python -m bot run --http` gives gunicorn the app's grace plus 5 s to stop its worker.
@@ -50,8 +49,7 @@ def test_healthz_answers_ok_over_http(slack: SlackEmulator):
 
 def share(slack: SlackEmulator, url: str, name: str) -> tuple[dict[str, Any], int]:
     """Share the photo `name` in CHANNEL and post its signed file_share event; (message, status)."""
-    message = slack.add_message(CHANNEL, user=USER, files=[slack.add_image(photo(name), name)])
-    envelope = file_share_event(message["files"], channel=CHANNEL, ts=message["ts"], user=USER)
+    message, envelope = shared_photo(slack, name)
     body = json.dumps(envelope).encode()
     return message, post_signed(url, body, "application/json", SIGNING_SECRET).status_code
 

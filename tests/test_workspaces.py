@@ -20,13 +20,12 @@ import requests
 from tests.cluster import Cluster
 from tests.slack_emulator import SlackEmulator
 from tests.slack_signing import app_uninstalled_event, tokens_revoked_event
-from tests.slackbot import REPLY_TIMEOUT, SIGNING_SECRET, Bot
+from tests.slackbot import SIGNING_SECRET, Bot, idle, shared_photo
 from tests.workspaces import (
     install,
     many_workspaces,
     reply_to,
     running_for_many_workspaces,
-    shared,
     upload,
     workspace,
 )
@@ -50,7 +49,7 @@ def test_two_workspaces_install_the_app_and_each_is_answered_with_its_own_token(
 
     for team, channel in ((acme, "C222"), (globex, "C333")):
         message = upload(bot, slack, team, channel)
-        assert bot.runtime.queue.join(REPLY_TIMEOUT)
+        idle(bot)
         (reply,) = slack.replies(message["ts"])
         assert reply.status == 200 and reply.response["ok"]
         assert reply.team == team.team_id and reply.token == team.bot_token
@@ -117,7 +116,7 @@ def test_uninstalling_or_revoking_the_token_removes_the_installation_and_drops_l
     calls = len(slack.calls)
     caplog.set_level(logging.ERROR)
     upload(bot, slack, acme, "C222")
-    assert bot.runtime.queue.join(REPLY_TIMEOUT)
+    idle(bot)
 
     assert slack.calls[calls:] == []  # no token of any workspace was used for it
     assert "the AuthorizeResult (returned value from authorize) for it was not found" in caplog.text
@@ -148,7 +147,10 @@ def test_a_rotating_token_is_refreshed_once_across_two_processes(
         # The refresh takes a second (Slack rate limits it once): the other process, wanting a
         # token meanwhile, waits for it.
         slack.fail_next("oauth.v2.access", 429, retry_after=1)
-        uploads = [("web-1", shared(slack, acme, "C222")), ("web-2", shared(slack, acme, "C222"))]
+        uploads = [
+            ("web-1", shared_photo(slack, channel="C222", team=acme)),
+            ("web-2", shared_photo(slack, channel="C222", team=acme)),
+        ]
         with ThreadPoolExecutor(2) as senders:
             acks = list(senders.map(lambda u: cluster.post(u[0], u[1][1]), uploads))
         assert [ack.status_code for ack in acks] == [200, 200]

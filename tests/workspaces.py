@@ -15,10 +15,8 @@ from typing import Any
 
 import requests
 
-from tests.photos import photo
 from tests.slack_emulator import Call, SlackEmulator, Workspace
-from tests.slack_signing import file_share_event
-from tests.slackbot import USER, Bot, running_bot, wait_for_reply
+from tests.slackbot import Bot, running_bot, shared_photo, wait_for_reply
 
 
 def many_workspaces(slack: SlackEmulator, database: str, **env: str) -> dict[str, str]:
@@ -81,24 +79,9 @@ def install(base: str, slack: SlackEmulator, team: str, **consent: Any) -> reque
     return browser.back_to_the_bot(browser.consent(authorize))
 
 
-def shared(slack: SlackEmulator, team: Workspace, channel: str) -> tuple[dict, dict]:
-    """A photo shared in `channel` of `team`: the message, and its Events API envelope."""
-    file = slack.add_image(photo("chelsea.png"), "chelsea.png", team=team.team_id)
-    message = slack.add_message(channel, user=USER, files=[file])
-    envelope = file_share_event(
-        [file],
-        channel=channel,
-        ts=message["ts"],
-        user=USER,
-        team_id=team.team_id,
-        bot_user_id=team.bot_user_id,
-    )
-    return message, envelope
-
-
 def upload(bot: Bot, slack: SlackEmulator, team: Workspace, channel: str) -> dict[str, Any]:
     """A photo shared in `channel` of `team`, its event sent to the bot; the message."""
-    message, envelope = shared(slack, team, channel)
+    message, envelope = shared_photo(slack, channel=channel, team=team)
     assert bot.post_event(envelope).status_code == 200
     return message
 
