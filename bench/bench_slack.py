@@ -32,19 +32,13 @@ import argparse
 import logging
 import multiprocessing
 import os
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
-
-import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -64,7 +58,8 @@ from machine import machine, packages  # noqa: E402
 
 from bot.process.web import SLACK_PATH  # noqa: E402
 from bot.replies import interrupted_message  # noqa: E402
-from tests.faultserver import faulty_api, free_port  # noqa: E402
+from tests.cluster import Cluster  # noqa: E402
+from tests.faultserver import faulty_api  # noqa: E402
 from tests.photos import IMAGES, photo  # noqa: E402
 from tests.slack_emulator import SlackEmulator  # noqa: E402
 from tests.slackbot import CHANNEL, hosted, memory_queue, running_bot, settings_env  # noqa: E402
@@ -72,36 +67,6 @@ from tests.slackbot import CHANNEL, hosted, memory_queue, running_bot, settings_
 PACKAGES = ("slack-bolt", "slack-sdk", "gunicorn", "requests", "ai-edge-litert", "numpy", "pillow")
 # The production defaults (tests/slackbot.py lowers them for speed).
 PRODUCTION = {"DETECT_WORKERS": "8", "DETECT_TIMEOUT": "60"}
-
-
-@contextmanager
-def web_process(env: dict[str, str]) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
-    """`python -m bot run --http` with only `env`, in an empty directory (so no .env is read),
-    serving once GET /healthz answers; yields the process and the file its log goes to."""
-    with tempfile.TemporaryDirectory() as home:
-        full = {"PATH": os.environ["PATH"], "HOME": home, "PYTHONPATH": str(ROOT), **env}
-        log = Path(home) / "bot.log"
-        with log.open("wb") as stderr:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "bot", "run", "--http"], cwd=home, env=full, stderr=stderr
-            )
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                if process.poll() is not None:
-                    raise RuntimeError(f"the web process exited: {log.read_text()}")
-                try:
-                    requests.get(f"http://127.0.0.1:{env['PORT']}/healthz", timeout=1)
-                    break
-                except requests.ConnectionError:
-                    if time.monotonic() > deadline:
-                        raise RuntimeError("the web process did not start") from None
-                    time.sleep(0.05)
-            yield process, log
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
 
 
 def log_lines(stderr: str, level: str) -> list[str]:
@@ -113,28 +78,33 @@ def ack_latency(
     sender: ProcessPoolExecutor, events: int, clients: int, job_seconds: float, grace: float
 ) -> tuple[list[Row], list[str]]:
     interrupted_text = interrupted_message()["text"]
-    port = free_port()
-    with SlackEmulator() as slack, faulty_api(max_jobs=events + 100) as api:
+    with (
+        SlackEmulator() as slack,
+        faulty_api(max_jobs=events + 100) as api,
+        tempfile.TemporaryDirectory() as home,
+    ):
         env = settings_env(slack, **PRODUCTION, **hosted(api))
-        env.update(PORT=str(port), SHUTDOWN_GRACE=str(grace), LOG_LEVEL="WARNING")
-        url = f"http://127.0.0.1:{port}{SLACK_PATH}"
-        with web_process(env) as (bot, log):
+        env.update(SHUTDOWN_GRACE=str(grace), LOG_LEVEL="WARNING")
+        cluster = Cluster(Path(home), env)
+        try:
+            bot = cluster.start_web("web")
+            url = f"{bot.url}{SLACK_PATH}"
             _, warm_up = share_all(slack, ["chelsea.png"] * 2)
             send_events(url, warm_up, len(warm_up))
             slack.wait_for("chat.postMessage", len(warm_up), timeout=60)
             api.finish_after(job_seconds)
             threads, bodies = share_all(slack, ["chelsea.png"] * events)
-            bot_cpu, machine = cpu_seconds(bot.pid), machine_busy()
+            bot_cpu, machine = cpu_seconds(bot.popen.pid), machine_busy()
             sent = sender.submit(send_events, url, bodies, clients).result()
-            bot_cpu = cpu_seconds(bot.pid) - bot_cpu
+            bot_cpu = cpu_seconds(bot.popen.pid) - bot_cpu
             busy, ticks = (now - then for now, then in zip(machine_busy(), machine, strict=True))
             slack.wait_for("chat.postMessage", len(warm_up) + 8, timeout=60 + 2 * job_seconds)
             first_wave = time.monotonic() - sent.finished
             stopping = time.monotonic()
-            bot.send_signal(signal.SIGTERM)
-            bot.wait(timeout=grace + 60)
+            exit_code, stderr = cluster.terminate("web", timeout=grace + 60)
             stopped = time.monotonic() - stopping
-            stderr = log.read_text()
+        finally:
+            cluster.stop()
     per_thread = replies_per_thread(slack)
     interrupted = sum(
         1 for call in slack.calls_to("chat.postMessage") if call.args["text"] == interrupted_text
@@ -154,7 +124,7 @@ def ack_latency(
         ("(1) bot CPU per event during the burst", f"{bot_cpu / events * MS:.2f} ms", "-", None),
         (f"(1) machine CPU busy during the burst ({cores} cores)", f"{100 * busy / ticks:.0f}%", "-", None),
         ("(1) first 8 replies, after the last ack", f"{first_wave:.2f} s", "-", None),
-        (f"(1) SIGTERM -> exit, {grace:g} s grace", f"{stopped:.1f} s, exit code {bot.returncode}", "exit code 0", bot.returncode == 0),
+        (f"(1) SIGTERM -> exit, {grace:g} s grace", f"{stopped:.1f} s, exit code {exit_code}", "exit code 0", exit_code == 0),
         ("(1) replies: results + interrupted", f"{answered} + {interrupted}", f"= {events}", answered + interrupted == events),
         ("(1) threads with exactly one reply", f"{once} / {events}", "all", once == events),
         ("(1) errors logged", f"{len(errors)}", "0", not errors),

@@ -1,8 +1,8 @@
 """Web and worker processes of the bot, started as the Procfile starts them, on one Redis.
 
-`Cluster` runs `python -m bot run --http` (web) and `python -m bot worker` processes, each with its
-own log file, and lets a test kill (SIGKILL), stop (SIGTERM) and start them again. `process_env` is
-the environment any `python -m bot` process of the tests gets.
+`Cluster` runs `python -m bot run --http` (web), `python -m bot worker` and any other `python -m bot`
+processes, each with its own log file, and lets a test kill (SIGKILL), stop (SIGTERM) and start
+them again. `process_env` is the environment any `python -m bot` process of the tests gets.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,17 +56,39 @@ class Cluster:
     env: dict[str, str]
     processes: dict[str, Process] = field(default_factory=dict)
 
+    def start(
+        self, name: str, args: list[str], ready: Callable[[Process], bool], **env: str
+    ) -> Process:
+        """Start `python -m bot ARGS` as `name`, with `env` added to the cluster's; return once
+        `ready(process)` holds (start_web and start_worker know when theirs are)."""
+        log = self.directory / f"{name}.log"
+        with log.open("ab") as stderr:
+            popen = subprocess.Popen(
+                [sys.executable, "-m", "bot", *args],
+                cwd=self.directory,  # no stray .env
+                env=process_env(**self.env, **env),
+                stdout=stderr,
+                stderr=stderr,
+            )
+        process = self.processes[name] = Process(name, popen, log)
+        deadline = time.monotonic() + START_TIMEOUT
+        while not ready(process):
+            if process.popen.poll() is not None:
+                raise AssertionError(f"{name} exited: {process.logged()}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{name} not ready: {process.logged()}")
+            time.sleep(0.02)
+        return process
+
     def start_web(self, name: str) -> Process:
         port = free_port()
-        process = self._spawn(name, ["run", "--http"], PORT=str(port))
-        process.url = f"http://127.0.0.1:{port}"
-        self._wait(process, lambda: _serving(process.url or ""))
+        url = f"http://127.0.0.1:{port}"
+        process = self.start(name, ["run", "--http"], lambda _: _serving(url), PORT=str(port))
+        process.url = url
         return process
 
     def start_worker(self, name: str) -> Process:
-        process = self._spawn(name, ["worker"])
-        self._wait(process, lambda: "working on the queue" in process.logged())
-        return process
+        return self.start(name, ["worker"], lambda p: "working on the queue" in p.logged())
 
     def post(self, web: str, envelope: dict[str, Any], **kw: Any) -> requests.Response:
         """Send an Events API envelope to the web process `web`, signed as Slack signs it."""
@@ -81,37 +104,17 @@ class Cluster:
         process.popen.wait(timeout=10)
 
     def terminate(self, name: str, timeout: float = 30.0) -> tuple[int, str]:
-        """SIGTERM, then wait: (exit code, what it logged)."""
-        process = self.processes.pop(name)
+        """SIGTERM, then wait: (exit code, what it logged). A process still running after
+        `timeout` is left for `stop` to kill."""
+        process = self.processes[name]
         process.popen.send_signal(signal.SIGTERM)
-        return process.popen.wait(timeout=timeout), process.logged()
+        code = process.popen.wait(timeout=timeout)
+        del self.processes[name]
+        return code, process.logged()
 
     def stop(self) -> None:
         for name in list(self.processes):
             self.kill(name)
-
-    def _spawn(self, name: str, args: list[str], **env: str) -> Process:
-        log = self.directory / f"{name}.log"
-        with log.open("ab") as stderr:
-            popen = subprocess.Popen(
-                [sys.executable, "-m", "bot", *args],
-                cwd=self.directory,  # no stray .env
-                env=process_env(**self.env, **env),
-                stdout=stderr,
-                stderr=stderr,
-            )
-        process = self.processes[name] = Process(name, popen, log)
-        return process
-
-    @staticmethod
-    def _wait(process: Process, ready: Any) -> None:
-        deadline = time.monotonic() + START_TIMEOUT
-        while not ready():
-            if process.popen.poll() is not None:
-                raise AssertionError(f"{process.name} exited: {process.logged()}")
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{process.name} not ready: {process.logged()}")
-            time.sleep(0.02)
 
 
 def _serving(base: str) -> bool:

@@ -8,9 +8,6 @@ replies in threads through the Web API, exactly as over HTTP.
 from __future__ import annotations
 
 import re
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +17,7 @@ import pytest
 from bot.config import load_settings
 from bot.process.runtime import Runtime, running
 from bot.process.socket_mode import connected as socket_mode
-from tests.cluster import process_env
+from tests.cluster import Cluster
 from tests.slack_emulator import SlackEmulator
 from tests.slack_signing import (
     message_shortcut_payload,
@@ -140,37 +137,28 @@ def test_a_retried_event_is_acked_and_answered_once(slack: SlackEmulator, runtim
 
 def test_the_socket_mode_process_finishes_its_work_and_exits_0_on_sigterm(tmp_path: Path):
     with SlackEmulator() as slack:
-        env = process_env(
-            SLACK_BOT_TOKEN=slack.bot_token,
-            SLACK_APP_TOKEN=slack.app_token,
-            SLACK_API_URL=slack.api_url,
-            DETECT_WORKERS="2",
-            SHUTDOWN_GRACE="5",
-        )
-        log = tmp_path / "worker.log"
-        with log.open("wb") as stderr:
-            # cwd: an empty directory, so no stray .env is read.
-            process = subprocess.Popen(
-                [sys.executable, "-m", "bot", "run", "--socket-mode"],
-                cwd=tmp_path,
-                env=env,
-                stderr=stderr,
-            )
+        env = {
+            "SLACK_BOT_TOKEN": slack.bot_token,
+            "SLACK_APP_TOKEN": slack.app_token,
+            "SLACK_API_URL": slack.api_url,
+            "DETECT_WORKERS": "2",
+            "SHUTDOWN_GRACE": "5",
+        }
+        cluster = Cluster(tmp_path, env)
         try:
-            slack.wait_for_socket(timeout=20)
+            cluster.start(
+                "socket-mode", ["run", "--socket-mode"], lambda _: slack.socket_connections > 0
+            )
             # In flight at SIGTERM: Slack rate limits the upload's first call for a second.
             slack.fail_next("reactions.add", 429, retry_after=1)
             message, envelope = upload(slack)
             assert slack.send_envelope(envelope) == {"envelope_id": envelope["envelope_id"]}
-            process.send_signal(signal.SIGTERM)
-            assert process.wait(timeout=10) == 0, log.read_text()
+            code, logged = cluster.terminate("socket-mode", timeout=10)
+            assert code == 0, logged
         finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
+            cluster.stop()
 
         (reply,) = slack.replies(message["ts"], CHANNEL)
         assert re.search(r"chelsea\.png: cat \d+%", reply.args["text"])
-    logged = log.read_text()
     assert "Traceback" not in logged
     assert slack.bot_token not in logged and slack.app_token not in logged
