@@ -1,11 +1,12 @@
 """A fault-injecting WSGI middleware around the real embedded API, served on loopback.
 
 `FaultyApi` passes requests to the embedded API (bot.localapi's LocalApi) unless a fault rule says
-otherwise. It counts calls per route ("POST /oauth/token", "GET /detect/{id}", ...), records every
-request (so tests can validate each body the client sent against the v2 spec) and every token the
-API issued, and can inject: canned answers (401, bursts of 500/503, 429 with Retry-After,
-malformed JSON), server-side delays (read timeouts), dropped connections (closed without an
-answer), revoked tokens, and jobs that never finish or finish at a set time.
+otherwise. It counts calls per route ("POST /oauth/token", "GET /detect/{id}", ...) and lets a
+test wait for them, records every request (so tests can validate each body the client sent against
+the v2 spec) and every token the API issued, and can inject: canned answers (401, bursts of
+500/503, 429 with Retry-After, malformed JSON), server-side delays (read timeouts), dropped
+connections (closed without an answer), revoked tokens, and jobs that never finish or finish at a
+set time.
 """
 
 from __future__ import annotations

@@ -3,6 +3,8 @@
 `running_bot(slack, **env)` builds the settings from `env` the way the process does, starts
 everything `python -m bot run --http` starts (the API, the queue and its jobs, the Bolt app) and serves the
 WSGI app on loopback; requests are built from Slack's own payloads and signed like Slack signs them.
+`shared_photo` shares a test photo in the emulator, and `wait_for_reply` / `wait_for_reactions` wait
+for the bot's answer to it.
 """
 
 from __future__ import annotations
