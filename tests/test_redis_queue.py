@@ -1,8 +1,8 @@
 """The Redis queue in one test process: the web app, a worker and Socket Mode on a real redis-server.
 
 (tests/test_scale_out.py runs the same as separate processes, with faults; these tests look closer
-at one mechanism each: Socket Mode's acks, claims released when queueing fails, polls as delayed
-messages, and a job that keeps failing.)
+at one mechanism each: Socket Mode's acks, deliveries that could not be queued or were queued twice,
+a Redis that hangs, polls as delayed messages, and a job that keeps failing.)
 """
 
 from __future__ import annotations
@@ -10,10 +10,12 @@ from __future__ import annotations
 import itertools
 import logging
 import statistics
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
+import requests
 
 from bot.config import Settings, load_settings
 from bot.jobs.detect import DetectImages
@@ -27,6 +29,7 @@ from tests.slack_emulator import SlackEmulator
 from tests.slack_signing import socket_envelope
 from tests.slackbot import (
     CHANNEL,
+    REPLY_TIMEOUT,
     Bot,
     hosted,
     running_bot,
@@ -35,7 +38,7 @@ from tests.slackbot import (
     wait_for_reactions,
     wait_for_reply,
 )
-from tests.waiting import watching
+from tests.waiting import until, watching
 
 
 def settings_for(slack: SlackEmulator, **env: str) -> Settings:
@@ -84,7 +87,7 @@ def test_socket_mode_with_redis_acks_what_it_queued_and_not_what_it_could_not(
     assert [a["envelope_id"] for a in slack.acks] == [first["envelope_id"], again["envelope_id"]]
 
 
-def test_a_claim_is_released_when_the_job_cannot_be_queued(
+def test_a_delivery_that_could_not_be_queued_is_taken_when_slack_sends_it_again(
     slack: SlackEmulator, redis: RedisServer
 ):
     with web_and_worker(slack, REDIS_URL=redis.url) as bot:
@@ -95,14 +98,63 @@ def test_a_claim_is_released_when_the_job_cannot_be_queued(
             client.delete(messages)
             client.set(messages, "not a hash")
             refused = bot.post_event(envelope)
-            claims = client.keys(f"{NAMESPACE}:claim:*")
+            marks = client.keys(f"{NAMESPACE}:queued:*")
             client.delete(messages)
 
         assert refused.status_code == 503
-        assert claims == []  # released: Slack's next delivery must be taken
+        assert marks == []  # not marked as queued: Slack's next delivery must be taken
         assert bot.post_event(envelope, retry_num=1, retry_reason="http_error").status_code == 200
         reply = wait_for_reply(slack, message["ts"], status=200)
         assert reply.args["text"].startswith("chelsea.png: cat ")
+
+
+def test_a_redis_that_hangs_gets_slack_a_503_in_time_and_the_retry_is_answered_once(
+    slack: SlackEmulator, redis: RedisServer
+):
+    with web_and_worker(slack, REDIS_URL=redis.url) as bot:
+        # An upload first, so that the web process holds a connection: what it sends on it
+        # while Redis hangs is run once Redis resumes.
+        first, first_envelope = shared_photo(slack, filename="first.png")
+        assert bot.post_event(first_envelope).status_code == 200
+        wait_for_reply(slack, first["ts"], status=200)
+        message, envelope = shared_photo(slack)
+        with redis.paused():
+            started = time.monotonic()
+            refused = bot.post_event(envelope)
+            took = time.monotonic() - started
+            health = requests.get(f"{bot.base_url}/healthz", timeout=10)
+        assert refused.status_code == 503 and took < 3.0  # within Slack's 3 s
+        assert (health.status_code, health.text) == (503, "redis: unreachable\n")
+
+        # Slack sends it again; whatever of the first try Redis ran late, it is answered once.
+        retried = bot.post_event(envelope, retry_num=1, retry_reason="http_error")
+        assert retried.status_code == 200
+        reply = wait_for_reply(slack, message["ts"], status=200)
+        assert reply.args["text"].startswith("chelsea.png: cat ")
+        again = bot.post_event(envelope, retry_num=2, retry_reason="http_error")
+        assert again.status_code == 200
+        wait_for_reactions(slack, message["ts"], ["white_check_mark"])
+    assert slack.replies(message["ts"], status=200) == [reply]
+
+
+def test_a_delivery_queued_twice_runs_as_one_job_and_is_answered_once(
+    slack: SlackEmulator, redis: RedisServer
+):
+    with web_and_worker(slack, REDIS_URL=redis.url) as bot, redis.client() as client:
+        message, envelope = shared_photo(slack)
+        assert bot.post_event(envelope).status_code == 200
+        # As if Redis had lost the mark that says it is queued: Slack's retry is queued again.
+        (mark,) = client.keys(f"{NAMESPACE}:queued:*")
+        client.delete(mark)
+        retried = bot.post_event(envelope, retry_num=1, retry_reason="http_timeout")
+        assert retried.status_code == 200
+        reply = wait_for_reply(slack, message["ts"], status=200)
+        messages = [f"{NAMESPACE}:{queue}.msgs" for queue in ("jobs", "jobs.DQ")]
+        assert until(lambda: sum(client.hlen(key) for key in messages) == 0, REPLY_TIMEOUT)
+
+    assert reply.args["text"].startswith("chelsea.png: cat ")
+    assert slack.replies(message["ts"], status=200) == [reply]
+    assert len(slack.uploads) == 1
 
 
 def test_polls_are_delayed_messages_on_the_api_schedule_and_hold_no_thread(

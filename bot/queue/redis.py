@@ -13,16 +13,22 @@ on one fetch in a thousand); here they are tuned for chat:
 - a time limit per run that fits DETECT_TIMEOUT;
 - polls of a slow API job are delayed messages (`Later`), so no worker thread waits on the API.
 
-Deliveries Slack may repeat are claimed in Redis (`SET key NX EX 86400`) before they are queued, so
-a retry that reaches another web process is still answered once; a claim whose job could not be
-queued is released. When Redis cannot be reached, `submit` raises `QueueUnavailable`: the web process
-answers Slack 503 (it delivers the event again later) rather than acknowledging work it dropped.
+A delivery Slack may repeat (its retries carry the same event) becomes the same job wherever it
+arrives: its job id is derived from its key, so two runs of it share one record of the steps taken
+(`jobs.base.once`) and answer once. Once queued, the delivery is marked in Redis (`SET key EX 86400`),
+and a retry that finds the mark, in any web process, is not queued again. The mark is written only
+after the job is queued: a Redis that hangs may run a command after the web process gave up on it,
+and a mark run late must not stand for a job that never was queued (a retry queues it again, as the
+same job). When Redis cannot be reached, `submit` raises `QueueUnavailable`: the web process answers
+Slack 503 (it delivers the event again later) rather than acknowledging work it dropped.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
+import uuid
 from urllib.parse import urlsplit
 
 import redis
@@ -43,7 +49,7 @@ NAMESPACE = "ii-bot"
 QUEUE = "jobs"
 RUN = "run_job"
 GIVE_UP = "give_up_job"
-CLAIM_SECONDS = 86_400
+QUEUED_SECONDS = 86_400  # as long as Slack may repeat a delivery, and jobs keep their record
 MAINTENANCE_CHANCE = 50_000  # per million fetches
 # The longest a consumer sleeps between fetches when its queue is empty. A delayed message waits for
 # two of those sleeps (the delay queue's, then the queue's): on average it runs this late.
@@ -52,15 +58,18 @@ DELAY_LATENESS = WORKER_TIMEOUT_MS / 1000
 MAX_RETRIES = 3
 MIN_BACKOFF_MS = 250  # then about 0.5, 1 and 2 s: a blip of Slack or Redis, not an outage
 MAX_BACKOFF_MS = 5_000
+REDIS_TIMEOUT = 0.5  # seconds to connect, and for each reply
 
 
 def connect(url: str) -> redis.Redis:
-    """A client that fails fast: a web process must answer Slack within its 3 s."""
+    """A client that fails fast: a web process must answer Slack within its 3 s. A Redis that does
+    not answer costs a command about 2 s: two tries, each of which may reconnect (redis-py retries
+    the connection's handshake too), each step waiting REDIS_TIMEOUT."""
     return redis.Redis.from_url(
         url,
-        socket_connect_timeout=1.0,
-        socket_timeout=2.0,
-        retry=Retry(ExponentialWithJitterBackoff(cap=0.2, base=0.05), retries=2),
+        socket_connect_timeout=REDIS_TIMEOUT,
+        socket_timeout=REDIS_TIMEOUT,
+        retry=Retry(ExponentialWithJitterBackoff(cap=0.2, base=0.05), retries=1),
         health_check_interval=30,
     )
 
@@ -112,17 +121,17 @@ class RedisQueue:
         self.stopped = False
 
     def submit(self, job: Job, *, key: str | None = None) -> Submitted:
-        claim = f"{NAMESPACE}:claim:{key}" if key is not None else None
+        queued = None
+        if key is not None:
+            queued = f"{NAMESPACE}:queued:{key}"
+            job = dataclasses.replace(job, id=uuid.uuid5(uuid.NAMESPACE_URL, queued).hex)
         try:
-            if claim is not None and not self._client.set(claim, job.id, nx=True, ex=CLAIM_SECONDS):
+            if queued is not None and self._client.exists(queued):
                 outcome = Submitted.DUPLICATE
             else:
-                try:
-                    self._broker.enqueue(_message(encode(job)))
-                except redis.RedisError:
-                    if claim is not None:
-                        self._client.delete(claim)
-                    raise
+                self._broker.enqueue(_message(encode(job)))
+                if queued is not None:
+                    self._client.set(queued, job.id, ex=QUEUED_SECONDS)
                 outcome = Submitted.ACCEPTED
         except redis.RedisError as exc:
             self._went_down(exc)
