@@ -225,6 +225,8 @@ def _check_slack(settings: Settings) -> list[tuple[bool, str]]:
             )
         except SlackApiError as error:
             lines.append((False, f"SLACK_APP_TOKEN: Slack refused it ({_slack_error(error)})"))
+        except OSError as error:
+            lines.append((False, _slack_unreachable(settings, error)))
         else:
             lines.append((True, "Socket Mode: SLACK_APP_TOKEN can open a connection"))
     else:
@@ -264,11 +266,19 @@ def _check_slack_auth(settings: Settings) -> tuple[bool, str]:
         auth = make_web_client(settings, settings.slack_bot_token).auth_test()
     except SlackApiError as error:
         return False, f"SLACK_BOT_TOKEN: Slack refused it ({_slack_error(error)})"
+    except OSError as error:
+        return False, _slack_unreachable(settings, error)
     return True, f"Slack: signed in as @{auth.get('user')} in workspace {auth.get('team')}"
 
 
 def _slack_error(error: SlackApiError) -> str:
     return str(error.response.get("error") or f"HTTP {error.response.status_code}")
+
+
+def _slack_unreachable(settings: Settings, error: OSError) -> str:
+    # slack_sdk raises urllib's URLError, whose reason is the socket's error.
+    reason = getattr(error, "reason", error)
+    return f"Slack at {settings.slack_api_url} cannot be reached ({type(reason).__name__})"
 
 
 def _missing_slack_settings(settings: Settings, *, socket_mode: bool | None) -> list[str]:

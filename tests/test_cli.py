@@ -20,6 +20,7 @@ from tests import apispec
 from tests.cluster import REPO, VARIABLES, process_env
 from tests.faultserver import CLIENT_ID, CLIENT_SECRET, FaultyApi, free_port
 from tests.photos import IMAGES
+from tests.redisserver import redis_server
 from tests.slack_emulator import SlackEmulator
 from tests.slackbot import SIGNING_SECRET
 
@@ -322,6 +323,32 @@ def test_check_reports_whether_redis_answers_without_showing_its_password(
         f"FAIL Redis at redis://127.0.0.1:{nobody.rsplit(':', 1)[1]}: unreachable ("
     )
     assert "not-the-password" not in out + err
+
+
+def test_check_reaches_a_redis_with_a_self_signed_certificate_as_the_readme_says(
+    monkeypatch, capsys, slack
+):
+    with redis_server(tls=True) as redis:
+        tls = f"rediss://127.0.0.1:{redis.port}/0"
+        code, out, _ = cli(monkeypatch, capsys, "check", **slack_env(slack, REDIS_URL=tls))
+        assert code == 1  # the certificate is checked, and no CA signed this one
+        assert out.splitlines()[1] == f"FAIL Redis at {tls}: unreachable (ConnectionError)"
+
+        unchecked = f"{tls}?ssl_cert_reqs=none"
+        code, out, _ = cli(monkeypatch, capsys, "check", **slack_env(slack, REDIS_URL=unchecked))
+        assert code == 0, out
+        assert out.splitlines()[1].startswith(f"ok   Redis at {tls}: reachable")
+
+
+def test_check_says_when_slack_cannot_be_reached(monkeypatch, capsys, slack):
+    nowhere = f"http://127.0.0.1:{free_port()}/api/"
+    code, out, err = cli(monkeypatch, capsys, "check", **slack_env(slack, SLACK_API_URL=nowhere))
+
+    assert code == 1
+    assert out.splitlines()[2] == (
+        f"FAIL Slack at {nowhere} cannot be reached (ConnectionRefusedError)"
+    )
+    assert "unexpected error" not in err
 
 
 def test_check_counts_the_installed_workspaces_in_the_database(
