@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from bot.jobs.base import Later, Progress, once
+from bot.jobs.base import RECHECK_TAKING, Later, Progress, once
 from bot.jobs.progress import MemoryProgressStore, RedisProgressStore
 from tests.redisserver import RedisServer
 
@@ -84,12 +84,18 @@ def taken(progress: Progress, seconds_ago: float) -> None:
     assert progress.claim("reply", f"taking:{time.time() - seconds_ago}:another-run")
 
 
-def test_a_step_another_run_is_taking_is_left_to_it_while_it_may_be_alive(progress: Progress):
-    taken(progress, seconds_ago=5)
+@pytest.mark.parametrize(
+    ("seconds_ago", "low", "high"),
+    [(5, RECHECK_TAKING, RECHECK_TAKING), (14.6, 0.2, 0.4)],  # soon; or when it counts as dead
+)
+def test_a_step_another_run_is_taking_is_left_to_it_while_it_may_be_alive(
+    progress: Progress, seconds_ago: float, low: float, high: float
+):
+    taken(progress, seconds_ago=seconds_ago)
     effect = Effects()
     with pytest.raises(Later) as later:
         once(progress, "reply", effect.act, nothing_found, dead_after=15)
-    assert 9 < later.value.delay <= 10  # look again once the other run counts as dead
+    assert low <= later.value.delay <= high
     assert effect.done == 0
 
 

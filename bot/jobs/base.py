@@ -31,6 +31,7 @@ logger = logging.getLogger(__name__)
 
 NONE = ""  # the value of a step taken that left nothing to record
 ENDED = "ended"  # the value of the step "reply" when the job was cut short instead
+RECHECK_TAKING = 1.0  # seconds before a run looks again at a step another run is taking
 _TAKING = "taking:"  # the value of a step a run is taking: "taking:<UNIX time>:<run>"
 
 
@@ -148,7 +149,8 @@ def once(
             return state
         age = time.time() - float(state[len(_TAKING) :].split(":", 1)[0])
         if age < dead_after:
-            raise Later(dead_after - age)
+            # Back soon: the other run usually takes the step in well under a second.
+            raise Later(min(dead_after - age, RECHECK_TAKING))
         found = find()
         if found is not None:
             progress.set(step, found)
