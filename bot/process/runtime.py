@@ -194,7 +194,7 @@ def working(settings: Settings) -> Iterator[RedisWorker]:
     """What `python -m bot worker` runs: the jobs on the Redis queue, `DETECT_WORKERS` at a time.
     Leaving the context stops taking messages and lets those running finish within the grace."""
     assert settings.redis_url  # checked by the worker command
-    client = connect(settings.redis_url)
+    client = connect(settings.redis_url, patient=True)
     try:
         with (
             open_api(settings, pool_size=settings.detect_workers, shared=client) as api,

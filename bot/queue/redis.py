@@ -61,15 +61,20 @@ MAX_BACKOFF_MS = 5_000
 REDIS_TIMEOUT = 0.5  # seconds to connect, and for each reply
 
 
-def connect(url: str) -> redis.Redis:
+def connect(url: str, *, patient: bool = False) -> redis.Redis:
     """A client that fails fast: a web process must answer Slack within its 3 s. A Redis that does
     not answer costs a command about 2 s: two tries, each of which may reconnect (redis-py retries
-    the connection's handshake too), each step waiting REDIS_TIMEOUT."""
+    the connection's handshake too), each step waiting REDIS_TIMEOUT.
+
+    `patient` (worker processes, which answer no one within a deadline): tries for several seconds,
+    so that a Redis restarting does not stop Dramatiq's consumers, which restart only 3 s later.
+    """
+    retries, cap = (10, 0.5) if patient else (1, 0.2)
     return redis.Redis.from_url(
         url,
         socket_connect_timeout=REDIS_TIMEOUT,
         socket_timeout=REDIS_TIMEOUT,
-        retry=Retry(ExponentialWithJitterBackoff(cap=0.2, base=0.05), retries=1),
+        retry=Retry(ExponentialWithJitterBackoff(cap=cap, base=0.05), retries=retries),
         health_check_interval=30,
     )
 
