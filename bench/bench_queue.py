@@ -35,6 +35,7 @@ machine's cores: the emulator, the fake API and the senders take CPU a deploymen
 from __future__ import annotations
 
 import argparse
+import contextlib
 import multiprocessing
 import os
 import statistics
@@ -206,7 +207,8 @@ def pin(pid: int, cpu: int | None, *, children: bool = True) -> None:
     """Run the process (every thread of it, and of its children) on `cpu`; None: anywhere."""
     cpus = set(range(os.cpu_count() or 1)) if cpu is None else {cpu}
     for thread in os.listdir(f"/proc/{pid}/task"):
-        os.sched_setaffinity(int(thread), cpus)
+        with contextlib.suppress(ProcessLookupError):  # the thread has ended since
+            os.sched_setaffinity(int(thread), cpus)
     if children:
         for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
             pin(int(child), cpu)
