@@ -11,6 +11,7 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 
 from bot.config import Settings
 from bot.httpserver import run_gunicorn
+from bot.process import settled
 from bot.process.runtime import Runtime, running
 
 if TYPE_CHECKING:
@@ -60,4 +61,5 @@ def _web_app(settings: Settings) -> Iterator[SlackWebApp]:
     # default 5 ms made the slowest acks of a burst wait several times over.
     sys.setswitchinterval(SWITCH_INTERVAL)
     with running(settings) as runtime:
+        settled()
         yield SlackWebApp(runtime)
