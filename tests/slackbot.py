@@ -150,16 +150,16 @@ def wait_for_reactions(
     assert reacted, slack.reactions(CHANNEL, ts)
 
 
-def memory_queue(bot: Bot) -> MemoryQueue:
-    """The bot's queue: the in-memory one, as no REDIS_URL is set."""
-    queue = bot.runtime.queue
+def memory_queue(runtime: Runtime) -> MemoryQueue:
+    """The runtime's queue: the in-memory one, as no REDIS_URL is set."""
+    queue = runtime.queue
     assert isinstance(queue, MemoryQueue)
     return queue
 
 
 def idle(bot: Bot) -> None:
     """Wait until the bot has finished every request it took (its reply, upload and reactions)."""
-    assert memory_queue(bot).join(REPLY_TIMEOUT)
+    assert memory_queue(bot.runtime).join(REPLY_TIMEOUT)
 
 
 def settings_env(slack: SlackEmulator, **env: str) -> dict[str, str]:

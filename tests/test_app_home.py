@@ -24,7 +24,7 @@ from tests.slack_signing import (
     home_block_actions_payload,
     view_submission_payload,
 )
-from tests.slackbot import Bot
+from tests.slackbot import Bot, idle
 from tests.workspaces import install, reply_to, running_for_many_workspaces, upload, workspace
 
 ADMIN, OWNER, MEMBER = "U0ADMIN01", "U0OWNER01", "U0MEMBER1"
@@ -125,11 +125,11 @@ def test_settings_an_admin_saves_change_the_next_reply_in_that_workspace_only(
     published = len(slack.calls_to("views.publish"))
     assert submit(bot, acme, ADMIN, modal, classes="cat, dog", annotate="off") is None
     slack.wait_for("views.publish", published + 1, timeout=10)  # the tab shows the new settings
-    assert bot.runtime.queue.join(10)
+    idle(bot)
 
     ours = reply_to(slack, upload(bot, slack, acme, "C222")["ts"])
     theirs = reply_to(slack, upload(bot, slack, globex, "C333")["ts"])
-    assert bot.runtime.queue.join(20)
+    idle(bot)
     assert ours.args["text"].startswith("chelsea.png: cat ")
     assert ours.args["text"].endswith(" · no dog found")
     assert theirs.args["text"].endswith(" · no person, car, bicycle, dog found")  # the defaults
@@ -144,7 +144,7 @@ def test_a_members_submission_is_refused_and_changes_nothing(
     modal = open_settings(bot, slack, acme, ADMIN)  # opened while they could...
 
     assert submit(bot, acme, MEMBER, modal, classes="cat") is None  # ...submitted by a member
-    assert bot.runtime.queue.join(10)
+    idle(bot)
 
     reply = reply_to(slack, upload(bot, slack, acme, "C222")["ts"])
     assert reply.args["text"].endswith(" · no person, car, bicycle, dog found")

@@ -3,6 +3,12 @@ import pytest
 from bot.command_text import Detect, Help, ShowJob, UsageError, parse
 
 
+def detect(text: str) -> Detect:
+    parsed = parse(text)
+    assert isinstance(parsed, Detect)
+    return parsed
+
+
 def test_empty_text_means_the_latest_image_and_default_classes():
     assert parse("") == Detect(urls=(), classes=())
 
@@ -33,12 +39,12 @@ def test_links_in_every_form_slack_sends_them():
 
 
 def test_all_asks_for_every_class():
-    assert parse("https://e.example/a.jpg ALL").classes == ("all",)
+    assert detect("https://e.example/a.jpg ALL").classes == ("all",)
 
 
 def test_commas_separate_classes_with_spaces_in_them():
-    assert parse("Coffee Cup, person").classes == ("coffee cup", "person")
-    assert parse("coffee_cup dog dog").classes == ("coffee cup", "dog")
+    assert detect("Coffee Cup, person").classes == ("coffee cup", "person")
+    assert detect("coffee_cup dog dog").classes == ("coffee cup", "dog")
 
 
 @pytest.mark.parametrize(
@@ -61,4 +67,4 @@ def test_bad_input_is_named(text, problem):
 
 def test_sixty_four_links_are_fine():
     text = " ".join(f"https://e.example/{n}.jpg" for n in range(64))
-    assert len(parse(text).urls) == 64
+    assert len(detect(text).urls) == 64

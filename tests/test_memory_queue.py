@@ -6,6 +6,7 @@ The queue's runner here is a small one that blocks until released and answers th
 
 import threading
 
+from bot.jobs.base import Job
 from bot.jobs.notice import Notice
 from bot.jobs.progress import MemoryProgressStore
 from bot.queue import Submitted
@@ -22,21 +23,26 @@ class BlockingRunner:
         self.told_refusal = threading.Event()
         self.progress = MemoryProgressStore()
 
-    def run(self, job: Notice) -> None:
+    def run(self, job: Job) -> None:
         self.started.release()
         self.release.wait(5)
-        if job.notice == "boom":
+        if name(job) == "boom":
             raise RuntimeError("boom")
         if self.progress.of(job.id).claim("reply", "done"):
-            self.done.append(job.notice)
+            self.done.append(name(job))
 
-    def interrupt(self, job: Notice) -> None:
+    def interrupt(self, job: Job) -> None:
         if self.progress.of(job.id).claim("reply", "interrupted"):
-            self.told.append(job.notice)
+            self.told.append(name(job))
 
-    def refuse(self, job: Notice, *, restarting: bool) -> None:
-        self.refused.append((job.notice, restarting))
+    def refuse(self, job: Job, *, restarting: bool) -> None:
+        self.refused.append((name(job), restarting))
         self.told_refusal.set()
+
+
+def name(job: Job) -> str:
+    assert isinstance(job, Notice)
+    return job.notice
 
 
 def job(name: object) -> Notice:

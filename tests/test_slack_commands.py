@@ -18,7 +18,7 @@ from bot.httpserver import ServerThread
 from tests.faultserver import FaultyApi, faulty_api
 from tests.photos import photo
 from tests.slack_emulator import SlackEmulator
-from tests.slackbot import CHANNEL, USER, Bot, hosted, running_bot
+from tests.slackbot import CHANNEL, USER, Bot, hosted, idle, running_bot
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -189,7 +189,7 @@ def test_bad_input_is_acked_with_the_problem_and_the_usage_and_reaches_no_api(
     # Something observable after it: a lookup the bot does answer.
     bot.command("job 00000000-dead-beef-0000-000000000000")
     slack.wait_for("chat.postEphemeral", timeout=10)
-    assert bot.runtime.queue.join(timeout=5)
+    idle(bot)
     assert web_api_calls(slack) == ["chat.postEphemeral"]
     assert api.count("POST /detect") == 0
     assert api.count("GET /detect/{id}") == 1
@@ -259,7 +259,7 @@ def test_the_latest_image_is_looked_for_in_the_last_50_messages(
     assert (shown["channel"], shown["user"]) == (CHANNEL, USER)
     assert shown["text"].startswith(":x: I found no image in the last 50 messages of this channel.")
     assert "*Usage*" in shown["text"]
-    assert bot.runtime.queue.join(timeout=5)
+    idle(bot)
     assert not slack.calls_to("chat.postMessage")
     assert api.count("POST /detect") == 0
 
@@ -273,7 +273,7 @@ def test_a_channel_the_bot_is_not_in_gets_an_ephemeral_saying_to_add_it(
 
     bot.command("")
     shown = slack.wait_for("chat.postEphemeral", timeout=10)[0].args
-    assert bot.runtime.queue.join(timeout=5)
+    idle(bot)
 
     assert (shown["channel"], shown["user"]) == (CHANNEL, USER)
     assert shown["text"].startswith("I can't read or post in this channel. Add me to it")
@@ -323,7 +323,7 @@ def test_a_channel_outside_allowed_channels_gets_not_enabled(slack: SlackEmulato
 
         bot.command("job 00000000-dead-beef-0000-000000000000", channel=allowed)
         shown = slack.wait_for("chat.postEphemeral", timeout=10)[0].args
-        assert bot.runtime.queue.join(timeout=5)
+        idle(bot)
 
     assert shown["channel"] == allowed
     assert web_api_calls(slack) == ["chat.postEphemeral"]

@@ -13,7 +13,7 @@ from tests.faultserver import FaultyApi
 from tests.photos import photo
 from tests.slack_emulator import SlackEmulator
 from tests.slack_signing import block_actions_payload, message_shortcut_payload
-from tests.slackbot import CHANNEL, USER, Bot, hosted, running_bot, wait_for_reply
+from tests.slackbot import CHANNEL, USER, Bot, hosted, idle, running_bot, wait_for_reply
 
 REPORTER = "U0REPORTER"  # not the person who shared the photo: anyone in the channel may report
 UNKNOWN_JOB = "00000000-dead-beef-0000-000000000000"
@@ -152,7 +152,7 @@ def test_a_malformed_value_sends_no_feedback_and_breaks_nothing(
     # Then a well-formed one, which the bot does pass on: the first went nowhere, not yet somewhere.
     click(bot, message, menu, **forged(UNKNOWN_JOB))
     slack.wait_for("chat.postEphemeral", timeout=10)
-    assert bot.runtime.queue.join(timeout=5)
+    idle(bot)
 
     assert feedback_sent(api) == [(UNKNOWN_JOB, "cat", "FALSE_POSITIVE")]
     assert len(slack.calls_to("chat.postEphemeral")) == 1
@@ -216,7 +216,7 @@ def test_detect_objects_on_a_message_without_images_says_so_to_that_user(
 
     bot.interact(message_shortcut_payload(message, CHANNEL, user=REPORTER))
     told = slack.wait_for("chat.postEphemeral", timeout=10)[0].args
-    assert bot.runtime.queue.join(timeout=5)
+    idle(bot)
 
     assert (told["channel"], told["user"]) == (CHANNEL, REPORTER)
     assert told["text"] == "That message has no images I can look at."
@@ -233,7 +233,7 @@ def test_detect_objects_outside_allowed_channels_says_so_and_detects_nothing(
     with running_bot(slack, ALLOWED_CHANNELS="C0ALLOWED1", **hosted(api)) as bot:
         bot.interact(message_shortcut_payload(message, CHANNEL, user=REPORTER))
         told = slack.wait_for("chat.postEphemeral", timeout=10)[0].args
-        assert bot.runtime.queue.join(timeout=5)
+        idle(bot)
 
     assert (told["channel"], told["user"]) == (CHANNEL, REPORTER)
     assert told["text"] == "I am not enabled in this channel."

@@ -29,6 +29,7 @@ from tests.slackbot import (
     Bot,
     hosted,
     idle,
+    memory_queue,
     running_bot,
     shared_photo,
 )
@@ -258,7 +259,7 @@ def test_shutdown_interrupts_work_in_flight_once_and_takes_no_more(
         assert polled.wait(REPLY_TIMEOUT)
         queued = share_cat(bot, slack, "queued.png")  # waits for the one worker
         # Bolt runs event listeners after the ack: wait until this one has queued its work.
-        assert until(lambda: bot.runtime.queue.pending == 2)
+        assert until(lambda: memory_queue(bot.runtime).pending == 2)
 
         started = time.monotonic()
         bot.runtime.shutdown()  # what SIGTERM does
@@ -295,7 +296,7 @@ def test_an_upload_past_the_queue_is_told_in_its_thread_and_the_others_answered(
         running = share_cat(bot, slack, "running.png")
         assert polled.wait(REPLY_TIMEOUT)
         queued = share_cat(bot, slack, "queued.png")
-        assert until(lambda: bot.runtime.queue.pending == 2)
+        assert until(lambda: memory_queue(bot.runtime).pending == 2)
         turned_away = share_cat(bot, slack, "one-too-many.png")
         slack.wait_for("chat.postMessage", timeout=REPLY_TIMEOUT)
         assert thread_texts(bot, turned_away["ts"]) == [BUSY]

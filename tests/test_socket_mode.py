@@ -24,7 +24,7 @@ from tests.slack_signing import (
     slash_command_fields,
     socket_envelope,
 )
-from tests.slackbot import CHANNEL, USER, shared_photo, wait_for_reply
+from tests.slackbot import CHANNEL, USER, memory_queue, shared_photo, wait_for_reply
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +56,7 @@ def connected(slack: SlackEmulator) -> Iterator[Runtime]:
 @pytest.fixture
 def runtime(connected: Runtime) -> Iterator[Runtime]:
     yield connected
-    assert connected.queue.join(timeout=20), "a test left work in flight"
+    assert memory_queue(connected).join(timeout=20), "a test left work in flight"
 
 
 def upload(
@@ -92,7 +92,7 @@ def test_detect_help_is_answered_in_the_ack_frame(slack: SlackEmulator, runtime:
     assert "`/detect job JOB_ID`" in usage["text"]
     assert "Default classes: person, car, bicycle, dog, cat." in usage["text"]
     assert usage["blocks"][0]["type"] == "section"
-    assert runtime.queue.pending == 0 and len(slack.calls) == calls
+    assert memory_queue(runtime).pending == 0 and len(slack.calls) == calls
 
 
 def test_a_bad_command_is_answered_in_the_ack_frame_with_the_problem(
@@ -128,7 +128,7 @@ def test_a_retried_event_is_acked_and_answered_once(slack: SlackEmulator, runtim
     later, envelope = upload(slack, "astronaut.png")
     slack.send_envelope(envelope)
     wait_for_reply(slack, later["ts"], CHANNEL)
-    assert runtime.queue.join(timeout=20)
+    assert memory_queue(runtime).join(timeout=20)
 
     (reply,) = slack.replies(message["ts"], CHANNEL)
     assert re.search(r"\bcat \d+%", reply.args["text"])
