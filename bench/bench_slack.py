@@ -177,7 +177,7 @@ def one_upload(runs: int) -> tuple[list[Row], list[str]]:
             ack.raise_for_status()
             if reply["thread_ts"] == event["ts"] and "cat" in reply["text"].split("no ")[0]:
                 named_cat += 1
-            if not memory_queue(bot).join(timeout=60):
+            if not memory_queue(bot.runtime).join(timeout=60):
                 raise RuntimeError("the upload's work did not finish")
     rest = times[1:]
     rows: list[Row] = [
@@ -201,7 +201,7 @@ def burst(sender: ProcessPoolExecutor, uploads: int, clients: int) -> tuple[list
             acked = sent.finished - sent.started
             slack.wait_for("chat.postMessage", uploads, timeout=300)
             total = time.monotonic() - sent.started
-            if not memory_queue(bot).join(timeout=120):
+            if not memory_queue(bot.runtime).join(timeout=120):
                 raise RuntimeError("the uploads' work did not finish")
             idle = time.monotonic() - sent.started
         per_thread = replies_per_thread(slack)
