@@ -56,8 +56,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as problem:
         print(f"configuration error: {problem}", file=sys.stderr)
         return 2
-    # A terminal command prints its answer; only the servers log at the configured level.
-    level = settings.log_level if args.command in ("run", "worker", "api") else "WARNING"
+    # A terminal command prints its answer; only the servers log at the configured level. check's
+    # lines name every failure, which slack_sdk would log again for each of its tries.
+    if args.command in ("run", "worker", "api"):
+        level = settings.log_level
+    else:
+        level = "CRITICAL" if args.command == "check" else "WARNING"
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         return int(args.handler(args, settings))

@@ -351,6 +351,24 @@ def test_check_says_when_slack_cannot_be_reached(monkeypatch, capsys, slack):
     assert "unexpected error" not in err
 
 
+def test_check_prints_one_line_per_check_and_logs_nothing_when_slack_is_unreachable(
+    tmp_path, slack
+):
+    nowhere = f"http://127.0.0.1:{free_port()}/api/"
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "check"],
+        cwd=tmp_path,
+        env=process_env(**slack_env(slack, SLACK_API_URL=nowhere)),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+    assert done.returncode == 1
+    assert f"FAIL Slack at {nowhere} cannot be reached" in done.stdout
+    assert done.stderr == ""  # slack_sdk logged an ERROR line for each of its three tries
+
+
 def test_check_counts_the_installed_workspaces_in_the_database(
     monkeypatch, capsys, slack, database
 ):
