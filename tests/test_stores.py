@@ -1,11 +1,12 @@
 """The database of a many-workspace deployment, on a real PostgreSQL and on SQLite: installations
-(with token rotation against the Slack emulator) and each workspace's settings."""
+(with token rotation against the Slack emulator) and each workspace's settings, which are also kept
+in Redis when processes share one and no database."""
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -16,15 +17,21 @@ from slack_sdk import WebClient
 from slack_sdk.oauth.installation_store import Installation
 
 from bot.config import load_settings
+from bot.process.runtime import serving_workspaces
 from bot.workspaces.database import Database
 from bot.workspaces.installations import Installations
-from bot.workspaces.settings import DatabaseSettingsStore, WorkspaceSettings
+from bot.workspaces.settings import (
+    DatabaseSettingsStore,
+    RedisSettingsStore,
+    SettingsStore,
+    WorkspaceSettings,
+)
+from tests.redisserver import RedisServer
 from tests.slack_emulator import AUTHORIZE_PATH, SlackEmulator
 
 
-@pytest.fixture(params=["postgresql", "sqlite"])
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    if request.param == "postgresql":
+def open_database(request: pytest.FixtureRequest, tmp_path: Path, engine: str) -> Database:
+    if engine == "postgresql":
         url = request.getfixturevalue("postgres").create_database()
     else:
         url = f"sqlite:///{tmp_path / 'bot.db'}"
@@ -35,31 +42,68 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
     )
     assert settings.database_url is not None
     opened = Database(settings.database_url)
-    yield opened
-    opened.close()
+    request.addfinalizer(opened.close)
+    return opened
 
 
-def test_a_workspaces_settings_are_kept_and_read_by_a_new_store(database: Database):
+@pytest.fixture(params=["postgresql", "sqlite"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Database:
+    return open_database(request, tmp_path, request.param)
+
+
+@pytest.fixture(params=["postgresql", "sqlite", "redis"])
+def new_store(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], SettingsStore]:
+    """Makes a settings store on one shared engine, as each process makes its own."""
+    if request.param == "redis":
+        server: RedisServer = request.getfixturevalue("redis")
+        client = server.client()
+        request.addfinalizer(client.close)
+        return lambda: RedisSettingsStore(client, prefix="test")
+    database = open_database(request, tmp_path, request.param)
+    return lambda: DatabaseSettingsStore(database)
+
+
+def test_a_workspaces_settings_are_kept_and_read_by_a_new_store(
+    new_store: Callable[[], SettingsStore],
+):
     chosen = WorkspaceSettings(
         classes=("cat", "dog"), auto_detect=False, annotate=True, allowed_channels=frozenset()
     )
-    store = DatabaseSettingsStore(database)
+    store = new_store()
     assert store.get("T1") == WorkspaceSettings()
 
     store.save("T1", chosen)
     store.save("T1", WorkspaceSettings(classes=("all",), annotate=False))
     store.save("T2", chosen)
 
-    again = DatabaseSettingsStore(database)  # another process, or a restart
+    again = new_store()  # another process, or a restart
     assert again.get("T1") == WorkspaceSettings(classes=("all",), annotate=False)
     assert again.get("T2") == chosen
     assert again.get("T3") == WorkspaceSettings()
 
 
-def test_two_processes_saving_a_workspaces_first_settings_at_once_both_succeed(database: Database):
+def test_processes_sharing_redis_and_no_database_see_each_others_settings(redis: RedisServer):
+    env = {"SLACK_BOT_TOKEN": "xoxb-1-2-3", "SLACK_SIGNING_SECRET": "s", "REDIS_URL": redis.url}
+    settings = load_settings(env, dotenv_path=None)
+    clients = [redis.client(), redis.client()]  # a web and a worker process, say
+    with (
+        serving_workspaces(settings, clients[0]) as web,
+        serving_workspaces(settings, clients[1]) as worker,
+    ):
+        web.chosen.save("T1", WorkspaceSettings(classes=("cat",), annotate=False))
+        applied = worker.settings_for(settings, "T1")
+    for client in clients:
+        client.close()
+    assert (applied.detect_classes, applied.annotate) == (("cat",), False)
+    assert applied.auto_detect == settings.auto_detect  # not chosen: the environment's
+
+
+def test_two_processes_saving_a_workspaces_first_settings_at_once_both_succeed(
+    new_store: Callable[[], SettingsStore],
+):
     # Each thread has its own store (as each process would); they save every team's first
     # settings at the same moment, so an update-then-insert would insert some team twice.
-    stores = [DatabaseSettingsStore(database) for _ in range(4)]
+    stores = [new_store() for _ in range(4)]
     teams = [f"T{n}" for n in range(30)]
     start = threading.Barrier(len(stores))
 

@@ -31,7 +31,13 @@ from bot.queue.redis import DELAY_LATENESS, NAMESPACE, RedisQueue, RedisWorker, 
 from bot.slack.clients import InstalledWorkspaces, SingleWorkspace, SlackClients, make_web_client
 from bot.workspaces.database import Database
 from bot.workspaces.installations import Installations
-from bot.workspaces.settings import DatabaseSettingsStore, MemorySettingsStore, SettingsStore
+from bot.workspaces.settings import (
+    DatabaseSettingsStore,
+    Guard,
+    MemorySettingsStore,
+    RedisSettingsStore,
+    SettingsStore,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -107,13 +113,16 @@ class Workspaces:
 
 
 @contextmanager
-def serving_workspaces(settings: Settings) -> Iterator[Workspaces]:
+def serving_workspaces(
+    settings: Settings, shared: redis.Redis | None = None, guard: Guard | None = None
+) -> Iterator[Workspaces]:
     """SLACK_BOT_TOKEN's one workspace, or (SLACK_CLIENT_ID) every installed one, with the
-    database when DATABASE_URL names one."""
+    database when DATABASE_URL names one. `shared`: the Redis of a process that shares its queue,
+    whose reads `guard` runs (see RedisSettingsStore)."""
     database = Database(settings.database_url) if settings.database_url else None
     try:
         with closing(requests.Session()) as session:
-            chosen = MemorySettingsStore() if database is None else DatabaseSettingsStore(database)
+            chosen = _settings_store(database, shared, guard)
             if not settings.many_workspaces:
                 yield Workspaces(SingleWorkspace(settings, session), chosen, None)
                 return
@@ -140,7 +149,7 @@ def running(settings: Settings) -> Iterator[Runtime]:
         client = connect(settings.redis_url)
         queue = RedisQueue(client, make_broker(client, settings), settings.redis_url)
         try:
-            with serving_workspaces(settings) as workspaces:
+            with serving_workspaces(settings, client, queue.using) as workspaces:
                 yield Runtime(
                     settings,
                     queue,
@@ -189,6 +198,17 @@ def job_context(
     )
 
 
+def _settings_store(
+    database: Database | None, shared: redis.Redis | None, guard: Guard | None
+) -> SettingsStore:
+    """Where workspaces' settings are kept: where every process that serves them reads them."""
+    if database is not None:
+        return DatabaseSettingsStore(database)
+    if shared is not None:
+        return RedisSettingsStore(shared, prefix=NAMESPACE, guard=guard)
+    return MemorySettingsStore()
+
+
 @contextmanager
 def working(settings: Settings) -> Iterator[RedisWorker]:
     """What `python -m bot worker` runs: the jobs on the Redis queue, `DETECT_WORKERS` at a time.
@@ -198,7 +218,7 @@ def working(settings: Settings) -> Iterator[RedisWorker]:
     try:
         with (
             open_api(settings, pool_size=settings.detect_workers, shared=client) as api,
-            serving_workspaces(settings) as workspaces,
+            serving_workspaces(settings, client) as workspaces,
         ):
             ctx = job_context(
                 settings,

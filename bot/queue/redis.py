@@ -29,6 +29,8 @@ import dataclasses
 import logging
 import threading
 import uuid
+from collections.abc import Callable
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 import redis
@@ -44,6 +46,7 @@ from bot.jobs.base import Later
 from bot.queue import QueueUnavailable, Submitted
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 NAMESPACE = "ii-bot"
 QUEUE = "jobs"
@@ -130,27 +133,33 @@ class RedisQueue:
         if key is not None:
             queued = f"{NAMESPACE}:queued:{key}"
             job = dataclasses.replace(job, id=uuid.uuid5(uuid.NAMESPACE_URL, queued).hex)
+        return self.using(lambda: self._enqueue(job, queued))
+
+    def _enqueue(self, job: Job, queued: str | None) -> Submitted:
+        if queued is not None and self._client.exists(queued):
+            return Submitted.DUPLICATE
+        self._broker.enqueue(_message(encode(job)))
+        if queued is not None:
+            self._client.set(queued, job.id, ex=QUEUED_SECONDS)
+        return Submitted.ACCEPTED
+
+    def using(self, action: Callable[[], T]) -> T:
+        """What `action` returns from the queue's Redis (a job queued, or a workspace's settings
+        read on the way to one); QueueUnavailable when Redis cannot be reached, which is logged
+        once an outage, as is its end."""
         try:
-            if queued is not None and self._client.exists(queued):
-                outcome = Submitted.DUPLICATE
-            else:
-                self._broker.enqueue(_message(encode(job)))
-                if queued is not None:
-                    self._client.set(queued, job.id, ex=QUEUED_SECONDS)
-                outcome = Submitted.ACCEPTED
+            value = action()
         except redis.RedisError as exc:
             self._went_down(exc)
             raise QueueUnavailable(f"cannot reach Redis at {self._where}") from None
         self._came_back()
-        return outcome
+        return value
 
     def healthy(self) -> bool:
         try:
-            self._client.ping()
-        except redis.RedisError as exc:
-            self._went_down(exc)
+            self.using(self._client.ping)
+        except QueueUnavailable:
             return False
-        self._came_back()
         return True
 
     def shutdown(self, grace: float) -> int:

@@ -1,8 +1,8 @@
 """Each workspace's own settings, set by its admins in the App Home: they override the environment's
 defaults (DETECT_CLASSES, AUTO_DETECT, ANNOTATE, ALLOWED_CHANNELS) for that workspace.
 
-Kept in the database when there is one (every process sees a change from the next request on),
-else in this process's memory.
+Kept in the database when there is one, else in Redis when web and worker processes share one (in
+both, every process sees a change from the next request on), else in this process's memory.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Protocol
+from typing import Protocol, cast
 
+import redis
 import sqlalchemy
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -96,6 +97,34 @@ class MemorySettingsStore:
     def save(self, team_id: str, chosen: WorkspaceSettings) -> None:
         with self._lock:
             self._chosen[team_id] = chosen
+
+
+Guard = Callable[[Callable[[], WorkspaceSettings]], WorkspaceSettings]
+
+
+class RedisSettingsStore:
+    """For SLACK_BOT_TOKEN's workspace served by processes that share Redis and no database: every
+    process reads the workspace's key on each request, so a change applies at once."""
+
+    def __init__(self, client: redis.Redis, *, prefix: str, guard: Guard | None = None) -> None:
+        """`guard` runs each read: a web process's queue, which answers Slack 503 while Redis
+        cannot be reached (`RedisQueue.using`)."""
+        self._client = client
+        self._prefix = prefix
+        self._guard = guard
+
+    def get(self, team_id: str) -> WorkspaceSettings:
+        return self._guard(lambda: self._get(team_id)) if self._guard else self._get(team_id)
+
+    def _get(self, team_id: str) -> WorkspaceSettings:
+        text = cast(bytes | None, self._client.get(self._key(team_id)))
+        return WorkspaceSettings() if text is None else WorkspaceSettings.from_json(text.decode())
+
+    def save(self, team_id: str, chosen: WorkspaceSettings) -> None:
+        self._client.set(self._key(team_id), chosen.to_json())
+
+    def _key(self, team_id: str) -> str:
+        return f"{self._prefix}:settings:{team_id}"
 
 
 class DatabaseSettingsStore:
