@@ -29,6 +29,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -48,7 +49,6 @@ from bot.queue.redis import WORKER_TIMEOUT_MS, make_broker  # noqa: E402
 from tests.redisserver import redis_server  # noqa: E402
 
 STARTS = "bench:starts"
-THREADS = 8
 JOB_TIMEOUT = int(Settings().detect_timeout) + 60  # seconds, as the bot's Dramatiq time limit
 RERUN_WITHIN = 120  # seconds
 JOBS = 200
@@ -121,10 +121,9 @@ def run_worker(engine: str) -> None:
     """The worker process: runs until killed."""
     if engine == "dramatiq":
         broker, _ = _dramatiq(REDIS_URL)
-        worker = dramatiq.Worker(broker, worker_threads=THREADS, worker_timeout=WORKER_TIMEOUT_MS)
-        worker.start()
-        signal.sigwait({signal.SIGTERM, signal.SIGINT})
-        worker.stop()
+        threads = Settings().detect_workers  # as `python -m bot worker` runs by default
+        dramatiq.Worker(broker, worker_threads=threads, worker_timeout=WORKER_TIMEOUT_MS).start()
+        threading.Event().wait()
     else:
         queue = rq.Queue("jobs", connection=redis.Redis.from_url(REDIS_URL))
         rq_worker = rq.Worker(
