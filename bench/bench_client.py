@@ -31,11 +31,8 @@ sys.path.insert(0, str(ROOT))
 from benchlib import MS, percentile  # noqa: E402
 from machine import machine  # noqa: E402
 
-from bot.imageintelligence import (  # noqa: E402
-    ImageIntelligenceClient,
-    ImageIntelligenceError,
-    blob_image,
-)
+from bot.imageintelligence.client import ImageIntelligenceClient, blob_image  # noqa: E402
+from bot.imageintelligence.errors import ImageIntelligenceError  # noqa: E402
 from tests.faultserver import CLIENT_ID, CLIENT_SECRET, faulty_api  # noqa: E402
 
 

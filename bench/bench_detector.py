@@ -30,11 +30,11 @@ sys.path.insert(0, str(ROOT))
 from machine import machine, packages  # noqa: E402
 
 from bot.config import DEFAULT_CLASSES  # noqa: E402
-from bot.imageintelligence import ImageIntelligenceClient, blob_image  # noqa: E402
-from bot.imaging import decode_image  # noqa: E402
-from bot.localapi import start_local_api  # noqa: E402
+from bot.imageintelligence.client import ImageIntelligenceClient, blob_image  # noqa: E402
+from bot.images.decode import decode_image  # noqa: E402
 from bot.localapi.detector import Detector  # noqa: E402
-from bot.localapi.vocabulary import (  # noqa: E402
+from bot.localapi.service import start_local_api  # noqa: E402
+from bot.vocabulary import (  # noqa: E402
     ANSWERED_BY,
     BLAZEFACE,
     CLASS_NAMES,

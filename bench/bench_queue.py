@@ -65,7 +65,8 @@ from benchlib import (  # noqa: E402
 )
 from machine import machine, packages  # noqa: E402
 
-from bot.imageintelligence import DetectJob, ImageIntelligenceClient, blob_image  # noqa: E402
+from bot.imageintelligence.client import ImageIntelligenceClient, blob_image  # noqa: E402
+from bot.imageintelligence.models import DetectJob  # noqa: E402
 from bot.process.web import SLACK_PATH  # noqa: E402
 from tests.cluster import Cluster  # noqa: E402
 from tests.faultserver import CLIENT_ID, CLIENT_SECRET, FaultyApi, faulty_api  # noqa: E402

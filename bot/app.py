@@ -1,22 +1,22 @@
-"""The one place Bolt is wired: the App, its listeners, and (for many workspaces) the OAuth flow."""
+"""The one place Bolt is wired: the App, what its listeners find in their context, its listeners, and
+(for many workspaces) the OAuth flow."""
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
-from slack_bolt import App, BoltResponse
+from slack_bolt import App, BoltContext, BoltResponse
 from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 
-from bot.config import Settings
 from bot.listeners import register_listeners
-from bot.queue import Queue, QueueUnavailable
+from bot.listeners.context import QUEUE, WORKSPACES
+from bot.queue import Queue
+from bot.sharedredis import Unavailable
 from bot.slack.clients import make_web_client
 from bot.workspaces.installations import InstalledAuthorize
 from bot.workspaces.oauth import oauth_settings
-
-if TYPE_CHECKING:
-    from bot.process.runtime import Workspaces
+from bot.workspaces.serving import Workspaces
 
 
 def _not_the_same_token_twice(record: logging.LogRecord) -> bool:
@@ -25,7 +25,8 @@ def _not_the_same_token_twice(record: logging.LogRecord) -> bool:
     return record.getMessage() != warning_client_prioritized_and_token_skipped()
 
 
-def build_app(settings: Settings, queue: Queue, workspaces: Workspaces) -> App:
+def build_app(queue: Queue, workspaces: Workspaces) -> App:
+    settings = workspaces.defaults
     logger = logging.getLogger("bot.bolt")
     logger.addFilter(_not_the_same_token_twice)
     installations = workspaces.installations
@@ -53,17 +54,19 @@ def build_app(settings: Settings, queue: Queue, workspaces: Workspaces) -> App:
         )
         # app_uninstalled and tokens_revoked delete the workspace's installation.
         app.enable_token_revocation_listeners()
-    register_listeners(
-        app,
-        queue,
-        lambda team_id: workspaces.settings_for(settings, team_id),
-        installed=installations is not None,
-    )
+
+    @app.middleware
+    def provide(context: BoltContext, next: Callable[[], BoltResponse]) -> BoltResponse:
+        context[QUEUE] = queue
+        context[WORKSPACES] = workspaces
+        return next()
+
+    register_listeners(app, installed=installations is not None)
 
     @app.error
     def on_error(error: Exception, logger: logging.Logger) -> BoltResponse | None:
-        if isinstance(error, QueueUnavailable):
-            # Not 2xx: Slack delivers the request again later. The queue logged the outage.
+        if isinstance(error, Unavailable):
+            # Not 2xx: Slack delivers the request again later. The outage was logged.
             return BoltResponse(status=503, body="")
         logger.error("a listener failed", exc_info=error)
         return None  # Bolt answers 500

@@ -20,25 +20,20 @@ import sqlalchemy
 from slack_sdk.errors import SlackApiError
 
 from bot import replies
-from bot.classes import NEEDS_EMBEDDED, everything, for_api
-from bot.config import ConfigError, Settings, load_settings, parse_classes
-from bot.imageintelligence import (
-    MAX_IMAGES_PER_JOB,
-    MAX_URL_LENGTH,
-    VERIFY_MODES,
-    ImageIntelligenceError,
-    blob_image,
-    url_image,
-)
-from bot.imaging import InvalidImage, decode_image
+from bot.config import ConfigError, Settings, load_settings
+from bot.imageintelligence.client import blob_image, url_image
+from bot.imageintelligence.contract import MAX_IMAGES_PER_JOB, MAX_URL_LENGTH, VERIFY_MODES
+from bot.imageintelligence.errors import ImageIntelligenceError
+from bot.images.decode import InvalidImage, decode_image
 from bot.process.runtime import open_api
 from bot.process.socket_mode import run_socket_mode
 from bot.process.web import run_http
 from bot.process.worker import run_worker
-from bot.queue.redis import connect
-from bot.queue.redis import where as redis_where
 from bot.replies import ImageOutcome
+from bot.sharedredis import connect
+from bot.sharedredis import where as redis_where
 from bot.slack.clients import make_web_client
+from bot.vocabulary import NEEDS_EMBEDDED, everything, for_api, parse_classes
 from bot.workspaces.database import Database
 
 logger = logging.getLogger("bot")
@@ -360,7 +355,7 @@ def _not_ready(settings: Settings, *, socket_mode: bool | None) -> str | None:
 
 
 def api(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.localapi import serve
+    from bot.localapi.service import serve
 
     serve(
         args.host,

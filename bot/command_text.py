@@ -12,11 +12,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bot.classes import checked
-from bot.imageintelligence import MAX_IMAGES_PER_JOB, MAX_URL_LENGTH
+from bot.imageintelligence.contract import MAX_IMAGES_PER_JOB, MAX_URL_LENGTH
+from bot.vocabulary import parse_classes
 
 
-class UsageError(ValueError):
+class CommandError(ValueError):
     """The command text is wrong; the message says how, in a sentence for the user."""
 
 
@@ -26,7 +26,7 @@ class Help:
 
 
 @dataclass(frozen=True)
-class ShowJob:
+class LookUpJob:
     job_id: str
 
 
@@ -36,7 +36,7 @@ class Detect:
     classes: tuple[str, ...]  # empty: use the configured default
 
 
-Command = Help | ShowJob | Detect
+Command = Help | LookUpJob | Detect
 
 _WRAPPED = re.compile(r"^<([^|>]+)(?:\|[^>]*)?>$")
 _SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*):(//)?")
@@ -51,8 +51,8 @@ def parse(text: str) -> Command:
         return Help()
     if words[0].lower() == "job":
         if len(words) != 2 or not _JOB_ID.match(words[1]):
-            raise UsageError("`/detect job` takes one job id, e.g. `/detect job 3f2a…`.")
-        return ShowJob(words[1])
+            raise CommandError("`/detect job` takes one job id, e.g. `/detect job 3f2a…`.")
+        return LookUpJob(words[1])
 
     urls: list[str] = []
     rest: list[str] = []
@@ -63,27 +63,27 @@ def parse(text: str) -> Command:
         else:
             urls.append(url)
     if len(urls) > MAX_IMAGES_PER_JOB:
-        raise UsageError(
+        raise CommandError(
             f"That is {len(urls)} links; I can look at {MAX_IMAGES_PER_JOB} at a time at most."
         )
     return Detect(urls=tuple(urls), classes=_classes(rest))
 
 
 def _link(word: str) -> str | None:
-    """The URL in `word`, None if it is not a link; UsageError for links I must not take."""
+    """The URL in `word`, None if it is not a link; CommandError for links I must not take."""
     wrapped = _WRAPPED.match(word)
     candidate = wrapped.group(1) if wrapped else word
     if wrapped and candidate[:1] in ("@", "#", "!"):
-        raise UsageError(f"`{word}` is a mention, not an image link or a class.")
+        raise CommandError(f"`{word}` is a mention, not an image link or a class.")
     scheme = _SCHEME.match(candidate)
     if scheme is None or (not scheme.group(2) and not wrapped):
         return None
     if scheme.group(1).lower() not in ("http", "https"):
-        raise UsageError(
+        raise CommandError(
             f"`{_short(candidate)}` is not an http(s) link; I only take http(s) images."
         )
     if len(candidate) > MAX_URL_LENGTH:
-        raise UsageError(
+        raise CommandError(
             f"A link is {len(candidate)} characters long; the API takes {MAX_URL_LENGTH} at most."
         )
     return candidate
@@ -92,14 +92,13 @@ def _link(word: str) -> str | None:
 def _classes(words: list[str]) -> tuple[str, ...]:
     for word in words:
         if word.startswith("-"):
-            raise UsageError(f"`{_short(word)}` looks like an option, and `/detect` takes none.")
-    text = " ".join(words)
-    parts = text.split(",") if "," in text else words
-    names = (" ".join(p.replace("_", " ").split()).lower() for p in parts)
+            raise CommandError(f"`{_short(word)}` looks like an option, and `/detect` takes none.")
+    if not words:
+        return ()
     try:
-        return checked(tuple(dict.fromkeys(n for n in names if n)))
+        return parse_classes(" ".join(words), words=True)
     except ValueError as problem:
-        raise UsageError(f"{str(problem)[0].upper()}{str(problem)[1:]}.") from None
+        raise CommandError(f"{str(problem)[0].upper()}{str(problem)[1:]}.") from None
 
 
 def _short(text: str, limit: int = 60) -> str:

@@ -14,9 +14,9 @@ from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
-from bot.classes import NEEDS_EMBEDDED, checked, everything
 from bot.imageintelligence.contract import DEFAULT_BASE_URL, VERIFY_MODES
-from bot.localapi.fetch import private_hosts
+from bot.net.hosts import private_hosts
+from bot.vocabulary import NEEDS_EMBEDDED, everything, parse_classes
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_CLASSES: tuple[str, ...] = ("person", "car", "bicycle", "dog", "cat")
@@ -81,13 +81,6 @@ class Settings:
     def many_workspaces(self) -> bool:
         """Installed through Slack's OAuth flow (SLACK_CLIENT_ID), not with one SLACK_BOT_TOKEN."""
         return bool(self.slack_client_id)
-
-    def allows(self, channel: str) -> bool:
-        """Whether the bot answers in `channel` (ALLOWED_CHANNELS; empty allows every channel)."""
-        return not self.allowed_channels or channel in self.allowed_channels
-
-
-SettingsFor = Callable[[str], Settings]  # the settings that apply in a workspace (by team id)
 
 
 def load_settings(
@@ -177,13 +170,6 @@ def load_settings(
         slack_token_rotation=rotation,
         database_url=get("DATABASE_URL", _database_url, None),
     )
-
-
-def parse_classes(raw: str) -> tuple[str, ...]:
-    classes = tuple(dict.fromkeys(c.strip().lower() for c in raw.split(",") if c.strip()))
-    if not classes:
-        raise ValueError("give at least one class, e.g. person,car, or all")
-    return checked(classes)
 
 
 def parse_verify(raw: str) -> str:

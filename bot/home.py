@@ -4,7 +4,7 @@
 the classes it knows and this workspace's settings as they apply now, with an "Edit settings" button
 (`EDIT_SETTINGS_ACTION`) for admins and owners. `settings_modal` is opened with `views.open` from that
 button; `parse_settings` reads its `view_submission` (`view.state.values`) back into
-`WorkspaceSettings`, or the errors to answer with `{"response_action": "errors", "errors": ...}`.
+`Choices`, or the errors to answer with `{"response_action": "errors", "errors": ...}`.
 
 Slack's limits are kept here (docs.slack.dev/reference/views, .../block-kit): at most 100 blocks per
 view, 3000 characters per section text, 150 per header, 24 per modal title/submit/close, 75 per
@@ -17,11 +17,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bot.classes import ALL, NEEDS_EMBEDDED, everything
-from bot.config import Settings, parse_classes
-from bot.localapi.vocabulary import labels_for
+from bot.config import Settings
 from bot.replies import MAX_TEXT, escape, fit, help_message
-from bot.workspaces.settings import WorkspaceSettings
+from bot.vocabulary import ALL, NEEDS_EMBEDDED, everything, parse_classes, unknown
+from bot.workspaces.settings import Choices, WorkspaceSettings
 
 EDIT_SETTINGS_ACTION = "edit_settings"
 SETTINGS_CALLBACK = "workspace_settings"
@@ -52,9 +51,12 @@ _ANNOTATE_CHOICES = {
 
 
 def home_view(
-    effective: Settings, *, can_edit: bool, class_groups: Sequence[tuple[str, Sequence[str]]]
+    effective: WorkspaceSettings,
+    *,
+    can_edit: bool,
+    class_groups: Sequence[tuple[str, Sequence[str]]],
 ) -> dict[str, Any]:
-    """The Home tab, for the settings that apply in the workspace now (`WorkspaceSettings.apply`).
+    """The Home tab, for the settings that apply in the workspace now .
 
     `class_groups` are the classes the detector knows, by group (`CLASS_GROUPS` for the embedded
     detector); none for a hosted account, whose own class list applies. `can_edit`: the viewer is an
@@ -105,7 +107,7 @@ def home_view(
     return {"type": "home", "blocks": blocks}
 
 
-def _settings(effective: Settings) -> list[dict[str, Any]]:
+def _settings(effective: WorkspaceSettings) -> list[dict[str, Any]]:
     classes: str | list[str] = (
         f"Everything I know (`{ALL}`)"
         if everything(effective.detect_classes)
@@ -134,21 +136,21 @@ def _section(mrkdwn: str) -> dict[str, Any]:
     return {"type": "section", "text": {"type": "mrkdwn", "text": mrkdwn}}
 
 
-def _upload_choice(effective: Settings) -> str:
+def _upload_choice(effective: WorkspaceSettings) -> str:
     return EVERY_UPLOAD if effective.auto_detect else MENTIONED_ONLY
 
 
-def _annotate_choice(effective: Settings) -> str:
+def _annotate_choice(effective: WorkspaceSettings) -> str:
     return ANNOTATE_ON if effective.annotate else ANNOTATE_OFF
 
 
 # --- the settings modal -------------------------------------------------------------------------
 
 
-def settings_modal(current: WorkspaceSettings, defaults: Settings) -> dict[str, Any]:
+def settings_modal(current: Choices, defaults: Settings) -> dict[str, Any]:
     """The "Edit settings" modal, its inputs filled in with what applies now: the workspace's
     choices (`current`) over the environment's `defaults`."""
-    effective = current.apply(defaults)
+    effective = WorkspaceSettings.of(current, defaults)
     if defaults.uses_embedded_api:
         hint = "Separate them with commas, e.g. person, car, dog; or all, for every class I know."
     else:
@@ -241,9 +243,7 @@ def _radio(action_id: str, choices: Mapping[str, str], chosen: str) -> dict[str,
 # --- its submission -----------------------------------------------------------------------------
 
 
-def parse_settings(
-    state_values: Mapping[str, Any], *, embedded: bool
-) -> WorkspaceSettings | dict[str, str]:
+def parse_settings(state_values: Mapping[str, Any], *, embedded: bool) -> Choices | dict[str, str]:
     """The settings submitted with the modal (a `view_submission`'s `view.state.values`), or what is
     wrong with them as `{block_id: sentence}`. `embedded`: the embedded detector answers, so the
     classes must be ones it knows, and `all` is allowed.
@@ -265,7 +265,7 @@ def parse_settings(
     channels = _state(state_values, CHANNELS_BLOCK, CHANNELS_ACTION).get("selected_conversations")
     if isinstance(classes, str) or auto_detect is None or annotate is None:
         return errors
-    return WorkspaceSettings(
+    return Choices(
         classes=classes,
         auto_detect=auto_detect,
         annotate=annotate,
@@ -285,11 +285,11 @@ def _classes(raw: str, embedded: bool) -> tuple[str, ...] | str:
         return _sentence(str(exc))
     if everything(classes):
         return classes if embedded else _sentence(NEEDS_EMBEDDED)
-    unknown = [c for c in classes if embedded and labels_for(c) is None]
-    if not unknown:
+    strange = unknown(classes) if embedded else []
+    if not strange:
         return classes
-    names = fit(unknown, ", ", _MAX_NAMED)
-    if len(unknown) == 1:
+    names = fit(strange, ", ", _MAX_NAMED)
+    if len(strange) == 1:
         return f"{names} is not a class I know; see the list on the Home tab."
     return f"{names} are not classes I know; see the list on the Home tab."
 

@@ -20,7 +20,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bot.classes import everything
 from bot.imageintelligence.contract import FALSE_NEGATIVE, FALSE_POSITIVE
 from bot.imageintelligence.errors import (
     ApiError,
@@ -39,6 +38,7 @@ from bot.imageintelligence.models import (
     IMAGE_UNKNOWN_ERROR,
     ImageResult,
 )
+from bot.vocabulary import everything
 
 # Block Kit limits (docs.slack.dev/reference/block-kit).
 MAX_BLOCKS = 50

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bot.annotate import annotate
 from bot.imageintelligence.models import BoundingBox, DetectedObject, ImageResult
-from bot.imaging import InvalidImage
+from bot.images.annotate import annotate
+from bot.images.decode import InvalidImage
 from tests.photos import photo
 
 CHELSEA = photo("chelsea.png")  # 451 x 300

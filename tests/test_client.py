@@ -10,17 +10,10 @@ from typing import Any
 
 import pytest
 
-from bot.imageintelligence import (
-    MAX_IMAGES_PER_JOB,
-    ApiError,
-    AuthenticationError,
-    DetectJob,
-    ImageIntelligenceClient,
-    ImageResult,
-    InvalidClientCredentials,
-    blob_image,
-    url_image,
-)
+from bot.imageintelligence.client import ImageIntelligenceClient, blob_image, url_image
+from bot.imageintelligence.contract import MAX_IMAGES_PER_JOB
+from bot.imageintelligence.errors import ApiError, AuthenticationError, InvalidClientCredentials
+from bot.imageintelligence.models import DetectJob, ImageResult
 from tests import apispec
 from tests.faultserver import CLIENT_ID, CLIENT_SECRET, FaultyApi, free_port
 from tests.photos import photo

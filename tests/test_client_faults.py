@@ -12,19 +12,15 @@ from typing import Any
 import pytest
 
 from bot.httpserver import ServerThread
-from bot.imageintelligence import (
-    ApiError,
-    AuthenticationError,
-    DetectJob,
-    ImageIntelligenceClient,
-    JobTimeout,
-    blob_image,
-    url_image,
-)
 from bot.imageintelligence.client import (
     FAST_POLL_INTERVAL,
     MAX_POLL_INTERVAL,
+    ImageIntelligenceClient,
+    blob_image,
+    url_image,
 )
+from bot.imageintelligence.errors import ApiError, AuthenticationError, JobTimeout
+from bot.imageintelligence.models import DetectJob
 from tests.faultserver import CLIENT_ID, CLIENT_SECRET, PREFIX, FaultyApi, faulty_api, free_port
 from tests.photos import photo
 

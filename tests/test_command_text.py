@@ -1,6 +1,6 @@
 import pytest
 
-from bot.command_text import Detect, Help, ShowJob, UsageError, parse
+from bot.command_text import CommandError, Detect, Help, LookUpJob, parse
 
 
 def detect(text: str) -> Detect:
@@ -19,12 +19,12 @@ def test_help(text):
 
 
 def test_job_lookup():
-    assert parse("job 3f2a-77") == ShowJob("3f2a-77")
+    assert parse("job 3f2a-77") == LookUpJob("3f2a-77")
 
 
 @pytest.mark.parametrize("text", ["job", "job a b", "job <bad>"])
 def test_job_needs_one_id(text):
-    with pytest.raises(UsageError, match="job id"):
+    with pytest.raises(CommandError, match="job id"):
         parse(text)
 
 
@@ -61,7 +61,7 @@ def test_commas_separate_classes_with_spaces_in_them():
     ],
 )
 def test_bad_input_is_named(text, problem):
-    with pytest.raises(UsageError, match=problem):
+    with pytest.raises(CommandError, match=problem):
         parse(text)
 
 

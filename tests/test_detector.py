@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageSequence
 
-from bot.imaging import MAX_PIXELS, InvalidImage, decode_image
+from bot.images.decode import MAX_PIXELS, InvalidImage, decode_image
 from bot.localapi.detector import (
     COCO_LABELS,
     MODELS_DIR,
@@ -26,7 +26,7 @@ from bot.localapi.detector import (
     Detector,
     get_detector,
 )
-from bot.localapi.vocabulary import (
+from bot.vocabulary import (
     ANSWERED_BY,
     BLAZEFACE,
     CLASS_NAMES,

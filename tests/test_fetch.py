@@ -18,7 +18,8 @@ import pytest
 import requests
 
 from bot.httpserver import ServerThread
-from bot.localapi.fetch import MAX_REDIRECTS, DownloadError, download, private_hosts
+from bot.net.fetch import MAX_REDIRECTS, DownloadError, download
+from bot.net.hosts import private_hosts
 from tests.photos import photo
 
 PHOTO = photo("chelsea.png")

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from slack_sdk import WebClient
 
-from bot.classes import NEEDS_EMBEDDED
 from bot.config import Settings
 from bot.home import (
     ANNOTATE_BLOCK,
@@ -27,8 +26,8 @@ from bot.home import (
     parse_settings,
     settings_modal,
 )
-from bot.localapi.vocabulary import CLASS_GROUPS
-from bot.workspaces.settings import WorkspaceSettings
+from bot.vocabulary import CLASS_GROUPS, NEEDS_EMBEDDED
+from bot.workspaces.settings import Choices, WorkspaceSettings
 from tests.settings_modal import edited, inputs, untouched
 from tests.slack_emulator import SlackEmulator
 
@@ -144,7 +143,9 @@ def slack_problems(view: dict[str, Any]) -> list[str]:
 
 
 def test_the_limit_check_finds_what_slack_refuses() -> None:
-    view = home_view(EMBEDDED, can_edit=True, class_groups=CLASS_GROUPS)
+    view = home_view(
+        WorkspaceSettings.of(Choices(), EMBEDDED), can_edit=True, class_groups=CLASS_GROUPS
+    )
     assert slack_problems(view) == []
     too_long = {"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}}
     assert slack_problems({**view, "blocks": [too_long]}) == [
@@ -153,7 +154,7 @@ def test_the_limit_check_finds_what_slack_refuses() -> None:
     assert slack_problems({**view, "blocks": view["blocks"][:1] * 101}) == ["1 to 100 blocks"]
     twice = {**view, "blocks": view["blocks"] + view["blocks"][-1:]}
     assert slack_problems(twice) == ["action_ids unique in the view"]
-    modal = settings_modal(WorkspaceSettings(), EMBEDDED)
+    modal = settings_modal(Choices(), EMBEDDED)
     assert slack_problems(modal) == []
     long_title = {**modal, "title": {"type": "plain_text", "text": "x" * 25}}
     assert slack_problems(long_title) == ["title: a plain_text text of 1 to 24 characters"]
@@ -187,7 +188,9 @@ def setting(view: dict[str, Any], title: str) -> str:
 
 
 def test_home_tab_says_what_the_bot_does_and_how_to_use_it() -> None:
-    view = home_view(EMBEDDED, can_edit=False, class_groups=CLASS_GROUPS)
+    view = home_view(
+        WorkspaceSettings.of(Choices(), EMBEDDED), can_edit=False, class_groups=CLASS_GROUPS
+    )
     assert view["type"] == "home"
     text = "\n".join(texts(view))
     assert "images shared in the channels I'm in" in text and "thread" in text
@@ -201,7 +204,9 @@ def test_home_tab_says_what_the_bot_does_and_how_to_use_it() -> None:
 
 
 def test_home_tab_shows_the_defaults_and_an_edit_button_for_admins() -> None:
-    view = home_view(EMBEDDED, can_edit=True, class_groups=CLASS_GROUPS)
+    view = home_view(
+        WorkspaceSettings.of(Choices(), EMBEDDED), can_edit=True, class_groups=CLASS_GROUPS
+    )
     assert setting(view, "Default classes") == "person, car, bicycle, dog, cat"
     assert setting(view, "Uploads") == "Every image shared in a channel I'm in"
     assert setting(view, "Annotated images") == "On: I also upload the image with boxes drawn"
@@ -215,13 +220,15 @@ def test_home_tab_shows_the_defaults_and_an_edit_button_for_admins() -> None:
 
 
 def test_home_tab_shows_a_workspaces_own_settings_read_only_to_members() -> None:
-    chosen = WorkspaceSettings(
+    chosen = Choices(
         classes=("all",),
         auto_detect=False,
         annotate=False,
         allowed_channels=frozenset({"C2", "C1"}),
     )
-    view = home_view(chosen.apply(EMBEDDED), can_edit=False, class_groups=CLASS_GROUPS)
+    view = home_view(
+        WorkspaceSettings.of(chosen, EMBEDDED), can_edit=False, class_groups=CLASS_GROUPS
+    )
     assert setting(view, "Default classes") == "Everything I know (`all`)"
     assert setting(view, "Uploads") == "Only images in messages that mention me"
     assert setting(view, "Annotated images") == "Off: I answer with the results only"
@@ -241,7 +248,7 @@ def test_home_tab_shows_a_workspaces_own_settings_read_only_to_members() -> None
 
 
 def test_home_tab_for_a_hosted_account_says_its_class_list_applies() -> None:
-    view = home_view(HOSTED, can_edit=True, class_groups=())
+    view = home_view(WorkspaceSettings.of(Choices(), HOSTED), can_edit=True, class_groups=())
     text = "\n".join(texts(view))
     assert "hosted Image Intelligence account, so that account's class list applies" in text
     assert "*Classes I know*" not in text
@@ -250,12 +257,14 @@ def test_home_tab_for_a_hosted_account_says_its_class_list_applies() -> None:
 
 def test_home_tab_escapes_classes_and_cuts_long_lists() -> None:
     odd = Settings(detect_classes=("<!here>", "fish & chips"), allowed_channels=frozenset({"C<1>"}))
-    view = home_view(odd, can_edit=True, class_groups=CLASS_GROUPS)
+    view = home_view(WorkspaceSettings.of(Choices(), odd), can_edit=True, class_groups=CLASS_GROUPS)
     assert setting(view, "Default classes") == "&lt;!here&gt;, fish &amp; chips"
     assert setting(view, "Channels") == "<#C&lt;1&gt;>"
 
     many = Settings(detect_classes=LONG_CLASSES, allowed_channels=MANY_CHANNELS)
-    view = home_view(many, can_edit=True, class_groups=CLASS_GROUPS)
+    view = home_view(
+        WorkspaceSettings.of(Choices(), many), can_edit=True, class_groups=CLASS_GROUPS
+    )
     assert slack_problems(view) == []
     classes, channels = setting(view, "Default classes"), setting(view, "Channels")
     assert classes.startswith("class number 0, class number 1,") and classes.endswith(" more")
@@ -266,7 +275,7 @@ def test_home_tab_escapes_classes_and_cuts_long_lists() -> None:
 
 
 def test_modal_is_filled_in_with_what_applies_now() -> None:
-    modal = settings_modal(WorkspaceSettings(), EMBEDDED)
+    modal = settings_modal(Choices(), EMBEDDED)
     assert modal["type"] == "modal" and modal["callback_id"] == SETTINGS_CALLBACK
     assert [b["block_id"] for b in modal["blocks"] if b["type"] == "input"] == list(INPUTS)
     elements = inputs(modal)
@@ -278,9 +287,7 @@ def test_modal_is_filled_in_with_what_applies_now() -> None:
     (channels,) = [b for b in modal["blocks"] if b.get("block_id") == CHANNELS_BLOCK]
     assert channels["optional"] is True and "every channel" in channels["hint"]["text"]
 
-    chosen = WorkspaceSettings(
-        classes=("cat",), auto_detect=False, allowed_channels=frozenset({"C9"})
-    )
+    chosen = Choices(classes=("cat",), auto_detect=False, allowed_channels=frozenset({"C9"}))
     elements = inputs(settings_modal(chosen, Settings(annotate=False)))
     assert elements[CLASSES_BLOCK]["initial_value"] == "cat"
     assert elements[UPLOADS_BLOCK]["initial_option"]["value"] == MENTIONED_ONLY
@@ -292,7 +299,7 @@ def test_classes_hint_says_where_all_works() -> None:
     def hint(defaults: Settings) -> str:
         (block,) = [
             b
-            for b in settings_modal(WorkspaceSettings(), defaults)["blocks"]
+            for b in settings_modal(Choices(), defaults)["blocks"]
             if b.get("block_id") == CLASSES_BLOCK
         ]
         return str(block["hint"]["text"])
@@ -304,43 +311,43 @@ def test_classes_hint_says_where_all_works() -> None:
 @pytest.mark.parametrize(
     ("current", "defaults"),
     [
-        (WorkspaceSettings(), EMBEDDED),
-        (WorkspaceSettings(), HOSTED),
-        (WorkspaceSettings(), Settings(auto_detect=False, annotate=False)),
-        (WorkspaceSettings(classes=("all",), allowed_channels=frozenset({"C1", "G2"})), EMBEDDED),
-        (WorkspaceSettings(classes=("coffee cup", "kitten"), annotate=False), EMBEDDED),
-        (WorkspaceSettings(auto_detect=False, allowed_channels=frozenset()), HOSTED),
+        (Choices(), EMBEDDED),
+        (Choices(), HOSTED),
+        (Choices(), Settings(auto_detect=False, annotate=False)),
+        (Choices(classes=("all",), allowed_channels=frozenset({"C1", "G2"})), EMBEDDED),
+        (Choices(classes=("coffee cup", "kitten"), annotate=False), EMBEDDED),
+        (Choices(auto_detect=False, allowed_channels=frozenset()), HOSTED),
         # As many classes as the input can hold (3000 characters).
         (
-            WorkspaceSettings(allowed_channels=MANY_CHANNELS),
+            Choices(allowed_channels=MANY_CHANNELS),
             dataclasses.replace(HOSTED, detect_classes=LONG_CLASSES[:150]),
         ),
     ],
 )
 def test_an_unchanged_modal_saves_what_applies_now_explicitly(
-    current: WorkspaceSettings, defaults: Settings
+    current: Choices, defaults: Settings
 ) -> None:
     modal = settings_modal(current, defaults)
     assert slack_problems(modal) == []
     saved = parse_settings(untouched(modal), embedded=defaults.uses_embedded_api)
-    effective = current.apply(defaults)
-    assert saved == WorkspaceSettings(
+    effective = WorkspaceSettings.of(current, defaults)
+    assert saved == Choices(
         classes=effective.detect_classes,
         auto_detect=effective.auto_detect,
         annotate=effective.annotate,
         allowed_channels=effective.allowed_channels,
     )
     # Stored explicitly: another environment later does not change what the admin saved.
-    assert isinstance(saved, WorkspaceSettings)
+    assert isinstance(saved, Choices)
     later = dataclasses.replace(
         defaults, detect_classes=("bus",), auto_detect=not effective.auto_detect,
         annotate=not effective.annotate, allowed_channels=frozenset({"C0LATER"}),
     )  # fmt: skip
-    assert saved.apply(later) == effective
+    assert WorkspaceSettings.of(saved, later) == effective
 
 
 def test_an_admins_changes_are_read_back() -> None:
-    modal = settings_modal(WorkspaceSettings(), EMBEDDED)
+    modal = settings_modal(Choices(), EMBEDDED)
     values = edited(
         modal,
         classes=" Cats, dog,,cats , coffee cup ",
@@ -348,17 +355,17 @@ def test_an_admins_changes_are_read_back() -> None:
         annotate=ANNOTATE_OFF,
         channels=["C1", "G2"],
     )
-    assert parse_settings(values, embedded=True) == WorkspaceSettings(
+    assert parse_settings(values, embedded=True) == Choices(
         classes=("cats", "dog", "coffee cup"),
         auto_detect=False,
         annotate=False,
         allowed_channels=frozenset({"C1", "G2"}),
     )
     # Emptying the channels means every channel, saved as such; a hosted account's classes are its own.
-    chosen = WorkspaceSettings(allowed_channels=frozenset({"C1"}))
+    chosen = Choices(allowed_channels=frozenset({"C1"}))
     modal = settings_modal(chosen, HOSTED)
     values = edited(modal, classes="unicorn", channels=[])
-    assert parse_settings(values, embedded=False) == WorkspaceSettings(
+    assert parse_settings(values, embedded=False) == Choices(
         classes=("unicorn",), auto_detect=True, annotate=True, allowed_channels=frozenset()
     )
 
@@ -379,13 +386,13 @@ def test_an_admins_changes_are_read_back() -> None:
 def test_classes_that_will_not_do_are_errors_under_the_classes_input(
     typed: str | None, embedded: bool, error: str
 ) -> None:
-    values = edited(settings_modal(WorkspaceSettings(), EMBEDDED), classes=typed)
+    values = edited(settings_modal(Choices(), EMBEDDED), classes=typed)
     assert parse_settings(values, embedded=embedded) == {CLASSES_BLOCK: error}
 
 
 def test_many_unknown_classes_are_named_in_a_short_error() -> None:
     typed = ", ".join(f"unicorn {n}" for n in range(300))
-    values = edited(settings_modal(WorkspaceSettings(), EMBEDDED), classes=typed)
+    values = edited(settings_modal(Choices(), EMBEDDED), classes=typed)
     errors = parse_settings(values, embedded=True)
     assert isinstance(errors, dict)
     assert errors[CLASSES_BLOCK].startswith("unicorn 0, unicorn 1, ")
@@ -394,7 +401,7 @@ def test_many_unknown_classes_are_named_in_a_short_error() -> None:
 
 
 def test_missing_choices_are_errors_under_their_inputs() -> None:
-    modal = settings_modal(WorkspaceSettings(), EMBEDDED)
+    modal = settings_modal(Choices(), EMBEDDED)
     values = untouched(modal)
     values[UPLOADS_BLOCK]["uploads"]["selected_option"] = None
     values[ANNOTATE_BLOCK]["annotate"]["selected_option"]["value"] = "maybe"
@@ -417,20 +424,22 @@ def test_missing_choices_are_errors_under_their_inputs() -> None:
 
 def test_slack_takes_the_home_tab_and_the_modal(slack: SlackEmulator) -> None:
     client = WebClient(token=slack.bot_token, base_url=slack.api_url)
-    chosen = WorkspaceSettings(allowed_channels=MANY_CHANNELS, classes=LONG_CLASSES)
+    chosen = Choices(allowed_channels=MANY_CHANNELS, classes=LONG_CLASSES)
     for can_edit, groups in ((True, CLASS_GROUPS), (False, ())):
-        home = home_view(chosen.apply(EMBEDDED), can_edit=can_edit, class_groups=groups)
+        home = home_view(
+            WorkspaceSettings.of(chosen, EMBEDDED), can_edit=can_edit, class_groups=groups
+        )
         published = client.views_publish(user_id="U111", view=home)["view"]
         assert published["type"] == "home" and slack.home_view("U111") == published
         assert [b["type"] for b in published["blocks"]] == [b["type"] for b in home["blocks"]]
 
-    known = WorkspaceSettings(classes=("person", "coffee cup"), allowed_channels=MANY_CHANNELS)
+    known = Choices(classes=("person", "coffee cup"), allowed_channels=MANY_CHANNELS)
     opened = client.views_open(
         trigger_id="12345.98765.abcd2358fdea", view=settings_modal(known, EMBEDDED)
     )["view"]
     assert opened["callback_id"] == SETTINGS_CALLBACK and opened["title"]["text"]
     # The block and action ids survive Slack, so the submission reads back what was shown.
-    assert parse_settings(untouched(opened), embedded=True) == WorkspaceSettings(
+    assert parse_settings(untouched(opened), embedded=True) == Choices(
         classes=("person", "coffee cup"),
         auto_detect=True,
         annotate=True,

@@ -26,11 +26,11 @@ import numpy as np
 import pytest
 import requests
 
-from bot.annotate import annotate
 from bot.httpserver import ServerThread
 from bot.imageintelligence.models import ImageResult
-from bot.imaging import decode_image
-from bot.localapi import create_app, generate_credentials, serve, start_local_api
+from bot.images.annotate import annotate
+from bot.images.decode import decode_image
+from bot.localapi.service import create_app, generate_credentials, serve, start_local_api
 from tests import apispec
 from tests.localapi_client import (
     Api,
@@ -941,7 +941,7 @@ def test_start_local_api_generates_credentials_and_stops() -> None:
 
 
 SERVE_CHILD = (
-    "import sys; from bot.localapi import serve; "
+    "import sys; from bot.localapi.service import serve; "
     "serve('127.0.0.1', int(sys.argv[1]), allowed_private_hosts=['127.0.0.1'])"
 )
 

@@ -22,7 +22,7 @@ from bot.jobs.detect import DetectImages
 from bot.process.runtime import running, working
 from bot.process.socket_mode import connected
 from bot.queue import Submitted
-from bot.queue.redis import NAMESPACE
+from bot.sharedredis import NAMESPACE
 from tests.faultserver import FaultyApi
 from tests.redisserver import RedisServer
 from tests.slack_emulator import SlackEmulator
@@ -60,7 +60,7 @@ def test_socket_mode_with_redis_acks_what_it_queued_and_not_what_it_could_not(
         running(settings) as runtime,
         connected(runtime),
         working(settings),
-        watching("bot.queue.redis") as log,
+        watching("bot.sharedredis") as log,
     ):
         message, envelope = shared_photo(slack)
         first = socket_envelope("events_api", envelope)

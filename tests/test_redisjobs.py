@@ -14,8 +14,8 @@ import pytest
 import requests
 
 from bot.httpserver import ServerThread
-from bot.localapi import create_app, generate_credentials
 from bot.localapi.redisjobs import RedisJobStore
+from bot.localapi.service import create_app, generate_credentials
 from tests import apispec
 from tests.localapi_client import (
     Api,

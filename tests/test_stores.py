@@ -17,15 +17,11 @@ from slack_sdk import WebClient
 from slack_sdk.oauth.installation_store import Installation
 
 from bot.config import load_settings
-from bot.process.runtime import serving_workspaces
+from bot.sharedredis import Outage
 from bot.workspaces.database import Database
 from bot.workspaces.installations import Installations
-from bot.workspaces.settings import (
-    DatabaseSettingsStore,
-    RedisSettingsStore,
-    SettingsStore,
-    WorkspaceSettings,
-)
+from bot.workspaces.serving import serving_workspaces
+from bot.workspaces.settings import Choices, ChoicesStore, DatabaseChoices, RedisChoices
 from tests.redisserver import RedisServer
 from tests.slack_emulator import AUTHORIZE_PATH, SlackEmulator
 
@@ -52,34 +48,34 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Database:
 
 
 @pytest.fixture(params=["postgresql", "sqlite", "redis"])
-def new_store(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], SettingsStore]:
+def new_store(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], ChoicesStore]:
     """Makes a settings store on one shared engine, as each process makes its own."""
     if request.param == "redis":
         server: RedisServer = request.getfixturevalue("redis")
         client = server.client()
         request.addfinalizer(client.close)
-        return lambda: RedisSettingsStore(client, prefix="test")
+        return lambda: RedisChoices(client, Outage(server.url))
     database = open_database(request, tmp_path, request.param)
-    return lambda: DatabaseSettingsStore(database)
+    return lambda: DatabaseChoices(database)
 
 
 def test_a_workspaces_settings_are_kept_and_read_by_a_new_store(
-    new_store: Callable[[], SettingsStore],
+    new_store: Callable[[], ChoicesStore],
 ):
-    chosen = WorkspaceSettings(
+    chosen = Choices(
         classes=("cat", "dog"), auto_detect=False, annotate=True, allowed_channels=frozenset()
     )
     store = new_store()
-    assert store.get("T1") == WorkspaceSettings()
+    assert store.get("T1") == Choices()
 
     store.save("T1", chosen)
-    store.save("T1", WorkspaceSettings(classes=("all",), annotate=False))
+    store.save("T1", Choices(classes=("all",), annotate=False))
     store.save("T2", chosen)
 
     again = new_store()  # another process, or a restart
-    assert again.get("T1") == WorkspaceSettings(classes=("all",), annotate=False)
+    assert again.get("T1") == Choices(classes=("all",), annotate=False)
     assert again.get("T2") == chosen
-    assert again.get("T3") == WorkspaceSettings()
+    assert again.get("T3") == Choices()
 
 
 def test_processes_sharing_redis_and_no_database_see_each_others_settings(redis: RedisServer):
@@ -87,11 +83,11 @@ def test_processes_sharing_redis_and_no_database_see_each_others_settings(redis:
     settings = load_settings(env, dotenv_path=None)
     clients = [redis.client(), redis.client()]  # a web and a worker process, say
     with (
-        serving_workspaces(settings, clients[0]) as web,
-        serving_workspaces(settings, clients[1]) as worker,
+        serving_workspaces(settings, clients[0], Outage(redis.url)) as web,
+        serving_workspaces(settings, clients[1], Outage(redis.url)) as worker,
     ):
-        web.chosen.save("T1", WorkspaceSettings(classes=("cat",), annotate=False))
-        applied = worker.settings_for(settings, "T1")
+        web.choices.save("T1", Choices(classes=("cat",), annotate=False))
+        applied = worker.settings("T1")
     for client in clients:
         client.close()
     assert (applied.detect_classes, applied.annotate) == (("cat",), False)
@@ -99,7 +95,7 @@ def test_processes_sharing_redis_and_no_database_see_each_others_settings(redis:
 
 
 def test_two_processes_saving_a_workspaces_first_settings_at_once_both_succeed(
-    new_store: Callable[[], SettingsStore],
+    new_store: Callable[[], ChoicesStore],
 ):
     # Each thread has its own store (as each process would); they save every team's first
     # settings at the same moment, so an update-then-insert would insert some team twice.
@@ -110,7 +106,7 @@ def test_two_processes_saving_a_workspaces_first_settings_at_once_both_succeed(
     def save_all(n: int) -> None:
         start.wait()
         for team in teams:
-            stores[n].save(team, WorkspaceSettings(classes=(f"class{n}",)))
+            stores[n].save(team, Choices(classes=(f"class{n}",)))
 
     with ThreadPoolExecutor(len(stores)) as pool:
         list(pool.map(save_all, range(len(stores))))  # re-raises any thread's error

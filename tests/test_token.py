@@ -6,8 +6,7 @@ import threading
 
 import pytest
 
-from bot.imageintelligence import REFRESH_BUFFER, AccessToken
-from bot.imageintelligence.token import TokenCache
+from bot.imageintelligence.token import REFRESH_BUFFER, AccessToken, TokenCache
 from tests.waiting import until
 
 DAY_MS = 24 * 3600 * 1000

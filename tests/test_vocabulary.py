@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.localapi import vocabulary
-from bot.localapi.vocabulary import (
+from bot import vocabulary
+from bot.vocabulary import (
     ANSWERED_BY,
     BLAZEFACE,
     CLASS_GROUPS,
@@ -22,7 +22,7 @@ from bot.localapi.vocabulary import (
     labels_needed,
 )
 
-MODELS = Path(vocabulary.__file__).parent / "models"
+MODELS = Path(vocabulary.__file__).parent / "localapi" / "models"
 # The shipped label files, read without loading a model.
 COCO_LABELS = {
     RENAMED_LABELS.get((COCO, label), label)

@@ -17,14 +17,11 @@ from typing import Any, ClassVar, Protocol
 
 from bot import replies
 from bot.config import Settings
-from bot.imageintelligence import (
-    DetectJob,
-    ImageIntelligenceClient,
-    ImageIntelligenceError,
-    InvalidClientCredentials,
-)
-from bot.slack.clients import SlackClients, TeamSlack
-from bot.workspaces.settings import SettingsStore
+from bot.imageintelligence.client import ImageIntelligenceClient
+from bot.imageintelligence.errors import ImageIntelligenceError, InvalidClientCredentials
+from bot.imageintelligence.models import DetectJob
+from bot.slack.clients import TeamSlack
+from bot.workspaces.serving import Workspaces
 
 logger = logging.getLogger(__name__)
 
@@ -95,19 +92,14 @@ class Poller(Protocol):
 
 @dataclass(frozen=True)
 class Context:
-    settings: Settings
+    settings: Settings  # the environment's
     api: ImageIntelligenceClient
-    slack: SlackClients
+    workspaces: Workspaces
     progress: ProgressStore
     poller: Poller
-    chosen: SettingsStore  # each workspace's own settings
-
-    def settings_for(self, job: Job) -> Settings:
-        """The settings that apply in the job's workspace."""
-        return self.chosen.get(job.team_id).apply(self.settings)
 
     def workspace(self, job: Job) -> TeamSlack | None:
-        team = self.slack.for_team(job.team_id, job.enterprise_id)
+        team = self.workspaces.slack.for_team(job.team_id, job.enterprise_id)
         if team is None:
             logger.warning(
                 "dropped a %s job: the app is not installed in %s", job.kind, job.team_id

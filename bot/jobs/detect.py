@@ -23,20 +23,16 @@ from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
 from bot import replies
-from bot.annotate import annotate
-from bot.classes import for_api
-from bot.imageintelligence import (
-    MAX_IMAGES_PER_JOB,
-    DetectJob,
-    ImageIntelligenceError,
-    ImageResult,
-    blob_image,
-    url_image,
-)
+from bot.imageintelligence.client import blob_image, url_image
+from bot.imageintelligence.contract import MAX_IMAGES_PER_JOB
+from bot.imageintelligence.errors import ImageIntelligenceError
+from bot.imageintelligence.models import DetectJob, ImageResult
+from bot.images.annotate import annotate
 from bot.jobs.base import ENDED, NONE, Context, Job, Progress, failed, once, tell
 from bot.replies import ImageOutcome
 from bot.slack.clients import TeamSlack
 from bot.slack.files import FileSkipped, image_files, needs_file_info
+from bot.vocabulary import for_api
 
 logger = logging.getLogger(__name__)
 
@@ -128,7 +124,7 @@ def run(job: DetectImages, ctx: Context) -> None:
     )
     if reply == ENDED:
         return  # the thread was told this one was cut short
-    if ctx.settings_for(job).annotate:
+    if ctx.workspaces.settings(job.team_id).annotate:
         uploads = _annotated(work, images)
         once(
             progress,

@@ -9,9 +9,9 @@ from typing import ClassVar
 
 from bot.home import home_view, settings_modal
 from bot.jobs.base import Context, Job
-from bot.localapi.vocabulary import CLASS_GROUPS
 from bot.slack.clients import TeamSlack
-from bot.workspaces.settings import WorkspaceSettings
+from bot.vocabulary import CLASS_GROUPS
+from bot.workspaces.settings import Choices
 
 logger = logging.getLogger(__name__)
 
@@ -36,8 +36,8 @@ class SaveSettings(Job):
     allowed_channels: tuple[str, ...]  # empty: every channel
 
     @property
-    def chosen(self) -> WorkspaceSettings:
-        return WorkspaceSettings(
+    def choices(self) -> Choices:
+        return Choices(
             classes=self.classes,
             auto_detect=self.auto_detect,
             annotate=self.annotate,
@@ -59,7 +59,7 @@ def open_settings(job: OpenSettings, ctx: Context) -> None:
         logger.warning("%s, not an admin, asked to edit the settings of %s", job.user, job.team_id)
         _publish(job, ctx, slack, can_edit=False)
         return
-    modal = settings_modal(ctx.chosen.get(job.team_id), ctx.settings)
+    modal = settings_modal(ctx.workspaces.choices.get(job.team_id), ctx.settings)
     slack.responder.open_view(job.trigger_id, modal)
 
 
@@ -69,7 +69,7 @@ def save_settings(job: SaveSettings, ctx: Context) -> None:
         return
     can_edit = _admin(slack, job)
     if can_edit:
-        ctx.chosen.save(job.team_id, job.chosen)
+        ctx.workspaces.choices.save(job.team_id, job.choices)
         logger.info("%s changed the settings of %s", job.user, job.team_id)
     else:
         logger.warning("refused a settings change by %s in %s: not an admin", job.user, job.team_id)
@@ -84,5 +84,5 @@ def _admin(slack: TeamSlack, job: Job) -> bool:
 
 def _publish(job: Job, ctx: Context, slack: TeamSlack, *, can_edit: bool) -> None:
     groups = CLASS_GROUPS if ctx.settings.uses_embedded_api else ()
-    view = home_view(ctx.settings_for(job), can_edit=can_edit, class_groups=groups)
+    view = home_view(ctx.workspaces.settings(job.team_id), can_edit=can_edit, class_groups=groups)
     slack.responder.publish_home(job.user or "", view)

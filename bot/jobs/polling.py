@@ -11,7 +11,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from bot.imageintelligence import DetectJob, ImageIntelligenceClient, JobTimeout, poll_delay
+from bot.imageintelligence.client import ImageIntelligenceClient, poll_delay
+from bot.imageintelligence.errors import JobTimeout
+from bot.imageintelligence.models import DetectJob
 from bot.jobs.base import Later
 
 

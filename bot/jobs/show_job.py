@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from bot import replies
-from bot.imageintelligence import ImageIntelligenceError
+from bot.imageintelligence.errors import ImageIntelligenceError
 from bot.jobs.base import Context, Job, failed, tell
 from bot.replies import ImageOutcome
 

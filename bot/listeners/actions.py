@@ -1,4 +1,4 @@
-""" "Report a mistake": the overflow menu (or button) under each result sends feedback to the API."""
+"""Buttons and menus: "Report a mistake" under each result, and "Edit settings" on the App Home."""
 
 from __future__ import annotations
 
@@ -6,35 +6,42 @@ import logging
 
 from slack_bolt import Ack, App, BoltContext
 
+from bot.home import EDIT_SETTINGS_ACTION
 from bot.jobs.feedback import Feedback
-from bot.queue import Queue
+from bot.jobs.home import OpenSettings
+from bot.listeners.context import origin, queue
 from bot.replies import FEEDBACK_ACTION_ID, parse_feedback_value
 
 logger = logging.getLogger(__name__)
 
 
-def register(app: App, queue: Queue) -> None:
-    @app.action(FEEDBACK_ACTION_ID)
-    def on_feedback(ack: Ack, body: dict, action: dict, context: BoltContext) -> None:
-        value = (action.get("selected_option") or {}).get("value") or action.get("value") or ""
-        try:
-            job_id, class_name, code = parse_feedback_value(value)
-        except ValueError:
-            logger.warning("ignored a feedback action with a malformed value")
-            ack()
-            return
-        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
-            "channel_id", ""
-        )
-        queue.submit(
-            Feedback(
-                team_id=context.team_id or "",
-                enterprise_id=context.enterprise_id,
-                channel=channel,
-                user=body["user"]["id"],
-                api_job_id=job_id,
-                class_name=class_name,
-                code=code,
-            )
-        )
+def report_mistake(ack: Ack, body: dict, action: dict, context: BoltContext) -> None:
+    value = (action.get("selected_option") or {}).get("value") or action.get("value") or ""
+    try:
+        job_id, class_name, code = parse_feedback_value(value)
+    except ValueError:
+        logger.warning("ignored a feedback action with a malformed value")
         ack()
+        return
+    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
+        "channel_id", ""
+    )
+    job = Feedback(
+        **origin(context, channel, body["user"]["id"]),
+        api_job_id=job_id,
+        class_name=class_name,
+        code=code,
+    )
+    queue(context).submit(job)
+    ack()
+
+
+def edit_settings(ack: Ack, body: dict, context: BoltContext) -> None:
+    job = OpenSettings(**origin(context, "", body["user"]["id"]), trigger_id=body["trigger_id"])
+    queue(context).submit(job)
+    ack()
+
+
+def register(app: App) -> None:
+    app.action(FEEDBACK_ACTION_ID)(report_mistake)
+    app.action(EDIT_SETTINGS_ACTION)(edit_settings)

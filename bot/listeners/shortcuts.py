@@ -4,36 +4,35 @@ from __future__ import annotations
 
 from slack_bolt import Ack, App, BoltContext
 
-from bot.config import SettingsFor
 from bot.jobs.detect import DetectImages
 from bot.jobs.notice import Notice
-from bot.queue import Queue
+from bot.listeners.context import origin, queue, workspace_settings
 from bot.slack.files import image_files
 
 CALLBACK_ID = "detect_objects"
 
 
-def register(app: App, queue: Queue, settings_for: SettingsFor) -> None:
-    @app.shortcut(CALLBACK_ID)
-    def on_detect_objects(ack: Ack, shortcut: dict, context: BoltContext) -> None:
-        channel, user = shortcut["channel"]["id"], shortcut["user"]["id"]
-        team_id = context.team_id or ""
-        where = {"team_id": team_id, "enterprise_id": context.enterprise_id, "channel": channel}
-        settings = settings_for(team_id)
-        message = shortcut.get("message") or {}
-        files = image_files(message.get("files") or [])
-        if not settings.allows(channel) or not files:
-            notice = "not_enabled" if not settings.allows(channel) else "no_images"
-            queue.submit(Notice(**where, user=user, notice=notice))
-        else:
-            queue.submit(
-                DetectImages(
-                    **where,
-                    user=user,
-                    classes=settings.detect_classes,
-                    thread_ts=message.get("thread_ts") or message["ts"],
-                    files=tuple(files),
-                    react_to=message["ts"],
-                )
-            )
-        ack()
+def detect_objects(ack: Ack, shortcut: dict, context: BoltContext) -> None:
+    settings = workspace_settings(context)
+    channel = shortcut["channel"]["id"]
+    where = origin(context, channel, shortcut["user"]["id"])
+    message = shortcut.get("message") or {}
+    files = image_files(message.get("files") or [])
+    if not settings.allows(channel):
+        queue(context).submit(Notice(**where, notice="not_enabled"))
+    elif not files:
+        queue(context).submit(Notice(**where, notice="no_images"))
+    else:
+        job = DetectImages(
+            **where,
+            classes=settings.detect_classes,
+            thread_ts=message.get("thread_ts") or message["ts"],
+            files=tuple(files),
+            react_to=message["ts"],
+        )
+        queue(context).submit(job)
+    ack()
+
+
+def register(app: App) -> None:
+    app.shortcut(CALLBACK_ID)(detect_objects)

@@ -38,8 +38,8 @@ from typing import Any, Protocol
 import numpy as np
 from PIL import Image
 
-from bot.imaging import to_rgb
-from bot.localapi.vocabulary import (
+from bot.images.decode import to_rgb
+from bot.vocabulary import (
     ANSWERED_BY,
     BLAZEFACE,
     CLASS_NAMES,

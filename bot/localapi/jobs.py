@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from bot.localapi.detector import Detection
 from bot.localapi.errors import HttpError
 from bot.localapi.validation import DetectRequest, ImageInput, SearchQuery
-from bot.localapi.vocabulary import labels_for
+from bot.vocabulary import labels_for
 
 IN_PROGRESS = "IN_PROGRESS"
 COMPLETED_SUCCESSFULLY = "COMPLETED_SUCCESSFULLY"

@@ -19,10 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 
-from bot.imaging import InvalidImage, decode_image
+from bot.images.decode import InvalidImage, decode_image
 from bot.localapi.detector import Detector, get_detector
 from bot.localapi.errors import BadRequest, HttpError
-from bot.localapi.fetch import DownloadError, download, private_hosts, too_large
 from bot.localapi.jobs import (
     COMPLETED_SUCCESSFULLY,
     DETECTION_ENGINE_ERROR,
@@ -43,7 +42,9 @@ from bot.localapi.validation import (
     parse_feedback_request,
     parse_search_query,
 )
-from bot.localapi.vocabulary import labels_needed
+from bot.net.fetch import DownloadError, download, too_large
+from bot.net.hosts import private_hosts
+from bot.vocabulary import labels_needed
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment

@@ -9,35 +9,26 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import redis
-import requests
 from slack_bolt import App
 
 from bot.app import build_app
 from bot.config import Settings
-from bot.imageintelligence import ImageIntelligenceClient
+from bot.imageintelligence.client import ImageIntelligenceClient
 from bot.jobs import Context, JobRunner
 from bot.jobs.base import Poller, ProgressStore
 from bot.jobs.polling import BlockingPoller, DeferringPoller
 from bot.jobs.progress import MemoryProgressStore, RedisProgressStore
-from bot.localapi import start_local_api
 from bot.localapi.redisjobs import RedisJobStore
+from bot.localapi.service import start_local_api
 from bot.queue import Queue
 from bot.queue.memory import MemoryQueue
-from bot.queue.redis import DELAY_LATENESS, NAMESPACE, RedisQueue, RedisWorker, connect, make_broker
-from bot.slack.clients import InstalledWorkspaces, SingleWorkspace, SlackClients, make_web_client
-from bot.workspaces.database import Database
-from bot.workspaces.installations import Installations
-from bot.workspaces.settings import (
-    DatabaseSettingsStore,
-    Guard,
-    MemorySettingsStore,
-    RedisSettingsStore,
-    SettingsStore,
-)
+from bot.queue.redis import DELAY_LATENESS, RedisQueue, RedisWorker, make_broker
+from bot.sharedredis import NAMESPACE, Outage, connect
+from bot.workspaces.serving import Workspaces, serving_workspaces
 
 logger = logging.getLogger(__name__)
 
@@ -99,62 +90,21 @@ class Runtime:
         logger.info("stopped; %d request(s) interrupted", interrupted)
 
 
-@dataclass(frozen=True)
-class Workspaces:
-    """The workspaces a process serves: the Slack side of each, and what their admins chose.
-    `installations` is set when they install the app through the OAuth flow."""
-
-    slack: SlackClients
-    chosen: SettingsStore
-    installations: Installations | None
-
-    def settings_for(self, settings: Settings, team_id: str) -> Settings:
-        return self.chosen.get(team_id).apply(settings)
-
-
-@contextmanager
-def serving_workspaces(
-    settings: Settings, shared: redis.Redis | None = None, guard: Guard | None = None
-) -> Iterator[Workspaces]:
-    """SLACK_BOT_TOKEN's one workspace, or (SLACK_CLIENT_ID) every installed one, with the
-    database when DATABASE_URL names one. `shared`: the Redis of a process that shares its queue,
-    whose reads `guard` runs (see RedisSettingsStore)."""
-    database = Database(settings.database_url) if settings.database_url else None
-    try:
-        with closing(requests.Session()) as session:
-            chosen = _settings_store(database, shared, guard)
-            if not settings.many_workspaces:
-                yield Workspaces(SingleWorkspace(settings, session), chosen, None)
-                return
-            assert database and settings.slack_client_id and settings.slack_client_secret
-            installations = Installations(
-                database,
-                client_id=settings.slack_client_id,
-                client_secret=settings.slack_client_secret,
-                client=make_web_client(settings, None),
-                rotation=settings.slack_token_rotation,
-            )
-            slack = InstalledWorkspaces(installations, settings, session)
-            yield Workspaces(slack, chosen, installations)
-    finally:
-        if database is not None:
-            database.close()
-
-
 @contextmanager
 def running(settings: Settings) -> Iterator[Runtime]:
     """What `python -m bot run` serves. With REDIS_URL, the app only queues jobs for the worker
     processes; without, this process also runs them, on a thread pool. Shut down gracefully on exit."""
     if settings.redis_url:
         client = connect(settings.redis_url)
-        queue = RedisQueue(client, make_broker(client, settings), settings.redis_url)
+        outage = Outage(settings.redis_url)
+        queue = RedisQueue(client, make_broker(client, settings), outage)
         try:
-            with serving_workspaces(settings, client, queue.using) as workspaces:
+            with serving_workspaces(settings, client, outage) as workspaces:
                 yield Runtime(
                     settings,
                     queue,
-                    build_app(settings, queue, workspaces),
-                    lambda: None if queue.healthy() else "redis: unreachable",
+                    build_app(queue, workspaces),
+                    lambda: None if outage.healthy(client) else "redis: unreachable",
                 )
         finally:
             client.close()
@@ -173,7 +123,7 @@ def running(settings: Settings) -> Iterator[Runtime]:
         memory = MemoryQueue(
             JobRunner(ctx), settings.detect_workers, settings.detect_workers + settings.detect_queue
         )
-        runtime = Runtime(settings, memory, build_app(settings, memory, workspaces))
+        runtime = Runtime(settings, memory, build_app(memory, workspaces))
         try:
             yield runtime
         finally:
@@ -191,22 +141,10 @@ def job_context(
     return Context(
         settings=settings,
         api=api,
-        slack=workspaces.slack,
+        workspaces=workspaces,
         progress=progress,
         poller=poller,
-        chosen=workspaces.chosen,
     )
-
-
-def _settings_store(
-    database: Database | None, shared: redis.Redis | None, guard: Guard | None
-) -> SettingsStore:
-    """Where workspaces' settings are kept: where every process that serves them reads them."""
-    if database is not None:
-        return DatabaseSettingsStore(database)
-    if shared is not None:
-        return RedisSettingsStore(shared, prefix=NAMESPACE, guard=guard)
-    return MemorySettingsStore()
 
 
 @contextmanager
@@ -218,7 +156,7 @@ def working(settings: Settings) -> Iterator[RedisWorker]:
     try:
         with (
             open_api(settings, pool_size=settings.detect_workers, shared=client) as api,
-            serving_workspaces(settings, client) as workspaces,
+            serving_workspaces(settings, client, Outage(settings.redis_url)) as workspaces,
         ):
             ctx = job_context(
                 settings,

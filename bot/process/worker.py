@@ -11,7 +11,7 @@ import logging
 from bot.config import Settings
 from bot.process import StopSignal, settled
 from bot.process.runtime import working
-from bot.queue.redis import where
+from bot.sharedredis import where
 
 logger = logging.getLogger(__name__)
 

@@ -23,10 +23,6 @@ class Submitted(enum.Enum):
     STOPPING = "stopping"
 
 
-class QueueUnavailable(Exception):
-    """The queue's store cannot be reached: the job was not queued (and its key not kept)."""
-
-
 class Runner(Protocol):
     """What the queue's workers call: `jobs.JobRunner` in the bot."""
 
@@ -43,7 +39,7 @@ class Runner(Protocol):
 
 class Queue(Protocol):
     def submit(self, job: Job, *, key: str | None = None) -> Submitted:
-        """Raises QueueUnavailable when the job could not be queued."""
+        """Raises `sharedredis.Unavailable` when the job could not be queued (nor its key kept)."""
         ...
 
     @property

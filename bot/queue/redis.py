@@ -19,7 +19,7 @@ arrives: its job id is derived from its key, so two runs of it share one record 
 and a retry that finds the mark, in any web process, is not queued again. The mark is written only
 after the job is queued: a Redis that hangs may run a command after the web process gave up on it,
 and a mark run late must not stand for a job that never was queued (a retry queues it again, as the
-same job). When Redis cannot be reached, `submit` raises `QueueUnavailable`: the web process answers
+same job). When Redis cannot be reached, `submit` raises `sharedredis.Unavailable`: the web process answers
 Slack 503 (it delivers the event again later) rather than acknowledging work it dropped.
 """
 
@@ -27,28 +27,21 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import threading
 import uuid
-from collections.abc import Callable
-from typing import TypeVar
-from urllib.parse import urlsplit
 
 import redis
 from dramatiq import Actor, Message, Worker
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import Retries, TimeLimit
-from redis.backoff import ExponentialWithJitterBackoff
-from redis.retry import Retry
 
 from bot.config import Settings
 from bot.jobs import Job, JobRunner, decode, encode
 from bot.jobs.base import Later
-from bot.queue import QueueUnavailable, Submitted
+from bot.queue import Submitted
+from bot.sharedredis import NAMESPACE, Outage
 
 logger = logging.getLogger(__name__)
-T = TypeVar("T")
 
-NAMESPACE = "ii-bot"
 QUEUE = "jobs"
 RUN = "run_job"
 GIVE_UP = "give_up_job"
@@ -61,32 +54,6 @@ DELAY_LATENESS = WORKER_TIMEOUT_MS / 1000
 MAX_RETRIES = 3
 MIN_BACKOFF_MS = 250  # then about 0.5, 1 and 2 s: a blip of Slack or Redis, not an outage
 MAX_BACKOFF_MS = 5_000
-REDIS_TIMEOUT = 0.5  # seconds to connect, and for each reply
-
-
-def connect(url: str, *, patient: bool = False) -> redis.Redis:
-    """A client that fails fast: a web process must answer Slack within its 3 s. A Redis that does
-    not answer costs a command about 2 s: two tries, each of which may reconnect (redis-py retries
-    the connection's handshake too), each step waiting REDIS_TIMEOUT.
-
-    `patient` (worker processes, which answer no one within a deadline): tries for several seconds,
-    so that a Redis restarting does not stop Dramatiq's consumers, which restart only 3 s later.
-    """
-    retries, cap = (10, 0.5) if patient else (1, 0.2)
-    return redis.Redis.from_url(
-        url,
-        socket_connect_timeout=REDIS_TIMEOUT,
-        socket_timeout=REDIS_TIMEOUT,
-        retry=Retry(ExponentialWithJitterBackoff(cap=cap, base=0.05), retries=retries),
-        health_check_interval=30,
-    )
-
-
-def where(url: str) -> str:
-    """The Redis URL without its password, for logs and `check`."""
-    parts = urlsplit(url)
-    host = f"{parts.hostname}:{parts.port or 6379}" if parts.hostname else url.split("?")[0]
-    return f"{parts.scheme}://{host}{parts.path}"
 
 
 def make_broker(client: redis.Redis, settings: Settings) -> RedisBroker:
@@ -120,12 +87,10 @@ def _message(text: str) -> Message:
 class RedisQueue:
     """The producer side, for web and Socket Mode processes."""
 
-    def __init__(self, client: redis.Redis, broker: RedisBroker, url: str) -> None:
+    def __init__(self, client: redis.Redis, broker: RedisBroker, outage: Outage) -> None:
         self._client = client
         self._broker = broker
-        self._where = where(url)
-        self._lock = threading.Lock()
-        self._down = False
+        self._outage = outage
         self.stopped = False
 
     def submit(self, job: Job, *, key: str | None = None) -> Submitted:
@@ -133,7 +98,7 @@ class RedisQueue:
         if key is not None:
             queued = f"{NAMESPACE}:queued:{key}"
             job = dataclasses.replace(job, id=uuid.uuid5(uuid.NAMESPACE_URL, queued).hex)
-        return self.using(lambda: self._enqueue(job, queued))
+        return self._outage.run(lambda: self._enqueue(job, queued))
 
     def _enqueue(self, job: Job, queued: str | None) -> Submitted:
         if queued is not None and self._client.exists(queued):
@@ -143,47 +108,10 @@ class RedisQueue:
             self._client.set(queued, job.id, ex=QUEUED_SECONDS)
         return Submitted.ACCEPTED
 
-    def using(self, action: Callable[[], T]) -> T:
-        """What `action` returns from the queue's Redis (a job queued, or a workspace's settings
-        read on the way to one); QueueUnavailable when Redis cannot be reached, which is logged
-        once an outage, as is its end."""
-        try:
-            value = action()
-        except redis.RedisError as exc:
-            self._went_down(exc)
-            raise QueueUnavailable(f"cannot reach Redis at {self._where}") from None
-        self._came_back()
-        return value
-
-    def healthy(self) -> bool:
-        try:
-            self.using(self._client.ping)
-        except QueueUnavailable:
-            return False
-        return True
-
     def shutdown(self, grace: float) -> int:
         """Nothing runs here: what was submitted is safe in Redis."""
         self.stopped = True
         return 0
-
-    def _went_down(self, exc: redis.RedisError) -> None:
-        with self._lock:
-            if self._down:
-                return
-            self._down = True
-        logger.error(
-            "cannot reach Redis at %s (%s): answering Slack 503 so that it sends again later",
-            self._where,
-            type(exc).__name__,
-        )
-
-    def _came_back(self) -> None:
-        with self._lock:
-            if not self._down:
-                return
-            self._down = False
-        logger.warning("Redis at %s is reachable again", self._where)
 
 
 class RedisWorker:

@@ -1,66 +1,14 @@
-"""The embedded detector's class table: every class it knows, which model answers it, and the words
-users may type for it.
+"""The class table: every class the embedded detector knows, which model answers it, the words users
+may type for it, and how a list of them is read. Pure data and functions: nothing here loads a model.
 
-Public API (pure; nothing here loads a model):
+- ``CLASS_NAMES`` / ``CLASS_GROUPS``: every class (what ``all`` means), grouped for help text.
+- ``labels_for(word)``: the class names that count as what a user typed, or ``None`` when the detector
+  cannot see it (reported as "not supported", never as "not found").
+- ``ANSWERED_BY`` and ``SCORE_THRESHOLDS``: which model answers each class, and each model's threshold.
+- ``parse_classes(text)``: the one reading of a list of classes, wherever a user types one.
 
-- ``CLASS_NAMES``: every class name the embedded detector knows, grouped as in ``CLASS_GROUPS``
-  (what "all classes" means).
-- ``CLASS_GROUPS``: ``(group title, class names)`` pairs, for help text.
-- ``labels_for(word)``: the class names that count as what a user typed, or ``None`` when the
-  detector cannot see it (reported as "not supported", never as "not found").
-- ``ANSWERED_BY`` and ``SCORE_THRESHOLDS``: which model answers each class, and each model's
-  threshold; ``detector.py`` runs a model only when a request needs one of its classes.
-
-Three models, each with its own threshold (a detection counts from that score up):
-
-| model     | answers                                                            | threshold |
-|-----------|--------------------------------------------------------------------|-----------|
-| COCO      | its 80 classes, by their COCO names ("mouse" is "computer mouse")  | 0.55      |
-| OIDv4     | the Open Images classes COCO lacks: camera, box, footwear, boot,   | 0.35      |
-|           | high heels, desk, computer monitor, stationary bicycle             |           |
-| BlazeFace | face                                                               | 0.6       |
-
-- COCO (Coral's SSD-MobileNetV2, quantised): its scores come in steps (..., 0.42, 0.50, 0.58,
-  0.66, ...), so 0.55 keeps 0.58 and up. The models' notes saw true objects at 0.58-0.99 and false
-  ones up to 0.50 (a "sports ball" on a lawn, a "mouse" on a helmet). On 120 views of the test
-  photos (each whole, flipped, and cropped to nine half-size and nine 70 % windows) the people,
-  cat, cup, spoon, table and tie scored up to 0.95, and two false ones reached 0.58 (a toothbrush
-  and a backpack, 0.66, on crops of the astronaut); a close crop of the camera on its tripod gave
-  a false traffic light at 0.58.
-- OIDv4 (MediaPipe's SSD-MobileNetV2): true detections scored 0.35-0.85; 0.5 lost some people.
-  Of its own classes only a camera is in the test photos: 0.36-0.60 on crops around it.
-- BlazeFace full range: the three test portraits' faces scored 0.87-0.91, nothing else reached 0.6.
-
-Where two models know a class, COCO answers it. Measured on the six test photos (tests/images),
-each also flipped and cropped to its left and right 70 % (24 views), best score per class:
-
-| class        | in                        | COCO      | OIDv4 (its label)                       |
-|--------------|---------------------------|-----------|-----------------------------------------|
-| person       | the 3 portraits, 12 views | 0.50-0.84 | 0.28-0.64                               |
-| cat          | chelsea, 4 views          | 0.88      | 0.84-0.87                               |
-| cup          | coffee, 4 views           | 0.84-0.95 | 0.53-0.69 (coffee cup), 0.23-0.29 (mug) |
-| dining table | coffee, 4 views           | 0.50-0.66 | 0.15-0.21 (table)                       |
-
-COCO scored higher on every true object; its worst false score (computer mouse 0.34 on the
-astronaut) stayed 0.21 below its threshold, OIDv4's (coffee cup 0.31, same photo) came within
-0.04 of its own. No view holds a car, bicycle, dog, laptop, chair, bottle, book or cow; there
-neither model's best false score reached its threshold (COCO: bottle 0.27; OIDv4: bottle 0.30,
-car 0.21). So COCO answers those too: one object model then serves the default classes
-(person, car, bicycle, dog, cat), and the OIDv4 model is loaded and run only for the eight
-classes COCO lacks. The OIDv4 label "vehicle" (a catch-all that scored a bus 0.27) is not used:
-COCO names bus, truck, motorcycle and the rest.
-
-"person" also counts a face: BlazeFace finds close-up portraits that body detectors can miss.
-
-Words (``SYNONYMS``): class names are matched case-insensitively, with ``_``/``-`` read as spaces
-and simple English plurals accepted ("Cats", "hot_dogs", "boxes", "puppies"). Besides every class
-name, common words count: kinds of people (and a face) for person, kitten and puppy, bird kinds
-(pigeon, duck, owl, ...), cattle for cow, motorbike, plane, lorry, ship, phone, sofa, fridge,
-mug/coffee cup for cup, and a few collective words ("pet", "animal", "vehicle", "furniture",
-"food", "screen", "computer", "shoe", "bag", "table" = dining table or desk).
-
-"mouse" alone is left out on purpose: COCO's "mouse" is a computer mouse, and "is there a
-mouse?" about an animal must not come back as one.
+Why each model answers what it does, and the measurements behind the thresholds and the synonyms:
+docs/decisions.md, "The class table".
 """
 
 from __future__ import annotations
@@ -318,3 +266,44 @@ def _singulars(name: str) -> list[str]:
     if name.endswith("s"):
         return [name[:-1]]
     return []
+
+
+# -- `all`, and lists of classes as users type them ---------------------------------------------
+
+ALL = "all"
+NEEDS_EMBEDDED = (
+    "`all` means every class of the embedded detector; with a hosted API account "
+    "(II_CLIENT_ID), name the classes to look for"
+)
+
+
+def normalise(name: str) -> str:
+    """A class name as the bot keeps it: lower case, `_` and runs of spaces read as one space."""
+    return " ".join(name.replace("_", " ").split()).lower()
+
+
+def parse_classes(text: str, *, words: bool = False) -> tuple[str, ...]:
+    """The classes in `text`, separated by commas (`words`: by commas when there are any, so
+    `coffee cup, person` is two, else by spaces, as `/detect cat dog` is typed); normalised, each
+    once. ValueError when there is none, or `all` comes with others."""
+    parts = text.split(",") if "," in text or not words else text.split()
+    classes = tuple(dict.fromkeys(name for part in parts if (name := normalise(part))))
+    if not classes:
+        raise ValueError("give at least one class, e.g. person,car, or all")
+    if ALL in classes and len(classes) > 1:
+        raise ValueError("`all` already means every class: give it alone")
+    return classes
+
+
+def everything(classes: Iterable[str]) -> bool:
+    return tuple(classes) == (ALL,)
+
+
+def for_api(classes: Iterable[str]) -> tuple[str, ...]:
+    """The classes to send the API: the whole table for `all`."""
+    return CLASS_NAMES if everything(classes) else tuple(classes)
+
+
+def unknown(classes: Iterable[str]) -> list[str]:
+    """The classes the embedded detector cannot see (`all` is known)."""
+    return [name for name in classes if name != ALL and labels_for(name) is None]

@@ -12,7 +12,7 @@ import io
 from PIL import Image, ImageDraw, ImageFont
 
 from bot.imageintelligence.models import BoundingBox, DetectedObject, ImageResult
-from bot.imaging import decode_image
+from bot.images.decode import decode_image
 
 JPEG_QUALITY = 85
 

@@ -4,7 +4,6 @@ and (unless told otherwise) only from public addresses or the private hosts an o
 from __future__ import annotations
 
 import ipaddress
-import re
 import socket
 import time
 from collections.abc import Iterable
@@ -13,31 +12,15 @@ from urllib.parse import urljoin, urlsplit
 import requests
 import urllib3
 
+from bot.net.hosts import host_key, private_hosts
+
 MAX_REDIRECTS = 5
 _CHUNK_BYTES = 64 * 1024
-# A DNS name: dot-separated labels of letters, digits, "-" and "_" (intranet names use it).
-_HOST_NAME = re.compile(r"(?!-)[a-z0-9_-]{1,63}(?<!-)(\.(?!-)[a-z0-9_-]{1,63}(?<!-))*\.?")
 
 
 class DownloadError(Exception):
     """The image could not be fetched; `str(e)` is a short reason (never the URL, which may
     carry credentials in its query)."""
-
-
-def private_hosts(hosts: Iterable[str]) -> frozenset[str]:
-    """Host names and IP addresses as `download` compares them with a URL's host: names in lower
-    case without a trailing dot, IP addresses in their canonical form (IPv6 with or without
-    brackets). Raises ValueError naming an entry that is neither a host name nor an IP address;
-    what comes before an "@" in it (credentials of a URL given by mistake) is not repeated.
-    """
-    normalised = set()
-    for host in hosts:
-        key = _host_key(host.strip())
-        if not key or not (_is_ip(key) or _HOST_NAME.fullmatch(key)):
-            shown = f"...@{host.rpartition('@')[2]}" if "@" in host else host
-            raise ValueError(f"{shown!r} is not a host name or an IP address")
-        normalised.add(key)
-    return frozenset(normalised)
 
 
 def too_large(max_bytes: int) -> str:
@@ -97,23 +80,6 @@ def download(
     raise DownloadError(f"redirected more than {MAX_REDIRECTS} times")
 
 
-def _host_key(host: str) -> str:
-    host = host.lower().rstrip(".")
-    address = host.removeprefix("[").removesuffix("]")
-    try:
-        return str(ipaddress.ip_address(address))
-    except ValueError:
-        return host
-
-
-def _is_ip(key: str) -> bool:
-    try:
-        ipaddress.ip_address(key)
-    except ValueError:
-        return False
-    return True
-
-
 def _check(url: str, private_urls: bool, allowed: frozenset[str]) -> None:
     parts = urlsplit(url)
     if parts.scheme.lower() not in ("http", "https"):
@@ -123,7 +89,7 @@ def _check(url: str, private_urls: bool, allowed: frozenset[str]) -> None:
     host = parts.hostname
     if not host:
         raise DownloadError("could not resolve its host")
-    if _host_key(host) in allowed:
+    if host_key(host) in allowed:
         return
     try:
         found = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)

@@ -1,0 +1,1 @@
+"""Images as bytes: decoding them safely, and drawing what was found on them."""
