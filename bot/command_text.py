@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bot.imageintelligence.contract import MAX_IMAGES_PER_JOB, MAX_URL_LENGTH
+from bot.imageintelligence.contract import JOB_ID, MAX_IMAGES_PER_JOB, MAX_URL_LENGTH
 from bot.vocabulary import parse_classes
 
 
@@ -40,7 +40,6 @@ Command = Help | LookUpJob | Detect
 
 _WRAPPED = re.compile(r"^<([^|>]+)(?:\|[^>]*)?>$")
 _SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*):(//)?")
-_JOB_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 
 
 def parse(text: str) -> Command:
@@ -50,7 +49,7 @@ def parse(text: str) -> Command:
     if len(words) == 1 and words[0].lower() in ("help", "-h", "--help"):
         return Help()
     if words[0].lower() == "job":
-        if len(words) != 2 or not _JOB_ID.match(words[1]):
+        if len(words) != 2 or not JOB_ID.fullmatch(words[1]):
             raise CommandError("`/detect job` takes one job id, e.g. `/detect job 3f2a…`.")
         return LookUpJob(words[1])
 

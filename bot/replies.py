@@ -20,13 +20,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bot.imageintelligence.contract import FALSE_NEGATIVE, FALSE_POSITIVE
-from bot.imageintelligence.errors import (
-    ApiError,
-    AuthenticationError,
-    JobTimeout,
-)
-from bot.imageintelligence.models import (
+from bot.imageintelligence.contract import (
+    FALSE_NEGATIVE,
+    FALSE_POSITIVE,
     IMAGE_DETECTION_ENGINE_ERROR,
     IMAGE_DOWNLOAD_ERROR,
     IMAGE_FORMAT_ERROR,
@@ -36,8 +32,14 @@ from bot.imageintelligence.models import (
     IMAGE_MODEL_SERVICE_ERROR,
     IMAGE_SPIDERWEBS_ERROR,
     IMAGE_UNKNOWN_ERROR,
-    ImageResult,
+    JOB_ID,
 )
+from bot.imageintelligence.errors import (
+    ApiError,
+    AuthenticationError,
+    JobTimeout,
+)
+from bot.imageintelligence.models import ImageResult
 from bot.vocabulary import everything
 
 # Block Kit limits (docs.slack.dev/reference/block-kit).
@@ -54,7 +56,6 @@ NOTHING_KNOWN = "Nothing I know of found."
 _FEEDBACK_PREFIX = "fb1"
 _CODE_LETTERS = {FALSE_POSITIVE: "P", FALSE_NEGATIVE: "N"}
 _LETTER_CODES = {letter: code for code, letter in _CODE_LETTERS.items()}
-_JOB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}")
 _MAX_CLASS = 100
 
 # Why an image that reached the API has no results, as the end of a sentence naming it.
@@ -361,7 +362,7 @@ def parse_feedback_value(value: str) -> tuple[str, str, str]:
     if len(parts) != 4 or parts[0] != _FEEDBACK_PREFIX or parts[1] not in _LETTER_CODES:
         raise ValueError("not a feedback value")
     _, letter, job_id, class_name = parts
-    if not _JOB_ID.fullmatch(job_id):
+    if not JOB_ID.fullmatch(job_id):
         raise ValueError("feedback value has a malformed job id")
     if (
         not class_name

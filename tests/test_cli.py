@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.imageintelligence.models import IMAGE_OK
+from bot.imageintelligence.contract import IMAGE_OK
 from tests import apispec
 from tests.cluster import REPO, VARIABLES, process_env
 from tests.faultserver import CLIENT_ID, CLIENT_SECRET, FaultyApi, free_port

@@ -8,6 +8,12 @@ from typing import Any
 
 import pytest
 
+from bot.imageintelligence.contract import (
+    IMAGE_DOWNLOAD_ERROR,
+    IMAGE_FORMAT_ERROR,
+    IMAGE_OK,
+    IMAGE_STATUSES,
+)
 from bot.imageintelligence.errors import (
     ApiError,
     AuthenticationError,
@@ -15,14 +21,7 @@ from bot.imageintelligence.errors import (
     InvalidClientCredentials,
     JobTimeout,
 )
-from bot.imageintelligence.models import (
-    IMAGE_DOWNLOAD_ERROR,
-    IMAGE_FORMAT_ERROR,
-    IMAGE_OK,
-    IMAGE_STATUSES,
-    DetectedObject,
-    ImageResult,
-)
+from bot.imageintelligence.models import DetectedObject, ImageResult
 from bot.replies import (
     FALSE_NEGATIVE,
     FALSE_POSITIVE,

@@ -1,7 +1,10 @@
-"""The Image Intelligence API v2's contract (tests/contracts/v2.swagger.json): its address and the
-limits and codes its requests must keep to. The client and the embedded API both read them here."""
+"""The Image Intelligence API v2's contract (tests/contracts/v2.swagger.json): its address, the limits and
+codes its requests keep to, and the statuses its answers carry. The client and the embedded API both
+read them here."""
 
 from __future__ import annotations
+
+import re
 
 DEFAULT_BASE_URL = "https://api.imageintelligence.com/v2"
 MAX_IMAGES_PER_JOB = 64
@@ -12,3 +15,36 @@ VERIFY_MODES = ("NEVER", "AUTO", "ALWAYS")
 FALSE_POSITIVE = "FALSE_POSITIVE"
 FALSE_NEGATIVE = "FALSE_NEGATIVE"
 FEEDBACK_CODES = (FALSE_POSITIVE, FALSE_NEGATIVE)
+
+# A job id as the bot takes one from users (`/detect job ID`, "Report a mistake"): the API's are
+# UUIDs; at most 100 characters, so that it fits in a Block Kit option value with a class name.
+JOB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}")
+
+JOB_IN_PROGRESS = "IN_PROGRESS"
+JOB_OK = "COMPLETED_SUCCESSFULLY"
+JOB_PARTIAL_ERROR = "COMPLETED_PARTIAL_ERROR"
+JOB_ALL_ERROR = "COMPLETED_ALL_ERROR"
+JOB_STATUSES = (JOB_IN_PROGRESS, JOB_OK, JOB_PARTIAL_ERROR, JOB_ALL_ERROR)
+
+IMAGE_OK = "COMPLETED_SUCCESSFULLY"
+IMAGE_IN_PROGRESS = "IN_PROGRESS"
+IMAGE_UNKNOWN_ERROR = "UNKNOWN_ERROR"
+IMAGE_JOB_ERROR = "JOB_ERROR"
+IMAGE_DOWNLOAD_ERROR = "IMAGE_DOWNLOAD_ERROR"
+IMAGE_FORMAT_ERROR = "INVALID_IMAGE_FORMAT_ERROR"
+IMAGE_SPIDERWEBS_ERROR = "SPIDERWEBS_ERROR"
+IMAGE_DETECTION_ENGINE_ERROR = "DETECTION_ENGINE_ERROR"
+IMAGE_MODEL_SERVICE_ERROR = "MODEL_SERVICE_ERROR"
+IMAGE_MALFORMED_MESSAGE_ERROR = "MALFORMED_MESSAGE_ERROR"
+IMAGE_STATUSES = (
+    IMAGE_OK,
+    IMAGE_IN_PROGRESS,
+    IMAGE_UNKNOWN_ERROR,
+    IMAGE_JOB_ERROR,
+    IMAGE_DOWNLOAD_ERROR,
+    IMAGE_FORMAT_ERROR,
+    IMAGE_SPIDERWEBS_ERROR,
+    IMAGE_DETECTION_ENGINE_ERROR,
+    IMAGE_MODEL_SERVICE_ERROR,
+    IMAGE_MALFORMED_MESSAGE_ERROR,
+)

@@ -13,20 +13,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from bot.imageintelligence.contract import (
+    IMAGE_IN_PROGRESS,
+    IMAGE_OK,
+    JOB_ALL_ERROR,
+    JOB_IN_PROGRESS,
+    JOB_OK,
+    JOB_PARTIAL_ERROR,
+)
 from bot.localapi.detector import Detection
 from bot.localapi.errors import HttpError
 from bot.localapi.validation import DetectRequest, ImageInput, SearchQuery
 from bot.vocabulary import labels_for
-
-IN_PROGRESS = "IN_PROGRESS"
-COMPLETED_SUCCESSFULLY = "COMPLETED_SUCCESSFULLY"
-COMPLETED_PARTIAL_ERROR = "COMPLETED_PARTIAL_ERROR"
-COMPLETED_ALL_ERROR = "COMPLETED_ALL_ERROR"
-# Image statuses (besides IN_PROGRESS and COMPLETED_SUCCESSFULLY).
-UNKNOWN_ERROR = "UNKNOWN_ERROR"
-IMAGE_DOWNLOAD_ERROR = "IMAGE_DOWNLOAD_ERROR"
-INVALID_IMAGE_FORMAT_ERROR = "INVALID_IMAGE_FORMAT_ERROR"
-DETECTION_ENGINE_ERROR = "DETECTION_ENGINE_ERROR"
 
 
 @dataclass
@@ -34,7 +32,7 @@ class ImageRecord:
     id: str
     url: str  # the requested URL, or "blob:<id>" for an uploaded blob
     custom_id: str | None
-    status: str = IN_PROGRESS
+    status: str = IMAGE_IN_PROGRESS
     objects: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None  # why it failed, when it did
 
@@ -85,12 +83,12 @@ class Job:
     @property
     def status(self) -> str:
         statuses = [image.status for image in self.images]
-        if IN_PROGRESS in statuses:
-            return IN_PROGRESS
-        failed = sum(status != COMPLETED_SUCCESSFULLY for status in statuses)
+        if IMAGE_IN_PROGRESS in statuses:
+            return JOB_IN_PROGRESS
+        failed = sum(status != IMAGE_OK for status in statuses)
         if failed == 0:
-            return COMPLETED_SUCCESSFULLY
-        return COMPLETED_ALL_ERROR if failed == len(statuses) else COMPLETED_PARTIAL_ERROR
+            return JOB_OK
+        return JOB_ALL_ERROR if failed == len(statuses) else JOB_PARTIAL_ERROR
 
     def to_json(self) -> dict[str, Any]:
         """The DetectJobResponse. It shares the images' `objects` lists, which are replaced
@@ -166,7 +164,7 @@ def _box(detection: Detection) -> dict[str, Any]:
 
 class JobStore(Protocol):
     def add(self, job: Job, inputs: Sequence[ImageInput]) -> dict[str, Any]:
-        """Store `job`; its JSON as it is now (IN_PROGRESS), before any worker touches it.
+        """Store `job`; its JSON as it is now (JOB_IN_PROGRESS), before any worker touches it.
         `inputs` are its images, kept for whoever must run them if this process cannot."""
         ...
 
@@ -213,7 +211,7 @@ class MemoryJobStore:
         with self._lock:
             if len(self._jobs) >= self._max_jobs:
                 oldest_finished = next(
-                    (key for key, stored in self._jobs.items() if stored.status != IN_PROGRESS),
+                    (key for key, stored in self._jobs.items() if stored.status != JOB_IN_PROGRESS),
                     None,
                 )
                 if oldest_finished is None:

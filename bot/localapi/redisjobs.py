@@ -23,7 +23,8 @@ from typing import Any, cast
 
 import redis
 
-from bot.localapi.jobs import IN_PROGRESS, UNKNOWN_ERROR, ImageRecord, Job
+from bot.imageintelligence.contract import IMAGE_IN_PROGRESS, IMAGE_UNKNOWN_ERROR, JOB_IN_PROGRESS
+from bot.localapi.jobs import ImageRecord, Job
 from bot.localapi.validation import ImageInput, SearchQuery
 
 logger = logging.getLogger(__name__)
@@ -111,7 +112,7 @@ class RedisJobStore:
                 return
             self._running.pop(job.id, None)
         stored = self._load(job.id)
-        if stored is not None and stored.status != IN_PROGRESS:
+        if stored is not None and stored.status != JOB_IN_PROGRESS:
             self._client.delete(self._key("inputs", job.id), self._key("lease", job.id))
 
     def get(self, job_id: str) -> dict[str, Any] | None:
@@ -132,19 +133,19 @@ class RedisJobStore:
         ):
             return None  # its process is running it
         job = self._load(job_id)
-        if job is None or job.status != IN_PROGRESS:
+        if job is None or job.status != JOB_IN_PROGRESS:
             self._client.delete(self._key("lease", job_id))
             return None
         blobs = self._client.hgetall(self._key("inputs", job_id))
         left = []
         for index, image in enumerate(job.images):
-            if image.status != IN_PROGRESS:
+            if image.status != IMAGE_IN_PROGRESS:
                 continue
             source: str | bytes | None = image.url
             if image.url.startswith("blob:"):
                 source = blobs.get(str(index).encode())
             if source is None:  # kept too long: the blob is gone
-                self.finish_image(job, index, UNKNOWN_ERROR, [], "its worker stopped")
+                self.finish_image(job, index, IMAGE_UNKNOWN_ERROR, [], "its worker stopped")
                 continue
             left.append((index, ImageInput(source=source, custom_id=image.custom_id)))
         logger.warning("took on %d image(s) of job %s: its worker stopped", len(left), job_id)

@@ -19,16 +19,18 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 
+from bot.imageintelligence.contract import (
+    IMAGE_DETECTION_ENGINE_ERROR,
+    IMAGE_DOWNLOAD_ERROR,
+    IMAGE_FORMAT_ERROR,
+    IMAGE_OK,
+    IMAGE_UNKNOWN_ERROR,
+    JOB_IN_PROGRESS,
+)
 from bot.images.decode import InvalidImage, decode_image
 from bot.localapi.detector import Detector, get_detector
 from bot.localapi.errors import BadRequest, HttpError
 from bot.localapi.jobs import (
-    COMPLETED_SUCCESSFULLY,
-    DETECTION_ENGINE_ERROR,
-    IMAGE_DOWNLOAD_ERROR,
-    IN_PROGRESS,
-    INVALID_IMAGE_FORMAT_ERROR,
-    UNKNOWN_ERROR,
     Job,
     JobStore,
     MemoryJobStore,
@@ -277,7 +279,9 @@ class LocalApi:
     def _get_job(self, request: _Request, job_id: str) -> Any:
         job = self._store.get(job_id)
         orphaned = (
-            None if job is None or job["status"] != IN_PROGRESS else self._store.orphaned(job_id)
+            None
+            if job is None or job["status"] != JOB_IN_PROGRESS
+            else self._store.orphaned(job_id)
         )
         if orphaned is not None:
             for index, image in orphaned[1]:
@@ -305,7 +309,7 @@ class LocalApi:
             status, objects, error = self._analyse(job.classes, image)
         except Exception:
             logger.exception("unexpected error on image %d of job %s", index, job.id)
-            status, objects, error = UNKNOWN_ERROR, [], "unexpected error"
+            status, objects, error = IMAGE_UNKNOWN_ERROR, [], "unexpected error"
         self._store.finish_image(job, index, status, objects, error)
 
     def _analyse(
@@ -328,14 +332,14 @@ class LocalApi:
         except DownloadError as exc:
             return IMAGE_DOWNLOAD_ERROR, [], str(exc)
         except InvalidImage as exc:
-            return INVALID_IMAGE_FORMAT_ERROR, [], str(exc)
+            return IMAGE_FORMAT_ERROR, [], str(exc)
         try:
             detector = self._detector or get_detector()
             detections = detector.detect(picture, labels_needed(classes))
         except Exception:
             logger.exception("the detector failed")
-            return DETECTION_ENGINE_ERROR, [], "the detector failed"
-        return COMPLETED_SUCCESSFULLY, describe(detections, classes), None
+            return IMAGE_DETECTION_ENGINE_ERROR, [], "the detector failed"
+        return IMAGE_OK, describe(detections, classes), None
 
 
 def create_app(
