@@ -13,15 +13,18 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
+import yaml
 
-from tests.cluster import Cluster
+from tests.cluster import REPO, Cluster
 from tests.slack_emulator import SlackEmulator
 from tests.slack_signing import app_uninstalled_event, tokens_revoked_event
 from tests.slackbot import SIGNING_SECRET, Bot, idle, shared_photo
 from tests.workspaces import (
+    Browser,
     install,
     many_workspaces,
     reply_to,
@@ -56,6 +59,14 @@ def test_two_workspaces_install_the_app_and_each_is_answered_with_its_own_token(
         assert reply.args["text"].startswith("chelsea.png: cat ")
     # Every call the bot made for a workspace used that workspace's token: none was refused.
     assert [c.response.get("error") for c in slack.calls if not c.response.get("ok", True)] == []
+
+
+def test_the_add_to_slack_link_asks_for_the_scopes_of_the_manifest(bot: Bot):
+    link = Browser(bot.base_url).add_to_slack_link()
+
+    asked = parse_qs(urlsplit(link).query)["scope"][0].split(",")
+    manifest = yaml.safe_load((REPO / "manifest.yml").read_text())
+    assert sorted(asked) == sorted(manifest["oauth_config"]["scopes"]["bot"])
 
 
 @pytest.mark.parametrize(

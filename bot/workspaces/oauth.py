@@ -18,25 +18,13 @@ from slack_bolt.oauth.callback_options import CallbackOptions, FailureArgs, Succ
 from slack_bolt.oauth.oauth_settings import OAuthSettings
 
 from bot.config import Settings
+from bot.slack.manifest import bot_scopes
 from bot.workspaces.installations import ROTATE_BEFORE_MINUTES, Installations
 
 logger = logging.getLogger(__name__)
 
 INSTALL_PATH = "/slack/install"
 REDIRECT_PATH = "/slack/oauth_redirect"
-# The manifest's bot scopes (tests/test_manifest.py keeps the two equal).
-BOT_SCOPES = (
-    "chat:write",
-    "commands",
-    "files:read",
-    "files:write",
-    "reactions:write",
-    "channels:history",
-    "groups:history",
-    "im:history",
-    "mpim:history",
-    "users:read",
-)
 
 _FAILURES = {
     "access_denied": (
@@ -78,7 +66,7 @@ def oauth_settings(settings: Settings, installations: Installations) -> OAuthSet
     return OAuthSettings(
         client_id=settings.slack_client_id,
         client_secret=settings.slack_client_secret,
-        scopes=list(BOT_SCOPES),
+        scopes=list(bot_scopes()),
         installation_store=installations.store,
         installation_store_bot_only=True,
         state_store=installations.states,
