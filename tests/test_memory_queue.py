@@ -1,16 +1,17 @@
 """The single-process queue: bounded, de-duplicating, and answering each job once on shutdown.
 
 The queue's runner here is a small one that blocks until released and answers through a real
-`MemoryProgressStore`, the way the bot's jobs claim their one answer.
+`MemoryJournals`, the way the bot's jobs claim their one answer.
 """
 
 import threading
 
 from bot.jobs.base import Job
 from bot.jobs.notice import Notice
-from bot.jobs.progress import MemoryProgressStore
+from bot.jobs.steps import MemoryJournals, RunAgain, done
 from bot.queue import Submitted
 from bot.queue.memory import MemoryQueue
+from tests.waiting import until
 
 
 class BlockingRunner:
@@ -21,18 +22,18 @@ class BlockingRunner:
         self.told: list[str] = []
         self.refused: list[tuple[str, bool]] = []
         self.told_refusal = threading.Event()
-        self.progress = MemoryProgressStore()
+        self.journals = MemoryJournals()
 
     def run(self, job: Job) -> None:
         self.started.release()
         self.release.wait(5)
         if name(job) == "boom":
             raise RuntimeError("boom")
-        if self.progress.of(job.id).claim("reply", "done"):
+        if self.journals.of(job.team_id, job.id).claim("answer", done("done")):
             self.done.append(name(job))
 
     def interrupt(self, job: Job) -> None:
-        if self.progress.of(job.id).claim("reply", "interrupted"):
+        if self.journals.of(job.team_id, job.id).claim("answer", done("interrupted")):
             self.told.append(name(job))
 
     def refuse(self, job: Job, *, restarting: bool) -> None:
@@ -122,3 +123,44 @@ def test_a_failing_job_does_not_stop_the_queue(caplog):
     assert runner.done == ["fine"]
     assert "a notice job failed" in caplog.text
     queue.shutdown(0)
+
+
+class PollingRunner(BlockingRunner):
+    """Jobs named "poll-N" must be run N more times, each asking to be run again shortly."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.runs: list[str] = []
+        self.release.set()
+
+    def run(self, job: Job) -> None:
+        self.runs.append(name(job))
+        left = self.runs.count(name(job))
+        if name(job).startswith("poll-") and left <= int(name(job).removeprefix("poll-")):
+            raise RunAgain(0.02)
+        super().run(job)
+
+
+def test_a_job_run_again_later_holds_no_thread_meanwhile_and_keeps_its_place():
+    runner = PollingRunner()
+    queue = MemoryQueue(runner, workers=1, capacity=2)
+    assert queue.submit(job("poll-3")) is Submitted.ACCEPTED
+    assert queue.submit(job("quick")) is Submitted.ACCEPTED
+    assert queue.submit(job("over")) is Submitted.BUSY  # the waiting job still counts
+    assert queue.join(timeout=5)
+    # The one worker thread ran "quick" while "poll-3" waited to be run again.
+    assert runner.runs.index("quick") < len(runner.runs) - 1
+    assert runner.runs.count("poll-3") == 4 and sorted(runner.done) == ["poll-3", "quick"]
+    queue.shutdown(0)
+
+
+def test_shutdown_interrupts_a_job_waiting_to_be_run_again_and_runs_it_no_more():
+    runner = PollingRunner()
+    queue = MemoryQueue(runner, workers=1, capacity=10)
+    assert queue.submit(job("poll-1000")) is Submitted.ACCEPTED
+    assert until(lambda: bool(runner.runs))
+    assert queue.shutdown(grace=0.05) == 1
+    assert runner.told == ["poll-1000"]
+    runs = len(runner.runs)
+    assert queue.join(timeout=1)
+    assert len(runner.runs) == runs and runner.done == []

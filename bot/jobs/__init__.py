@@ -20,15 +20,16 @@ from typing import Any
 
 from bot import replies
 from bot.jobs import detect, feedback, home, notice, show_job
-from bot.jobs.base import ENDED, Context, Job, tell
+from bot.jobs.base import Context, Job, tell
+from bot.jobs.steps import ENDED, RunAgain
 
 logger = logging.getLogger(__name__)
 
 
 def cut_short(job: Job, ctx: Context, message: dict[str, Any]) -> None:
     """Answer `message` instead of the job's answer, unless that was given (every job records its
-    answer as the step "reply")."""
-    slack = ctx.replying(job, ENDED)
+    answer as the step ANSWER)."""
+    slack = ctx.claim_answer(job, ENDED)
     if slack is not None:
         tell(slack, job, message)
 
@@ -98,9 +99,9 @@ class JobRunner:
 
     def refuse(self, job: Job, *, restarting: bool) -> None:
         """Tell the user the job was not taken (Slack will not deliver an acked event again)."""
-        slack = self.ctx.workspace(job)
+        slack = self.ctx.slack_for(job)
         if slack is not None:
             tell(slack, job, replies.busy_message(restarting=restarting))
 
 
-__all__ = ["KINDS", "Context", "Job", "JobRunner", "decode", "encode"]
+__all__ = ["KINDS", "Context", "Job", "JobRunner", "RunAgain", "decode", "encode"]

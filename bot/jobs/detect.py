@@ -1,25 +1,24 @@
 """Say what is in the images of an upload, a `/detect` command or the "Detect objects" shortcut.
 
-images -> the API's /detect (64 to a job) -> the results -> one reply in the thread, the annotated
-images, and reactions on the shared message (:eyes: while working, then :white_check_mark: or
+The use case (`DetectionRun.run`): plan which images to look at, find where to answer, detect (the
+API's /detect, 64 images to a job, polled until done), answer with one reply, upload the images with
+boxes drawn, and mark the shared message (:eyes: while working, then :white_check_mark: or
 :warning:).
 
-A run may be repeated: the queue runs the job again after a crash, and the Redis queue runs it again
-for each poll of a slow API job (see `polling.DeferringPoller`). Every step with an outside effect is
-recorded in the job's `Progress` when it is taken, so a repeated run takes it once: the plan (which
-images, and why some are skipped), the /detect announcement, each API job's id, the reply and the
-annotated upload. Reactions are recorded once made: making one again changes nothing on Slack.
-Image bytes are not recorded: a later run that needs them (to submit, or to draw on) downloads
-them again.
+A run may be repeated: the queue runs the job again after a crash, and for each poll of an API job
+still running (`RunAgain`). Every step with an outside effect is recorded in the job's journal when
+it is taken, so a repeated run takes it once: the plan (which images, and why some are skipped), the
+/detect announcement, each API job, the reply and the annotated upload. Reactions are recorded once
+made: making one again changes nothing on Slack. Image bytes are never recorded: a later run that
+needs them (to submit, or to draw on) downloads them again.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from bot import replies
@@ -28,21 +27,19 @@ from bot.imageintelligence.contract import MAX_IMAGES_PER_JOB
 from bot.imageintelligence.errors import ImageIntelligenceError
 from bot.imageintelligence.models import DetectJob, ImageResult
 from bot.images.annotate import annotate
-from bot.jobs.base import ENDED, NONE, Context, Job, Progress, failed, once, tell
+from bot.jobs.base import ANSWER, Context, Job, api_failure, tell
+from bot.jobs.images import HISTORY_LOOKBACK, PlannedImage, latest_image_files, resolve
+from bot.jobs.polling import finished
+from bot.jobs.steps import ENDED, Journal, State, Step, done, take_once
 from bot.replies import ImageOutcome
 from bot.slack.clients import TeamSlack
-from bot.slack.files import FileSkipped, image_files, needs_file_info
+from bot.slack.files import FileSkipped, image_files
 from bot.vocabulary import for_api
 
 logger = logging.getLogger(__name__)
 
 WORKING, DONE, FAILED = "eyes", "white_check_mark", "warning"
-HISTORY_LOOKBACK = 50
-FILE_INFO_PROBLEMS = {
-    "file_deleted": "it was deleted",
-    "file_not_found": "it is no longer on Slack",
-}
-UNKNOWN_FILE = "Slack would not tell me about this file."
+NO_RESULT = "The API returned no result for this image."
 ANSWER_EVENT = "image_intelligence_answer"  # the metadata event type of the bot's answers
 
 
@@ -64,342 +61,336 @@ class DetectImages(Job):
     announce: bool = False
 
 
-@dataclass
-class _Image:
-    """One image of the request: its name for users, where it comes from, or why it is skipped."""
+@dataclass(frozen=True)
+class Detected:
+    """What detection gave: an outcome per image, the API jobs behind them, and the sentence of the
+    last failure if any (`failed_all`: no image got a result because of it)."""
 
-    name: str
-    file: dict[str, Any] | None = None
-    url: str | None = None
-    problem: str | None = None
+    outcomes: list[ImageOutcome]
+    job_ids: list[str]
+    failure: str | None
+    failed_all: bool
 
-    def recorded(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v is not None}
-
-
-@dataclass
-class _Run:
-    """What one run of the job knows besides its progress: bytes downloaded, results seen."""
-
-    job: DetectImages
-    ctx: Context
-    slack: TeamSlack
-    progress: Progress
-    data: dict[int, bytes]
-    results: dict[int, tuple[ImageResult | None, str]]  # index -> (result, API job id)
+    @property
+    def ok(self) -> bool:
+        return self.failure is None and all(
+            o.problem is None and o.result is not None and o.result.ok for o in self.outcomes
+        )
 
 
 def run(job: DetectImages, ctx: Context) -> None:
-    slack = ctx.workspace(job)
-    if slack is None:
-        return
-    progress = ctx.progress.of(job.id)
-    work = _Run(job, ctx, slack, progress, data={}, results={})
-    if job.react_to and progress.get("react:working") is None:
-        slack.responder.react(job.channel, job.react_to, add=WORKING)
-        progress.set("react:working", NONE)
-    images = _plan(work)
-    if images is None:
-        return
-    thread_ts = _thread(work, images)
-    if not thread_ts:
-        return
-    failure = _detect(work, images)
-    if failure is not None and not work.results:
-        message, ok = replies.failure_message(failure, images=len(images)), False
-    else:
-        outcomes = [_outcome(work, index, image) for index, image in enumerate(images)]
-        job_ids = list(dict.fromkeys(o.job_id for o in outcomes if o.job_id))
-        message = replies.results_message(outcomes, job_ids=job_ids, classes=job.classes)
-        ok = failure is None and all(
-            o.problem is None and o.result and o.result.ok for o in outcomes
-        )
-    dead_after = ctx.settings.worker_dead_after
-    reply = once(
-        progress,
-        "reply",
-        lambda: _post(work, "reply", message, thread_ts),
-        lambda: _find(work, "reply", thread_ts),
-        dead_after=dead_after,
-    )
-    if reply == ENDED:
-        return  # the thread was told this one was cut short
-    if ctx.workspaces.settings(job.team_id).annotate:
-        uploads = _annotated(work, images)
-        once(
-            progress,
-            "annotated",
-            lambda: _upload(work, uploads(), thread_ts),
-            lambda: _find_upload(work, uploads, thread_ts),
-            dead_after=dead_after,
-        )
-    if job.react_to and progress.get("react:done") is None:
-        finished = DONE if ok and reply else FAILED
-        slack.responder.react(job.channel, job.react_to, remove=WORKING, add=finished)
-        progress.set("react:done", NONE)
+    slack = ctx.slack_for(job)
+    if slack is not None:
+        DetectionRun(job, ctx, slack).run()
 
 
 def cut_short(job: DetectImages, ctx: Context, message: dict[str, Any]) -> None:
     """The job ends without results (a shutdown, or it kept failing): say so where the answer
     would have gone, unless the answer was given."""
-    slack = ctx.replying(job, ENDED)
+    slack = ctx.claim_answer(job, ENDED)
     if slack is None:
         return
-    tell(slack, job, message, thread_ts=job.thread_ts or _announced(ctx.progress.of(job.id)))
+    announced = ctx.journal(job).get("announce")
+    thread_ts = job.thread_ts or (announced.value if announced else None)
+    tell(slack, job, message, thread_ts=thread_ts or None)
     if job.react_to:
         slack.responder.react(job.channel, job.react_to, remove=WORKING, add=FAILED)
 
 
-# -- the plan: which images --------------------------------------------------------------------
+class DetectionRun:
+    """One run of a DetectImages job. It keeps what it is given, and the images it downloaded
+    (by their index in the plan) so that a run downloads each once."""
 
+    def __init__(self, job: DetectImages, ctx: Context, slack: TeamSlack) -> None:
+        self.job = job
+        self.ctx = ctx
+        self.slack = slack
+        self.journal: Journal = ctx.journal(job)
+        self._downloaded: dict[int, bytes | FileSkipped] = {}
 
-def _plan(work: _Run) -> list[_Image] | None:
-    """The request's images, downloaded where they are Slack files; None when there is nothing
-    to answer (the user has been told why)."""
-    recorded = work.progress.get("plan")
-    if recorded is not None:
-        return [_Image(**image) for image in json.loads(recorded)] if recorded else None
-    job = work.job
-    files: list[dict[str, Any]] = list(job.files)
-    if not files and not job.urls and job.announce:
-        found = _recent_image_files(work)
-        if found is None:
-            work.progress.claim("plan", NONE)
-            return None
-        files = found
-    images = [image for file in image_files(files) if (image := _resolve(work, file)) is not None]
-    for index, image in enumerate(images):
-        if image.file is not None:
-            _download(work, index, image)
-    images += [_Image(name=url, url=url) for url in job.urls]
-    if not work.progress.claim("plan", json.dumps([i.recorded() for i in images])):
-        work.data.clear()  # another run planned first: its plan, and downloads, win
-        return _plan(work)
-    return images
+    def run(self) -> None:
+        self._react_once("react:working", add=WORKING)
+        images = self.plan()
+        if images is None:
+            return
+        thread_ts = self.thread(images)
+        if not thread_ts:
+            return
+        detected = self.detect(images)
+        reply = self.answer(thread_ts, detected)
+        if reply.state is State.ENDED:
+            return  # the thread was told this one was cut short
+        if self.ctx.workspaces.settings(self.job.team_id).annotate:
+            self.annotate(thread_ts, images, detected)
+        finished_with = DONE if detected.ok and reply.value else FAILED
+        self._react_once("react:done", add=finished_with, remove=WORKING)
 
+    # -- the plan: which images ----------------------------------------------------------------
 
-def _recent_image_files(work: _Run) -> list[dict[str, Any]] | None:
-    """The image files of the latest message that has some; None if the channel cannot be read."""
-    answer = work.slack.responder.history(work.job.channel, HISTORY_LOOKBACK)
-    if not answer.ok:
-        _cannot_use_channel(work, answer.error)
+    def plan(self) -> list[PlannedImage] | None:
+        """The request's images, downloaded where they are Slack files; None when there is nothing
+        to answer (the user has been told why)."""
+        recorded = self.journal.get("plan")
+        if recorded is not None:
+            return None if recorded.value is None else [PlannedImage(**i) for i in recorded.value]
+        files: list[dict[str, Any]] = list(self.job.files)
+        if not files and not self.job.urls and self.job.announce:
+            answer = latest_image_files(self.slack.responder, self.job.channel)
+            if not answer.ok:
+                self._cannot_use_channel(answer.error)
+                self.journal.claim("plan", done(None))
+                return None
+            files = answer.files
+        responder = self.slack.responder
+        images = [image for file in image_files(files) if (image := resolve(responder, file))]
+        images = [self._checked(index, image) for index, image in enumerate(images)]
+        images += [PlannedImage(name=url, url=url) for url in self.job.urls]
+        if not self.journal.claim("plan", done([i.recorded() for i in images])):
+            self._downloaded.clear()  # another run planned first: its plan, and downloads, win
+            return self.plan()
+        return images
+
+    def _checked(self, index: int, image: PlannedImage) -> PlannedImage:
+        """The image, or why it cannot be downloaded."""
+        if image.file is None:
+            return image
+        data = self._download(index, image)
+        if isinstance(data, FileSkipped):
+            return PlannedImage(name=image.name, problem=str(data))
+        return image
+
+    def _download(self, index: int, image: PlannedImage) -> bytes | FileSkipped:
+        """The image's bytes, or why they could not be had; downloaded once per run."""
+        if index not in self._downloaded:
+            assert image.file is not None
+            try:
+                self._downloaded[index] = self.slack.files.download(image.file)
+            except FileSkipped as skipped:
+                self._downloaded[index] = skipped
+        return self._downloaded[index]
+
+    # -- where to answer -----------------------------------------------------------------------
+
+    def thread(self, images: Sequence[PlannedImage]) -> str | None:
+        """The thread to answer in: the request's, or for /detect the thread of a new visible
+        message announcing the request. None (or empty) when there is nothing to answer there."""
+        job = self.job
+        if not job.announce:
+            return job.thread_ts
+        assert job.user is not None
+        user = job.user
+
+        def announce() -> str:
+            if not images:
+                problem = (
+                    f"I found no image in the last {HISTORY_LOOKBACK} messages of this channel. "
+                    "Share one first, or give me a link."
+                )
+                self.slack.responder.ephemeral(job.channel, user, replies.usage_error(problem))
+                return ""
+            announcement = replies.request_announcement(user, job.classes, len(images))
+            return self._post("announce", announcement, None)
+
+        step = take_once(
+            self.journal,
+            "announce",
+            announce,
+            find=lambda: self._find("announce", None),
+            dead_after=self.ctx.settings.worker_dead_after,
+        )
+        return str(step.value or "")
+
+    def _post(self, step: str, message: dict[str, Any], thread_ts: str | None) -> str:
+        """Post a step's message, tagged so that `_find` knows it again; its ts, or "" when Slack
+        refused it (the user told why, for an announcement)."""
+        metadata = {"event_type": ANSWER_EVENT, "event_payload": {"job": self.job.id, "step": step}}
+        posted = self.slack.responder.post(self.job.channel, message, thread_ts, metadata)
+        if not posted.ok and step == "announce":
+            self._cannot_use_channel(posted.error)
+        return str(posted.data.get("ts") or "")
+
+    def _find(self, step: str, thread_ts: str | None) -> str | None:
+        """The ts of the step's message if a run that died had posted it, in the thread or (for an
+        announcement) among the channel's latest messages."""
+        responder, channel = self.slack.responder, self.job.channel
+        listed = (
+            responder.thread(channel, thread_ts)
+            if thread_ts
+            else responder.history(channel, HISTORY_LOOKBACK)
+        )
+        tag = {"job": self.job.id, "step": step}
+        for message in listed.data.get("messages") or []:
+            metadata = message.get("metadata") or {}
+            if metadata.get("event_type") == ANSWER_EVENT and metadata.get("event_payload") == tag:
+                return str(message["ts"])
         return None
-    for message in answer.data.get("messages") or []:
-        found = image_files(message.get("files") or [])
-        if found:
-            return found
-    return []
 
+    def _cannot_use_channel(self, error: str | None) -> None:
+        job = self.job
+        if job.announce and job.user:
+            message = replies.channel_unavailable(str(error))
+            self.slack.responder.ephemeral(job.channel, job.user, message)
 
-def _resolve(work: _Run, file: dict[str, Any]) -> _Image | None:
-    """The file as an image to try, or why it is skipped; None for a stub that is not an image."""
-    if needs_file_info(file):
-        answer = work.slack.responder.file_info(file["id"])
-        if not answer.ok:
-            problem = FILE_INFO_PROBLEMS.get(str(answer.error), UNKNOWN_FILE)
-            return _Image(name=file["id"], problem=problem)
-        file = answer.data["file"]
-        if not image_files([file]):
-            return None
-    name = file.get("name") or file.get("title") or file.get("id", "file")
-    return _Image(name=name, file=file)
+    # -- detection -----------------------------------------------------------------------------
 
-
-def _download(work: _Run, index: int, image: _Image) -> bytes | None:
-    """The image's bytes (downloaded once per run); on failure the image records why."""
-    if index in work.data:
-        return work.data[index]
-    assert image.file is not None
-    try:
-        data = work.slack.files.download(image.file)
-    except FileSkipped as skipped:
-        image.problem = str(skipped)
-        return None
-    work.data[index] = data
-    return data
-
-
-# -- where to answer ---------------------------------------------------------------------------
-
-
-def _thread(work: _Run, images: Sequence[_Image]) -> str | None:
-    """The thread to answer in: the request's, or for /detect the thread of a new visible message
-    announcing the request. None (or empty) when there is nothing to answer there."""
-    job = work.job
-    if not job.announce:
-        return job.thread_ts
-    assert job.user is not None
-    user = job.user
-
-    def announce() -> str:
-        if not images:
-            problem = (
-                f"I found no image in the last {HISTORY_LOOKBACK} messages of this channel. "
-                "Share one first, or give me a link."
+    def detect(self, images: Sequence[PlannedImage]) -> Detected:
+        """Every image that has bytes or a URL, submitted 64 to an API job, with its result once
+        the job is done (RunAgain until then). An image the API did not answer says why."""
+        ready = [index for index, image in enumerate(images) if image.problem is None]
+        chunks = [
+            ready[i : i + MAX_IMAGES_PER_JOB] for i in range(0, len(ready), MAX_IMAGES_PER_JOB)
+        ]
+        problems = {index: image.problem for index, image in enumerate(images) if image.problem}
+        results: dict[int, tuple[ImageResult | None, str]] = {}
+        failure: str | None = None
+        for n, chunk in enumerate(chunks):
+            state, just_submitted = self._api_job(n, images, chunk)
+            problems.update(
+                {chunk[int(p)]: reason for p, reason in state.get("skipped", {}).items()}
             )
-            work.slack.responder.ephemeral(job.channel, user, replies.usage_error(problem))
-            return NONE
-        announcement = replies.request_announcement(user, job.classes, len(images))
-        return _post(work, "announce", announcement, None)
+            if "failed" in state:
+                failure = state["failed"]
+                problems.update(dict.fromkeys(chunk, failure))
+                continue
+            try:
+                timeout = self.ctx.settings.detect_timeout
+                api_job = finished(
+                    self.ctx.api, just_submitted or state["id"], state["at"], timeout
+                )
+            except ImageIntelligenceError as exc:
+                failure = api_failure(exc)
+                problems.update(dict.fromkeys(chunk, failure))
+                continue
+            by_custom_id = {result.custom_id: result for result in api_job.images}
+            for position, index in enumerate(chunk):
+                results.setdefault(index, (by_custom_id.get(str(position)), api_job.id))
+        outcomes = [
+            _outcome(image, problems.get(index), results.get(index))
+            for index, image in enumerate(images)
+        ]
+        job_ids = list(dict.fromkeys(o.job_id for o in outcomes if o.job_id))
+        return Detected(outcomes, job_ids, failure, failed_all=failure is not None and not results)
 
-    return once(
-        work.progress,
-        "announce",
-        announce,
-        lambda: _find(work, "announce", None),
-        dead_after=work.ctx.settings.worker_dead_after,
-    )
+    def _api_job(
+        self, n: int, images: Sequence[PlannedImage], chunk: Sequence[int]
+    ) -> tuple[dict[str, Any], DetectJob | None]:
+        """The record of the `n`th chunk's API job (see `_submit`), submitted once however many
+        runs try; and the job itself when this run just submitted it (no poll needed yet)."""
+        submitted: list[DetectJob] = []
+        step = take_once(
+            self.journal,
+            f"api_job:{n}",
+            lambda: self._submit(images, chunk, submitted),
+            dead_after=self.ctx.settings.worker_dead_after,
+        )
+        return step.value, (submitted[0] if submitted else None)
 
+    def _submit(
+        self, images: Sequence[PlannedImage], chunk: Sequence[int], submitted: list[DetectJob]
+    ) -> dict[str, Any]:
+        """The record of the chunk's API job: its id and when it was submitted, and the images left
+        out (their download failed this time); or why it failed. Custom ids are the positions in
+        the chunk."""
+        items = []
+        skipped: dict[str, str] = {}
+        for position, index in enumerate(chunk):
+            image = images[index]
+            if image.url is not None:
+                items.append(url_image(image.url, str(position)))
+                continue
+            data = self._download(index, image)
+            if isinstance(data, FileSkipped):
+                skipped[str(position)] = str(data)
+            else:
+                items.append(blob_image(data, str(position)))
+        if not items:  # no image of the chunk could be downloaded again
+            return {"failed": next(iter(skipped.values()))}
+        try:
+            classes = list(for_api(self.job.classes))
+            api_job = self.ctx.api.detect(items, classes, verify=self.ctx.settings.detect_verify)
+        except ImageIntelligenceError as exc:
+            return {"failed": api_failure(exc)}
+        submitted.append(api_job)
+        return {"id": api_job.id, "at": time.time(), "skipped": skipped}
 
-def _post(work: _Run, step: str, message: dict[str, Any], thread_ts: str | None) -> str:
-    """Post a step's message, tagged so that `_find` knows it again; its ts, or NONE when Slack
-    refused it (the user told why, for an announcement)."""
-    metadata = {"event_type": ANSWER_EVENT, "event_payload": {"job": work.job.id, "step": step}}
-    posted = work.slack.responder.post(work.job.channel, message, thread_ts, metadata)
-    if not posted.ok and step == "announce":
-        _cannot_use_channel(work, posted.error)
-    return str(posted.data.get("ts") or NONE)
+    # -- the answer ----------------------------------------------------------------------------
 
-
-def _find(work: _Run, step: str, thread_ts: str | None) -> str | None:
-    """The ts of the step's message if a run that died had posted it, in the thread or (for an
-    announcement) among the channel's latest messages."""
-    job = work.job
-    listed = (
-        work.slack.responder.thread(job.channel, thread_ts)
-        if thread_ts
-        else work.slack.responder.history(job.channel, HISTORY_LOOKBACK)
-    )
-    for message in listed.data.get("messages") or []:
-        metadata = message.get("metadata") or {}
-        payload = metadata.get("event_payload") or {}
-        if metadata.get("event_type") == ANSWER_EVENT and payload == {"job": job.id, "step": step}:
-            return str(message["ts"])
-    return None
-
-
-def _announced(progress: Progress) -> str | None:
-    return progress.get("announce") or None
-
-
-def _cannot_use_channel(work: _Run, error: str | None) -> None:
-    job = work.job
-    if job.announce and job.user:
-        work.slack.responder.ephemeral(
-            job.channel, job.user, replies.channel_unavailable(str(error))
+    def answer(self, thread_ts: str, detected: Detected) -> Step:
+        """The one reply (its step: DONE with the reply's ts, or "" if Slack refused it; ENDED
+        when the job was cut short instead)."""
+        if detected.failed_all:
+            assert detected.failure is not None
+            message = replies.failure_message(detected.failure, images=len(detected.outcomes))
+        else:
+            message = replies.results_message(
+                detected.outcomes, job_ids=detected.job_ids, classes=self.job.classes
+            )
+        return take_once(
+            self.journal,
+            ANSWER,
+            lambda: self._post(ANSWER, message, thread_ts),
+            find=lambda: self._find(ANSWER, thread_ts),
+            dead_after=self.ctx.settings.worker_dead_after,
         )
 
+    # -- annotated images ----------------------------------------------------------------------
 
-# -- detection -----------------------------------------------------------------------------------
+    def annotate(self, thread_ts: str, images: Sequence[PlannedImage], detected: Detected) -> None:
+        """Upload the images with what was found drawn on them, as one message in the thread."""
+        drawn: list[list[dict[str, Any]]] = []
 
+        def uploads() -> list[dict[str, Any]]:
+            if not drawn:
+                drawn.append(list(self._draw(images, detected)))
+            return drawn[0]
 
-def _detect(work: _Run, images: Sequence[_Image]) -> str | None:
-    """Submit every image that has bytes or a URL, 64 to an API job, and wait for the results
-    (into `work.results`). Returns the sentence of the last failure, if any failed."""
-    ready = [index for index, image in enumerate(images) if image.problem is None]
-    chunks = [ready[i : i + MAX_IMAGES_PER_JOB] for i in range(0, len(ready), MAX_IMAGES_PER_JOB)]
-    submitted: dict[int, DetectJob | str] = {}
-    failure: str | None = None
-    for n, chunk in enumerate(chunks):
-        step = f"api_job:{n}"
-        recorded = work.progress.get(step)
-        if recorded is None:
-            try:
-                job = _submit(work, images, chunk)
-            except ImageIntelligenceError as exc:
-                recorded = json.dumps({"failed": failed(exc)})
-            else:
-                if job is None:  # no image of the chunk could be downloaded again
-                    recorded = json.dumps({"failed": images[chunk[0]].problem})
-                else:
-                    submitted[n] = job
-                    recorded = json.dumps({"id": job.id, "at": time.time()})
-            work.progress.set(step, recorded)
-        state = json.loads(recorded)
-        if "failed" in state:
-            failure = state["failed"]
-            for index in chunk:
-                images[index].problem = failure
-            continue
-        try:
-            done = work.ctx.poller.result(submitted.get(n, state["id"]), state["at"])
-        except ImageIntelligenceError as exc:
-            failure = failed(exc)
-            for index in chunk:
-                images[index].problem = failure
-            continue
-        by_custom_id = {result.custom_id: result for result in done.images}
-        for position, index in enumerate(chunk):
-            work.results[index] = (by_custom_id.get(str(position)), done.id)
-    return failure
+        def upload() -> str:
+            if uploads():
+                self.slack.responder.upload(self.job.channel, thread_ts, uploads())
+            return ""
 
+        def find() -> str | None:
+            """ "" if the thread has the message with the annotated images (a run that died
+            uploaded it)."""
+            names = {upload["filename"] for upload in uploads()}
+            listed = self.slack.responder.thread(self.job.channel, thread_ts)
+            for message in listed.data.get("messages") or []:
+                if names and names <= {file.get("name") for file in message.get("files") or []}:
+                    return ""
+            return None
 
-def _submit(work: _Run, images: Sequence[_Image], chunk: Sequence[int]) -> DetectJob | None:
-    """The API job for the chunk's images; None when none could be sent. Custom ids are the
-    positions in the chunk, so an image left out (its download failed this time) only lacks
-    a result, and says why."""
-    items = []
-    for position, index in enumerate(chunk):
-        image = images[index]
-        if image.url is not None:
-            items.append(url_image(image.url, str(position)))
-        elif (data := _download(work, index, image)) is not None:
-            items.append(blob_image(data, str(position)))
-    if not items:
-        return None
-    classes = list(for_api(work.job.classes))
-    return work.ctx.api.detect(items, classes, verify=work.ctx.settings.detect_verify)
+        take_once(
+            self.journal,
+            "annotated",
+            upload,
+            find=find,
+            dead_after=self.ctx.settings.worker_dead_after,
+        )
+
+    def _draw(self, images: Sequence[PlannedImage], detected: Detected) -> Iterator[dict[str, Any]]:
+        for index, (image, outcome) in enumerate(zip(images, detected.outcomes, strict=True)):
+            result = outcome.result
+            if image.file is None or result is None or not result.found:
+                continue
+            data = self._download(index, image)
+            drawn = annotate(data, result) if isinstance(data, bytes) else None
+            if drawn is not None:
+                stem = image.name.rsplit(".", 1)[0]
+                yield {"content": drawn, "filename": f"{stem}-detected.jpg", "title": image.name}
+
+    # -- reactions -----------------------------------------------------------------------------
+
+    def _react_once(self, step: str, *, add: str, remove: str | None = None) -> None:
+        if self.job.react_to and self.journal.get(step) is None:
+            self.slack.responder.react(self.job.channel, self.job.react_to, add=add, remove=remove)
+            self.journal.set(step, done(None))
 
 
-def _outcome(work: _Run, index: int, image: _Image) -> ImageOutcome:
-    if image.problem is not None:
-        return ImageOutcome(image.name, problem=image.problem)
-    result, job_id = work.results[index]
-    if result is None:
-        return ImageOutcome(image.name, problem="The API returned no result for this image.")
-    return ImageOutcome(image.name, result, job_id=job_id)
-
-
-# -- annotated images ----------------------------------------------------------------------------
-
-
-def _annotated(work: _Run, images: Sequence[_Image]) -> Callable[[], list[dict[str, Any]]]:
-    """The annotated images to upload (`content`, `filename`, `title`), made when first asked."""
-    made: list[list[dict[str, Any]]] = []
-
-    def uploads() -> list[dict[str, Any]]:
-        if not made:
-            made.append(list(_draw(work, images)))
-        return made[0]
-
-    return uploads
-
-
-def _draw(work: _Run, images: Sequence[_Image]) -> Iterator[dict[str, Any]]:
-    for index, image in enumerate(images):
-        result = work.results.get(index, (None, ""))[0]
-        if image.file is None or result is None or not result.found:
-            continue
-        data = _download(work, index, image)
-        drawn = annotate(data, result) if data is not None else None
-        if drawn is not None:
-            stem = image.name.rsplit(".", 1)[0]
-            yield {"content": drawn, "filename": f"{stem}-detected.jpg", "title": image.name}
-
-
-def _upload(work: _Run, uploads: list[dict[str, Any]], thread_ts: str) -> str:
-    if uploads:
-        work.slack.responder.upload(work.job.channel, thread_ts, uploads)
-    return NONE
-
-
-def _find_upload(
-    work: _Run, uploads: Callable[[], list[dict[str, Any]]], thread_ts: str
-) -> str | None:
-    """NONE if the thread has a message with the annotated images (a run that died uploaded it)."""
-    names = {upload["filename"] for upload in uploads()}
-    listed = work.slack.responder.thread(work.job.channel, thread_ts)
-    for message in listed.data.get("messages") or []:
-        if names and names <= {file.get("name") for file in message.get("files") or []}:
-            return NONE
-    return None
+def _outcome(
+    image: PlannedImage, problem: str | None, result: tuple[ImageResult | None, str] | None
+) -> ImageOutcome:
+    if problem is not None:
+        return ImageOutcome(image.name, problem=problem)
+    if result is None or result[0] is None:
+        return ImageOutcome(image.name, problem=NO_RESULT)
+    return ImageOutcome(image.name, result[0], job_id=result[1])

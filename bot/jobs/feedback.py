@@ -7,7 +7,7 @@ from typing import ClassVar
 
 from bot import replies
 from bot.imageintelligence.errors import ImageIntelligenceError
-from bot.jobs.base import Context, Job, failed, tell
+from bot.jobs.base import Context, Job, api_failure, tell
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -19,12 +19,12 @@ class Feedback(Job):
 
 
 def run(job: Feedback, ctx: Context) -> None:
-    slack = ctx.replying(job)
+    slack = ctx.claim_answer(job)
     if slack is None:
         return
     try:
         ctx.api.send_feedback(job.api_job_id, [(job.class_name, job.code)])
     except ImageIntelligenceError as exc:
-        tell(slack, job, replies.failure_message(failed(exc), images=0))
+        tell(slack, job, replies.failure_message(api_failure(exc), images=0))
         return
     tell(slack, job, replies.feedback_confirmation(job.class_name, job.code))

@@ -46,13 +46,13 @@ class SaveSettings(Job):
 
 
 def publish(job: PublishHome, ctx: Context) -> None:
-    slack = ctx.workspace(job)
+    slack = ctx.slack_for(job)
     if slack is not None:
         _publish(job, ctx, slack, can_edit=_admin(slack, job))
 
 
 def open_settings(job: OpenSettings, ctx: Context) -> None:
-    slack = ctx.workspace(job)
+    slack = ctx.slack_for(job)
     if slack is None:
         return
     if not _admin(slack, job):
@@ -64,7 +64,7 @@ def open_settings(job: OpenSettings, ctx: Context) -> None:
 
 
 def save_settings(job: SaveSettings, ctx: Context) -> None:
-    slack = ctx.workspace(job)
+    slack = ctx.slack_for(job)
     if slack is None:
         return
     can_edit = _admin(slack, job)

@@ -22,6 +22,6 @@ class Notice(Job):
 
 
 def run(job: Notice, ctx: Context) -> None:
-    slack = ctx.replying(job)
+    slack = ctx.claim_answer(job)
     if slack is not None:
         tell(slack, job, replies.notice(NOTICES[job.notice]))

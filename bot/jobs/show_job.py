@@ -7,7 +7,7 @@ from typing import ClassVar
 
 from bot import replies
 from bot.imageintelligence.errors import ImageIntelligenceError
-from bot.jobs.base import Context, Job, failed, tell
+from bot.jobs.base import Context, Job, api_failure, tell
 from bot.replies import ImageOutcome
 
 
@@ -18,13 +18,13 @@ class ShowJob(Job):
 
 
 def run(job: ShowJob, ctx: Context) -> None:
-    slack = ctx.replying(job)
+    slack = ctx.claim_answer(job)
     if slack is None:
         return
     try:
         found = ctx.api.get_detect_job(job.api_job_id)
     except ImageIntelligenceError as exc:
-        tell(slack, job, replies.failure_message(failed(exc), images=0))
+        tell(slack, job, replies.failure_message(api_failure(exc), images=0))
         return
     # Name url items by their link; the bot's custom ids are mere indexes ("0", "1", ...) and
     # blobs come back with an API-made url ("blob:<id>"), so those are numbered instead.

@@ -19,16 +19,14 @@ from bot.app import build_app
 from bot.config import Settings
 from bot.imageintelligence.client import ImageIntelligenceClient
 from bot.jobs import Context, JobRunner
-from bot.jobs.base import Poller, ProgressStore
-from bot.jobs.polling import BlockingPoller, DeferringPoller
-from bot.jobs.progress import MemoryProgressStore, RedisProgressStore
+from bot.jobs.steps import MemoryJournals, RedisJournals
 from bot.localapi.redisjobs import RedisJobStore
 from bot.localapi.service import start_local_api
 from bot.queue import Queue
 from bot.queue.memory import MemoryQueue
-from bot.queue.redis import DELAY_LATENESS, RedisQueue, RedisWorker, make_broker
+from bot.queue.redis import RedisQueue, RedisWorker, make_broker
 from bot.sharedredis import NAMESPACE, Outage, connect
-from bot.workspaces.serving import Workspaces, serving_workspaces
+from bot.workspaces.serving import serving_workspaces
 
 logger = logging.getLogger(__name__)
 
@@ -113,13 +111,7 @@ def running(settings: Settings) -> Iterator[Runtime]:
         open_api(settings, pool_size=settings.detect_workers) as api,
         serving_workspaces(settings) as workspaces,
     ):
-        ctx = job_context(
-            settings,
-            api,
-            workspaces,
-            MemoryProgressStore(),
-            BlockingPoller(api, settings.detect_timeout),
-        )
+        ctx = Context(settings, api, workspaces, MemoryJournals())
         memory = MemoryQueue(
             JobRunner(ctx), settings.detect_workers, settings.detect_workers + settings.detect_queue
         )
@@ -128,23 +120,6 @@ def running(settings: Settings) -> Iterator[Runtime]:
             yield runtime
         finally:
             runtime.shutdown()
-
-
-def job_context(
-    settings: Settings,
-    api: ImageIntelligenceClient,
-    workspaces: Workspaces,
-    progress: ProgressStore,
-    poller: Poller,
-) -> Context:
-    """What jobs run with, whichever queue runs them."""
-    return Context(
-        settings=settings,
-        api=api,
-        workspaces=workspaces,
-        progress=progress,
-        poller=poller,
-    )
 
 
 @contextmanager
@@ -158,13 +133,7 @@ def working(settings: Settings) -> Iterator[RedisWorker]:
             open_api(settings, pool_size=settings.detect_workers, shared=client) as api,
             serving_workspaces(settings, client, Outage(settings.redis_url)) as workspaces,
         ):
-            ctx = job_context(
-                settings,
-                api,
-                workspaces,
-                RedisProgressStore(client, prefix=NAMESPACE),
-                DeferringPoller(api, settings.detect_timeout, lateness=DELAY_LATENESS),
-            )
+            ctx = Context(settings, api, workspaces, RedisJournals(client, prefix=NAMESPACE))
             worker = RedisWorker(
                 make_broker(client, settings), JobRunner(ctx), settings.detect_workers
             )

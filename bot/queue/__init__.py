@@ -26,7 +26,9 @@ class Submitted(enum.Enum):
 class Runner(Protocol):
     """What the queue's workers call: `jobs.JobRunner` in the bot."""
 
-    def run(self, job: Job) -> None: ...
+    def run(self, job: Job) -> None:
+        """Raises `RunAgain` when the job must be run again later."""
+        ...
 
     def interrupt(self, job: Job) -> None:
         """A shutdown cut the job short (or it never started): tell its user, if it has not."""

@@ -3,9 +3,11 @@
 Listeners submit a job and ack; the queue runs it on one of `workers` threads. A burst beyond the
 workers waits in the queue (up to `capacity` jobs in all); past that, `submit` says so at once and
 the user is told, instead of the work being dropped silently. Keys de-duplicate work that Slack
-delivers twice (its retries carry the same message). On shutdown the queue stops taking work, lets
-the jobs in flight finish within a grace period, and has each job it could not finish tell its
-user so (`JobRunner.interrupt`, which answers only if the job has not answered yet).
+delivers twice (its retries carry the same message). A run that raises `RunAgain` (a poll of an API
+job still running) is run again after its delay, from a timer: no thread waits meanwhile, and the
+job keeps its place. On shutdown the queue stops taking work, lets the jobs in flight finish within
+a grace period, and has each job it could not finish tell its user so (`JobRunner.interrupt`, which
+answers only if the job has not answered yet).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import threading
 from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from bot.jobs import Job
+from bot.jobs import Job, RunAgain
 from bot.queue import Runner, Submitted
 
 logger = logging.getLogger(__name__)
@@ -36,11 +38,14 @@ class MemoryQueue:
         self._capacity = capacity
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
-        self._pending: dict[int, tuple[Job, Future[None]]] = {}
+        self._pending: dict[int, Job] = {}  # every job taken and not finished, by number
+        self._queued: dict[int, Future[None]] = {}  # those queued for (or on) a worker thread
+        self._waiting: dict[int, threading.Timer] = {}  # those waiting to be run again
         self._numbers = itertools.count()
         self._keys: OrderedDict[str, None] = OrderedDict()
         self._remember_keys = remember_keys
         self._accepting = True
+        self._closed = False  # past the shutdown's grace: nothing more runs
 
     def submit(self, job: Job, *, key: str | None = None) -> Submitted:
         with self._lock:
@@ -56,7 +61,8 @@ class MemoryQueue:
                     if len(self._keys) > self._remember_keys:
                         self._keys.popitem(last=False)
                 number = next(self._numbers)
-                self._pending[number] = (job, self._executor.submit(self._run, number, job))
+                self._pending[number] = job
+                self._queued[number] = self._executor.submit(self._run, number, job)
                 return Submitted.ACCEPTED
         logger.warning("not taking a %s job: %s", job.kind, outcome.value)
         restarting = outcome is Submitted.STOPPING
@@ -74,14 +80,28 @@ class MemoryQueue:
             return len(self._pending)
 
     def _run(self, number: int, job: Job) -> None:
+        again: float | None = None
         try:
             self._runner.run(job)
+        except RunAgain as later:
+            again = later.delay
         except Exception:
             logger.exception("a %s job failed", job.kind)
-        finally:
-            with self._lock:
-                self._pending.pop(number, None)
-                self._idle.notify_all()
+        with self._lock:
+            self._queued.pop(number, None)
+            if again is not None and not self._closed:
+                timer = threading.Timer(again, self._resume, (number, job))
+                timer.daemon = True
+                self._waiting[number] = timer
+                timer.start()
+                return
+            self._pending.pop(number, None)
+            self._idle.notify_all()
+
+    def _resume(self, number: int, job: Job) -> None:
+        with self._lock:
+            if self._waiting.pop(number, None) is not None:
+                self._queued[number] = self._executor.submit(self._run, number, job)
 
     def _refuse(self, job: Job, restarting: bool) -> None:
         try:
@@ -100,7 +120,13 @@ class MemoryQueue:
             self._accepting = False
         finished = self.join(grace)
         with self._lock:
-            left = [job for job, _ in self._pending.values()]
+            self._closed = True
+            left = list(self._pending.values())
+            for timer in self._waiting.values():
+                timer.cancel()
+            for number in self._waiting:
+                del self._pending[number]
+            self._waiting.clear()
         for job in left:
             try:
                 self._runner.interrupt(job)
@@ -108,8 +134,9 @@ class MemoryQueue:
                 logger.exception("could not tell the user that a %s job was interrupted", job.kind)
         self._executor.shutdown(wait=finished, cancel_futures=True)
         with self._lock:
-            for number, (_, future) in list(self._pending.items()):
+            for number, future in list(self._queued.items()):
                 if future.cancelled():
+                    del self._queued[number]
                     del self._pending[number]
             self._idle.notify_all()
         if left:

@@ -11,11 +11,12 @@ on one fetch in a thousand); here they are tuned for chat:
   running maintenance (idle workers fetch about ten times a second per queue, so some worker runs
   it about every second; it costs two sorted-set reads);
 - a time limit per run that fits DETECT_TIMEOUT;
-- polls of a slow API job are delayed messages (`Later`), so no worker thread waits on the API.
+- a run that must wait (a poll of a slow API job) is a delayed message (`RunAgain`), so no worker
+  thread waits on the API.
 
 A delivery Slack may repeat (its retries carry the same event) becomes the same job wherever it
 arrives: its job id is derived from its key, so two runs of it share one record of the steps taken
-(`jobs.base.once`) and answer once. Once queued, the delivery is marked in Redis (`SET key EX 86400`),
+(`jobs.steps.take_once`) and answer once. Once queued, the delivery is marked in Redis (`SET key EX 86400`),
 and a retry that finds the mark, in any web process, is not queued again. The mark is written only
 after the job is queued: a Redis that hangs may run a command after the web process gave up on it,
 and a mark run late must not stand for a job that never was queued (a retry queues it again, as the
@@ -35,8 +36,7 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import Retries, TimeLimit
 
 from bot.config import Settings
-from bot.jobs import Job, JobRunner, decode, encode
-from bot.jobs.base import Later
+from bot.jobs import Job, JobRunner, RunAgain, decode, encode
 from bot.queue import Submitted
 from bot.sharedredis import NAMESPACE, Outage
 
@@ -142,8 +142,11 @@ class RedisWorker:
     def _run(self, text: str) -> None:
         try:
             self._runner.run(decode(text))
-        except Later as later:
-            self._broker.enqueue(_message(text), delay=max(1, round(later.delay * 1000)))
+        except RunAgain as again:
+            # A delayed message runs DELAY_LATENESS late on average: ask that much less, but
+            # never less than half (a busy queue is not late, and a rerun costs a message).
+            delay = max(again.delay - DELAY_LATENESS, again.delay / 2)
+            self._broker.enqueue(_message(text), delay=max(1, round(delay * 1000)))
 
     def _give_up(self, message: dict, info: dict) -> None:
         job = decode(message["args"][0])
