@@ -20,6 +20,25 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bot.blocks.kit import (
+    MAX_MESSAGE_BLOCKS,
+    MAX_OPTION_VALUE,
+    MAX_OVERFLOW_OPTIONS,
+    MAX_PLACEHOLDER,
+    MAX_SELECT_OPTIONS,
+    MAX_TEXT,
+    button,
+    context,
+    escape,
+    fit,
+    message,
+    names,
+    notice,
+    option,
+    plain,
+    plural,
+    section,
+)
 from bot.imageintelligence.contract import (
     FALSE_NEGATIVE,
     FALSE_POSITIVE,
@@ -41,14 +60,6 @@ from bot.imageintelligence.errors import (
 )
 from bot.imageintelligence.models import ImageResult
 from bot.vocabulary import everything
-
-# Block Kit limits (docs.slack.dev/reference/block-kit).
-MAX_BLOCKS = 50
-MAX_TEXT = 3000  # section text, context element text; also our cap for the fallback text
-MAX_OPTION_TEXT = 75
-MAX_OPTION_VALUE = 150
-MAX_OVERFLOW_OPTIONS = 5
-MAX_SELECT_OPTIONS = 100
 
 FEEDBACK_ACTION_ID = "report_mistake"
 
@@ -115,68 +126,6 @@ class _Findings:
 # --- text helpers -------------------------------------------------------------------------------
 
 
-def escape(text: str) -> str:
-    """Escape the three characters Slack's mrkdwn gives a meaning to (`<@U1>`, `<!here>`, ...)."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _clip(text: str, limit: int) -> str:
-    """Cut mrkdwn to `limit` characters, never inside an entity such as `&amp;`."""
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1]
-    amp = cut.rfind("&")
-    if amp != -1 and ";" not in cut[amp:]:
-        cut = cut[:amp]
-    return cut + "…"
-
-
-def fit(parts: Sequence[str], sep: str, limit: int) -> str:
-    """Join as many parts as fit in `limit` characters and say how many were left out."""
-    joined = sep.join(parts)
-    if len(joined) <= limit:
-        return joined
-    room = limit - len(f"{sep}…and {len(parts)} more")
-    kept: list[str] = []
-    length = -len(sep)
-    for part in parts:
-        if length + len(sep) + len(part) > room:
-            break
-        kept.append(part)
-        length += len(sep) + len(part)
-    kept = kept or [_clip(parts[0], room)]
-    left = len(parts) - len(kept)
-    return sep.join(kept) + (f"{sep}…and {left} more" if left else "")
-
-
-def _plain(text: str) -> dict[str, Any]:
-    return {"type": "plain_text", "text": _clip(text, MAX_OPTION_TEXT), "emoji": False}
-
-
-def _section(mrkdwn: str, accessory: dict[str, Any] | None = None) -> dict[str, Any]:
-    text = {"type": "mrkdwn", "text": _clip(mrkdwn, MAX_TEXT)}
-    block: dict[str, Any] = {"type": "section", "text": text}
-    if accessory is not None:
-        block["accessory"] = accessory
-    return block
-
-
-def _context(mrkdwn: str) -> dict[str, Any]:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": _clip(mrkdwn, MAX_TEXT)}]}
-
-
-def _message(text: str, blocks: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"text": _clip(text, MAX_TEXT), "blocks": blocks}
-
-
-def _names(items: Sequence[str]) -> str:
-    return ", ".join(escape(item) for item in items)
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
-
-
 def _display_name(name: str) -> str:
     return escape(name if len(name) <= 150 else name[:149] + "…")
 
@@ -233,9 +182,9 @@ def _details(outcome: ImageOutcome, classes: Sequence[str]) -> str:
     elif everything(classes):
         lines.append(NOTHING_KNOWN)
     if findings.missing:
-        lines.append(f"Not found: {_names(findings.missing)}")
+        lines.append(f"Not found: {names(findings.missing)}")
     if findings.unsupported:
-        lines.append(f"Not supported by this detector: {_names(findings.unsupported)}")
+        lines.append(f"Not supported by this detector: {names(findings.unsupported)}")
     return "\n".join(lines)
 
 
@@ -254,9 +203,9 @@ def summary_line(outcome: ImageOutcome, classes: Sequence[str]) -> str:
     elif everything(classes):
         pieces.append("nothing I know of found")
     if findings.missing:
-        pieces.append(f"no {_names(findings.missing)} found")
+        pieces.append(f"no {names(findings.missing)} found")
     if findings.unsupported:
-        pieces.append(f"{_names(findings.unsupported)} not supported")
+        pieces.append(f"{names(findings.unsupported)} not supported")
     return f"{name}: {' · '.join(pieces)}"
 
 
@@ -286,13 +235,8 @@ def _feedback_control(job_id: str, findings: _Findings) -> dict[str, Any] | None
             continue
     if len(labelled) == 1:
         label, value = labelled[0]
-        return {
-            "type": "button",
-            "action_id": FEEDBACK_ACTION_ID,
-            "text": _plain(f"Report: {label}"),
-            "value": value,
-        }
-    options = [{"text": _plain(label), "value": value} for label, value in labelled]
+        return button(FEEDBACK_ACTION_ID, f"Report: {label}", value=value)
+    options = [option(label, value) for label, value in labelled]
     if not options:
         return None
     if len(options) <= MAX_OVERFLOW_OPTIONS:
@@ -300,7 +244,7 @@ def _feedback_control(job_id: str, findings: _Findings) -> dict[str, Any] | None
     return {
         "type": "static_select",
         "action_id": FEEDBACK_ACTION_ID,
-        "placeholder": _plain("Report a mistake"),
+        "placeholder": plain("Report a mistake", MAX_PLACEHOLDER),
         "options": options[:MAX_SELECT_OPTIONS],
     }
 
@@ -312,12 +256,12 @@ def _image_block(
     control = None
     if result is not None and result.ok and job_id is not None:
         control = _feedback_control(job_id, _findings(result, classes))
-    return _section(_details(outcome, classes), control)
+    return section(_details(outcome, classes), control)
 
 
 def _job_context(job_ids: Sequence[str]) -> dict[str, Any]:
     label = "Job" if len(job_ids) == 1 else "Jobs"
-    return _context(f"{label} " + ", ".join(f"`{escape(j)}`" for j in job_ids))
+    return context(f"{label} " + ", ".join(f"`{escape(j)}`" for j in job_ids))
 
 
 def results_message(
@@ -328,17 +272,17 @@ def results_message(
     the job id(s) in a context block. `job_ids` may be empty when no image reached the API."""
     single_job = job_ids[0] if len(job_ids) == 1 else None
     footer = [_job_context(job_ids)] if job_ids else []
-    room = MAX_BLOCKS - len(footer)
+    room = MAX_MESSAGE_BLOCKS - len(footer)
     shown = outcomes if len(outcomes) <= room else outcomes[: room - 1]
     rest = outcomes[len(shown) :]
     blocks = [_image_block(o, o.job_id or single_job, classes) for o in shown]
     if rest:
-        header = f"*…and {_plural(len(rest), 'more image')}:*"
+        header = f"*…and {plural(len(rest), 'more image')}:*"
         lines = [summary_line(o, classes) for o in rest]
-        blocks.append(_section(header + "\n" + fit(lines, "\n", MAX_TEXT - len(header) - 1)))
+        blocks.append(section(header + "\n" + fit(lines, "\n", MAX_TEXT - len(header) - 1)))
     summaries = [summary_line(o, classes) for o in outcomes]
     text = fit(summaries, "; ", MAX_TEXT) or "No images to check."
-    return _message(text, blocks + footer)
+    return message(text, blocks + footer)
 
 
 # --- feedback values ----------------------------------------------------------------------------
@@ -382,8 +326,10 @@ def feedback_confirmation(class_name: str, code: str) -> dict[str, Any]:
     }.get(code)
     if what is None:
         raise ValueError(f"unknown feedback code {code!r}")
-    text = f"Thanks! Reported that *{escape(class_name)}* {what}. It helps improve the detector."
-    return _message(text, [_section(f":memo: {text}")])
+    return notice(
+        f"Thanks! Reported that *{escape(class_name)}* {what}. It helps improve the detector.",
+        emoji=":memo:",
+    )
 
 
 # --- errors and notices -------------------------------------------------------------------------
@@ -396,13 +342,6 @@ _GENERIC = (
     "Something went wrong while detecting objects; the error has been logged. Try again later."
 )
 _SECRET_WORDS = re.compile(r"token|secret|bearer|password|authorization|api[_-]?key", re.I)
-
-
-def notice(sentence: str, note: str | None = None, emoji: str = ":warning:") -> dict[str, Any]:
-    blocks = [_section(f"{emoji} {sentence}")]
-    if note:
-        blocks.append(_context(note))
-    return _message(sentence if not note else f"{sentence} {note}", blocks)
 
 
 def _reason(body: str) -> str | None:
@@ -480,7 +419,7 @@ def error_message(error: BaseException, *, images: int) -> dict[str, Any]:
 
 def failure_message(sentence: str, *, images: int) -> dict[str, Any]:
     """An `error_sentence` as a message, noting how many images got no results."""
-    note = f"No results for {_plural(images, 'image')}." if images else None
+    note = f"No results for {plural(images, 'image')}." if images else None
     return notice(sentence, note)
 
 
@@ -512,24 +451,24 @@ def help_message(
     group) when given."""
     intro = "*Detect objects in images* with `/detect`."
     if default_classes:
-        intro += f" Default classes: {_names(default_classes)}."
+        intro += f" Default classes: {names(default_classes)}."
     text = f"{intro}\n{_USAGE}"
-    blocks = [_section(text)]
+    blocks = [section(text)]
     if groups:
-        known = "*Classes I know*\n" + "\n".join(f"_{t}_: {_names(n)}" for t, n in groups)
-        blocks.append(_section(known))
+        known = "*Classes I know*\n" + "\n".join(f"_{t}_: {names(n)}" for t, n in groups)
+        blocks.append(section(known))
         text += f"\n{known}"
-    return _message(text, blocks)
+    return message(text, blocks)
 
 
 def usage_error(problem: str) -> dict[str, Any]:
     """What was wrong with a `/detect` command, followed by the usage."""
     sentence = f":x: {escape(problem)}"
-    return _message(f"{sentence}\n{_USAGE}", [_section(sentence), _section(_USAGE)])
+    return message(f"{sentence}\n{_USAGE}", [section(sentence), section(_USAGE)])
 
 
 def request_announcement(user_id: str, classes: Sequence[str], n_images: int) -> dict[str, Any]:
     """The visible message a `/detect` answer is threaded under."""
-    what = "everything I know" if everything(classes) else _names(classes)
-    text = f"<@{escape(user_id)}> asked to detect {what} in {_plural(n_images, 'image')}"
-    return _message(text, [_section(text)])
+    what = "everything I know" if everything(classes) else names(classes)
+    text = f"<@{escape(user_id)}> asked to detect {what} in {plural(n_images, 'image')}"
+    return message(text, [section(text)])
