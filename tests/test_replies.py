@@ -40,6 +40,7 @@ from bot.replies import (
     results_message,
     usage_error,
 )
+from tests.blockkit import slack_problems
 
 TESTS = Path(__file__).parent
 JOB = "5d689c71-e68f-46c3-ac71-4053806e71de"
@@ -88,33 +89,14 @@ def option_values(control: dict[str, Any]) -> list[str]:
 
 
 def assert_within_slack_limits(message: dict[str, Any]) -> None:
-    assert isinstance(message["text"], str) and 0 < len(message["text"]) <= 3000
-    blocks = message["blocks"]
-    assert 0 < len(blocks) <= 50
-    for block in blocks:
-        assert block["type"] in ("section", "context")
-        if block["type"] == "context":
-            assert 1 <= len(block["elements"]) <= 10
-            assert all(len(e["text"]) <= 3000 for e in block["elements"])
-            continue
-        assert 0 < len(block["text"]["text"]) <= 3000
-        control = block.get("accessory")
-        if control is None:
-            continue
+    """Slack takes the message, made of sections and context blocks only, whose controls are all
+    "Report a mistake" ones carrying values the bot can read back."""
+    assert slack_problems(message) == []
+    assert {block["type"] for block in message["blocks"]} <= {"section", "context"}
+    for control in controls(message):
         assert control["action_id"] == FEEDBACK_ACTION_ID
-        if control["type"] == "button":
-            assert len(control["text"]["text"]) <= 75
-            options = [control]
-        else:
-            options = control["options"]
-            low, high = (2, 5) if control["type"] == "overflow" else (1, 100)
-            assert control["type"] in ("overflow", "static_select")
-            assert low <= len(options) <= high
-            assert all(len(o["text"]["text"]) <= 75 for o in options)
-        for option in options:
-            assert len(option["value"]) <= 150
-            parse_feedback_value(option["value"])
-    json.dumps(message)  # serialisable as is
+        for value in option_values(control):
+            parse_feedback_value(value)
 
 
 # --- results ------------------------------------------------------------------------------------
