@@ -19,7 +19,8 @@ import redis
 import sqlalchemy
 from slack_sdk.errors import SlackApiError
 
-from bot import replies
+from bot import blocks as replies
+from bot.blocks.results import ImageOutcome
 from bot.config import ConfigError, Settings, load_settings
 from bot.imageintelligence.client import blob_image, url_image
 from bot.imageintelligence.contract import MAX_IMAGES_PER_JOB, MAX_URL_LENGTH, VERIFY_MODES
@@ -29,7 +30,6 @@ from bot.process.runtime import open_api
 from bot.process.socket_mode import run_socket_mode
 from bot.process.web import run_http
 from bot.process.worker import run_worker
-from bot.replies import ImageOutcome
 from bot.sharedredis import connect
 from bot.sharedredis import where as redis_where
 from bot.slack.clients import make_web_client

@@ -31,8 +31,8 @@ from bot.blocks.kit import (
     plain,
     section,
 )
+from bot.blocks.usage import help_message
 from bot.config import Settings
-from bot.replies import help_message
 from bot.vocabulary import ALL, NEEDS_EMBEDDED, everything, parse_classes, unknown
 from bot.workspaces.settings import Choices, WorkspaceSettings
 

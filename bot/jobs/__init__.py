@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bot import replies
+from bot import blocks as replies
 from bot.jobs import detect, feedback, home, notice, show_job
 from bot.jobs.base import ENDED, Context, Job, tell
 

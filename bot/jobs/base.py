@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
-from bot import replies
+from bot import blocks as replies
 from bot.config import Settings
 from bot.imageintelligence.client import ImageIntelligenceClient
 from bot.imageintelligence.errors import ImageIntelligenceError, InvalidClientCredentials

@@ -22,14 +22,14 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
-from bot import replies
+from bot import blocks as replies
+from bot.blocks.results import ImageOutcome
 from bot.imageintelligence.client import blob_image, url_image
 from bot.imageintelligence.contract import MAX_IMAGES_PER_JOB
 from bot.imageintelligence.errors import ImageIntelligenceError
 from bot.imageintelligence.models import DetectJob, ImageResult
 from bot.images.annotate import annotate
 from bot.jobs.base import ENDED, NONE, Context, Job, Progress, failed, once, tell
-from bot.replies import ImageOutcome
 from bot.slack.clients import TeamSlack
 from bot.slack.files import FileSkipped, image_files, needs_file_info
 from bot.vocabulary import for_api

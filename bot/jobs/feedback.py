@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from bot import replies
+from bot import blocks as replies
 from bot.imageintelligence.errors import ImageIntelligenceError
 from bot.jobs.base import Context, Job, failed, tell
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from bot import replies
+from bot import blocks as replies
 from bot.jobs.base import Context, Job, tell
 
 NOTICES = {

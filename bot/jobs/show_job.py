@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from bot import replies
+from bot import blocks as replies
+from bot.blocks.results import ImageOutcome
 from bot.imageintelligence.errors import ImageIntelligenceError
 from bot.jobs.base import Context, Job, failed, tell
-from bot.replies import ImageOutcome
 
 
 @dataclass(frozen=True, kw_only=True)

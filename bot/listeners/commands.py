@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from slack_bolt import Ack, App, BoltContext
 
-from bot import command_text, replies
+from bot import blocks as replies
+from bot import command_text
 from bot.command_text import CommandError, Detect, Help, LookUpJob
 from bot.jobs.detect import DetectImages
 from bot.jobs.show_job import ShowJob
