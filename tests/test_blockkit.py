@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from bot.blocks.home import home_view, settings_modal
 from bot.blocks.kit import button, context, header, message, option, plain, section
 from bot.config import Settings
-from bot.home import home_view, settings_modal
 from bot.vocabulary import CLASS_GROUPS
 from bot.workspaces.settings import Choices, WorkspaceSettings
 from tests.blockkit import slack_problems

@@ -6,10 +6,8 @@ the classes it knows and this workspace's settings as they apply now, with an "E
 button; `parse_settings` reads its `view_submission` (`view.state.values`) back into
 `Choices`, or the errors to answer with `{"response_action": "errors", "errors": ...}`.
 
-Slack's limits are kept here (docs.slack.dev/reference/views, .../block-kit): at most 100 blocks per
-view, 3000 characters per section text, 150 per header, 24 per modal title/submit/close, 75 per
-button and option text, 150 per option value; lists that could outgrow a text are cut with
-"…and N more", and user-provided text is escaped for mrkdwn.
+Every text is built with kit, clipped to its field's limit; lists that could outgrow a text are cut
+with "…and N more", and user-provided text is escaped for mrkdwn.
 """
 
 from __future__ import annotations
@@ -70,7 +68,7 @@ def home_view(
     can_edit: bool,
     class_groups: Sequence[tuple[str, Sequence[str]]],
 ) -> dict[str, Any]:
-    """The Home tab, for the settings that apply in the workspace now .
+    """The Home tab, for the settings that apply in the workspace now.
 
     `class_groups` are the classes the detector knows, by group (`CLASS_GROUPS` for the embedded
     detector); none for a hosted account, whose own class list applies. `can_edit`: the viewer is an

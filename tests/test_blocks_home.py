@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 from slack_sdk import WebClient
 
-from bot.config import Settings
-from bot.home import (
+from bot.blocks.home import (
     ANNOTATE_BLOCK,
     ANNOTATE_OFF,
     ANNOTATE_ON,
@@ -26,6 +25,7 @@ from bot.home import (
     parse_settings,
     settings_modal,
 )
+from bot.config import Settings
 from bot.vocabulary import CLASS_GROUPS, NEEDS_EMBEDDED
 from bot.workspaces.settings import Choices, WorkspaceSettings
 from tests.blockkit import slack_problems
