@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from typing import Any
 
 MAX_MESSAGE_BLOCKS = 50
-MAX_VIEW_BLOCKS = 100
 MAX_TEXT = 3000  # section text, context element text; also our cap for a message's fallback text
 MAX_HEADER = 150
 MAX_VIEW_TITLE = 24  # a modal's title, submit and close
