@@ -56,8 +56,8 @@ from benchlib import (  # noqa: E402
 )
 from machine import machine, packages  # noqa: E402
 
+from bot.blocks.errors import interrupted_message  # noqa: E402
 from bot.process.web import SLACK_PATH  # noqa: E402
-from bot.replies import interrupted_message  # noqa: E402
 from tests.cluster import Cluster  # noqa: E402
 from tests.faultserver import faulty_api  # noqa: E402
 from tests.photos import IMAGES, photo  # noqa: E402

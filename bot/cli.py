@@ -19,7 +19,8 @@ import redis
 import sqlalchemy
 from slack_sdk.errors import SlackApiError
 
-from bot import replies
+from bot import blocks
+from bot.blocks.results import ImageOutcome
 from bot.config import ConfigError, Settings, load_settings
 from bot.imageintelligence.client import blob_image, url_image
 from bot.imageintelligence.contract import MAX_IMAGES_PER_JOB, MAX_URL_LENGTH, VERIFY_MODES
@@ -29,7 +30,6 @@ from bot.process.runtime import open_api
 from bot.process.socket_mode import run_socket_mode
 from bot.process.web import run_http
 from bot.process.worker import run_worker
-from bot.replies import ImageOutcome
 from bot.sharedredis import connect
 from bot.sharedredis import where as redis_where
 from bot.slack.clients import make_web_client
@@ -136,7 +136,7 @@ def detect(args: argparse.Namespace, settings: Settings) -> int:
                 timeout=settings.detect_timeout,
             )
     except ImageIntelligenceError as error:
-        print(replies.error_message(error, images=len(items))["text"], file=sys.stderr)
+        print(blocks.error_message(error, images=len(items))["text"], file=sys.stderr)
         return 1
     if args.json:
         print(json.dumps(job.raw, indent=2))
@@ -145,7 +145,7 @@ def detect(args: argparse.Namespace, settings: Settings) -> int:
     for n, name in enumerate(args.images):
         result = results.get(str(n))
         outcome = ImageOutcome(name, result, None if result else "the API returned no result")
-        print(replies.summary_line(outcome, classes))
+        print(blocks.summary_line(outcome, classes))
     return 0
 
 

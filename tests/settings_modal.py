@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from bot.home import ANNOTATE_BLOCK, CHANNELS_BLOCK, CLASSES_BLOCK, UPLOADS_BLOCK
+from bot.blocks.home import ANNOTATE_BLOCK, CHANNELS_BLOCK, CLASSES_BLOCK, UPLOADS_BLOCK
 
 
 def inputs(modal: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from bot.home import CLASSES_BLOCK, EDIT_SETTINGS_ACTION
+from bot.blocks.home import CLASSES_BLOCK, EDIT_SETTINGS_ACTION
 from tests.settings_modal import edited
 from tests.slack_emulator import SlackEmulator, Workspace
 from tests.slack_signing import (

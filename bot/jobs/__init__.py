@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bot import replies
+from bot import blocks
 from bot.jobs import detect, feedback, home, notice, show_job
 from bot.jobs.base import Context, Job, tell
 from bot.jobs.steps import ENDED, RunAgain
@@ -91,17 +91,17 @@ class JobRunner:
         KINDS[job.kind].run(job, self.ctx)
 
     def interrupt(self, job: Job) -> None:
-        KINDS[job.kind].cut_short(job, self.ctx, replies.interrupted_message())
+        KINDS[job.kind].cut_short(job, self.ctx, blocks.interrupted_message())
 
     def give_up(self, job: Job) -> None:
         """The job kept failing: tell the user, the way an unexpected error is told."""
-        KINDS[job.kind].cut_short(job, self.ctx, replies.error_message(RuntimeError(), images=0))
+        KINDS[job.kind].cut_short(job, self.ctx, blocks.error_message(RuntimeError(), images=0))
 
     def refuse(self, job: Job, *, restarting: bool) -> None:
         """Tell the user the job was not taken (Slack will not deliver an acked event again)."""
         slack = self.ctx.slack_for(job)
         if slack is not None:
-            tell(slack, job, replies.busy_message(restarting=restarting))
+            tell(slack, job, blocks.busy_message(restarting=restarting))
 
 
 __all__ = ["KINDS", "Context", "Job", "JobRunner", "RunAgain", "decode", "encode"]

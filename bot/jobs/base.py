@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from bot import replies
+from bot import blocks
 from bot.config import Settings
 from bot.imageintelligence.client import ImageIntelligenceClient
 from bot.imageintelligence.errors import ImageIntelligenceError, InvalidClientCredentials
@@ -90,4 +90,4 @@ def api_failure(exc: ImageIntelligenceError) -> str:
         logger.error("the Image Intelligence API refused the client credentials: %s", exc)
     else:
         logger.warning("Image Intelligence API call failed: %s", exc)
-    return replies.error_sentence(exc)
+    return blocks.error_sentence(exc)

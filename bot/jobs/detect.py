@@ -21,7 +21,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from bot import replies
+from bot import blocks
+from bot.blocks.results import ImageOutcome
 from bot.imageintelligence.client import blob_image, url_image
 from bot.imageintelligence.contract import MAX_IMAGES_PER_JOB
 from bot.imageintelligence.errors import ImageIntelligenceError
@@ -31,7 +32,6 @@ from bot.jobs.base import ANSWER, Context, Job, api_failure, tell
 from bot.jobs.images import HISTORY_LOOKBACK, PlannedImage, latest_image_files, resolve
 from bot.jobs.polling import finished
 from bot.jobs.steps import ENDED, Journal, State, Step, done, take_once
-from bot.replies import ImageOutcome
 from bot.slack.clients import TeamSlack
 from bot.slack.files import FileSkipped, image_files
 from bot.vocabulary import for_api
@@ -186,9 +186,9 @@ class DetectionRun:
                     f"I found no image in the last {HISTORY_LOOKBACK} messages of this channel. "
                     "Share one first, or give me a link."
                 )
-                self.slack.responder.ephemeral(job.channel, user, replies.usage_error(problem))
+                self.slack.responder.ephemeral(job.channel, user, blocks.usage_error(problem))
                 return ""
-            announcement = replies.request_announcement(user, job.classes, len(images))
+            announcement = blocks.request_announcement(user, job.classes, len(images))
             return self._post("announce", announcement, None)
 
         step = take_once(
@@ -228,7 +228,7 @@ class DetectionRun:
     def _cannot_use_channel(self, error: str | None) -> None:
         job = self.job
         if job.announce and job.user:
-            message = replies.channel_unavailable(str(error))
+            message = blocks.channel_unavailable(str(error))
             self.slack.responder.ephemeral(job.channel, job.user, message)
 
     # -- detection -----------------------------------------------------------------------------
@@ -320,9 +320,9 @@ class DetectionRun:
         when the job was cut short instead)."""
         if detected.failed_all:
             assert detected.failure is not None
-            message = replies.failure_message(detected.failure, images=len(detected.outcomes))
+            message = blocks.failure_message(detected.failure, images=len(detected.outcomes))
         else:
-            message = replies.results_message(
+            message = blocks.results_message(
                 detected.outcomes, job_ids=detected.job_ids, classes=self.job.classes
             )
         return take_once(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from bot import replies
+from bot import blocks
 from bot.imageintelligence.errors import ImageIntelligenceError
 from bot.jobs.base import Context, Job, api_failure, tell
 
@@ -25,6 +25,6 @@ def run(job: Feedback, ctx: Context) -> None:
     try:
         ctx.api.send_feedback(job.api_job_id, [(job.class_name, job.code)])
     except ImageIntelligenceError as exc:
-        tell(slack, job, replies.failure_message(api_failure(exc), images=0))
+        tell(slack, job, blocks.failure_message(api_failure(exc), images=0))
         return
-    tell(slack, job, replies.feedback_confirmation(job.class_name, job.code))
+    tell(slack, job, blocks.feedback_confirmation(job.class_name, job.code))

@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass
 from typing import ClassVar
 
-from bot.home import home_view, settings_modal
+from bot.blocks.home import home_view, settings_modal
 from bot.jobs.base import Context, Job
 from bot.slack.clients import TeamSlack
 from bot.vocabulary import CLASS_GROUPS

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from bot import replies
+from bot import blocks
 from bot.jobs.base import Context, Job, tell
 
 NOTICES = {
@@ -24,4 +24,4 @@ class Notice(Job):
 def run(job: Notice, ctx: Context) -> None:
     slack = ctx.claim_answer(job)
     if slack is not None:
-        tell(slack, job, replies.notice(NOTICES[job.notice]))
+        tell(slack, job, blocks.notice(NOTICES[job.notice]))

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from bot import replies
+from bot import blocks
+from bot.blocks.results import ImageOutcome
 from bot.imageintelligence.errors import ImageIntelligenceError
 from bot.jobs.base import Context, Job, api_failure, tell
-from bot.replies import ImageOutcome
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -24,7 +24,7 @@ def run(job: ShowJob, ctx: Context) -> None:
     try:
         found = ctx.api.get_detect_job(job.api_job_id)
     except ImageIntelligenceError as exc:
-        tell(slack, job, replies.failure_message(api_failure(exc), images=0))
+        tell(slack, job, blocks.failure_message(api_failure(exc), images=0))
         return
     # Name url items by their link; the bot's custom ids are mere indexes ("0", "1", ...) and
     # blobs come back with an API-made url ("blob:<id>"), so those are numbered instead.
@@ -33,4 +33,4 @@ def run(job: ShowJob, ctx: Context) -> None:
         for n, r in enumerate(found.images, 1)
     ]
     classes = list(dict.fromkeys(o.class_name for r in found.images for o in r.objects))
-    tell(slack, job, replies.results_message(outcomes, job_ids=[found.id], classes=classes))
+    tell(slack, job, blocks.results_message(outcomes, job_ids=[found.id], classes=classes))

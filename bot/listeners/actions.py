@@ -6,11 +6,11 @@ import logging
 
 from slack_bolt import Ack, App, BoltContext
 
-from bot.home import EDIT_SETTINGS_ACTION
+from bot.blocks.feedback import FEEDBACK_ACTION_ID, parse_feedback_value
+from bot.blocks.home import EDIT_SETTINGS_ACTION
 from bot.jobs.feedback import Feedback
 from bot.jobs.home import OpenSettings
 from bot.listeners.context import origin, queue
-from bot.replies import FEEDBACK_ACTION_ID, parse_feedback_value
 
 logger = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_bolt import Ack, App, BoltContext
 
-from bot import command_text, replies
+from bot import blocks, command_text
 from bot.command_text import CommandError, Detect, Help, LookUpJob
 from bot.jobs.detect import DetectImages
 from bot.jobs.show_job import ShowJob
@@ -17,18 +17,18 @@ def detect(ack: Ack, command: dict, context: BoltContext) -> None:
     try:
         parsed = command_text.parse(command.get("text") or "")
     except CommandError as problem:
-        ack(**replies.usage_error(str(problem)))
+        ack(**blocks.usage_error(str(problem)))
         return
     if isinstance(parsed, Help):
         groups = CLASS_GROUPS if settings.embedded else ()
-        ack(**replies.help_message(settings.detect_classes, groups))
+        ack(**blocks.help_message(settings.detect_classes, groups))
         return
     if isinstance(parsed, Detect) and everything(parsed.classes) and not settings.embedded:
-        ack(**replies.usage_error(NEEDS_EMBEDDED))
+        ack(**blocks.usage_error(NEEDS_EMBEDDED))
         return
     channel = command["channel_id"]
     if not settings.allows(channel):
-        ack(**replies.notice("I am not enabled in this channel."))
+        ack(**blocks.notice("I am not enabled in this channel."))
         return
     where = origin(context, channel, command["user_id"])
     if isinstance(parsed, LookUpJob):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from slack_bolt import Ack, App, BoltContext
 
-from bot.home import SETTINGS_CALLBACK, parse_settings
+from bot.blocks.home import SETTINGS_CALLBACK, parse_settings
 from bot.jobs.home import SaveSettings
 from bot.listeners.context import origin, queue, workspace_settings
 

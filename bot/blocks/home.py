@@ -6,10 +6,8 @@ the classes it knows and this workspace's settings as they apply now, with an "E
 button; `parse_settings` reads its `view_submission` (`view.state.values`) back into
 `Choices`, or the errors to answer with `{"response_action": "errors", "errors": ...}`.
 
-Slack's limits are kept here (docs.slack.dev/reference/views, .../block-kit): at most 100 blocks per
-view, 3000 characters per section text, 150 per header, 24 per modal title/submit/close, 75 per
-button and option text, 150 per option value; lists that could outgrow a text are cut with
-"…and N more", and user-provided text is escaped for mrkdwn.
+Every text is built with kit, clipped to its field's limit; lists that could outgrow a text are cut
+with "…and N more", and user-provided text is escaped for mrkdwn.
 """
 
 from __future__ import annotations
@@ -17,8 +15,22 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from bot.blocks.kit import (
+    MAX_LABEL,
+    MAX_PLACEHOLDER,
+    MAX_TEXT,
+    MAX_VIEW_TITLE,
+    button,
+    context,
+    escape,
+    fit,
+    header,
+    option,
+    plain,
+    section,
+)
+from bot.blocks.usage import help_message
 from bot.config import Settings
-from bot.replies import MAX_TEXT, escape, fit, help_message
 from bot.vocabulary import ALL, NEEDS_EMBEDDED, everything, parse_classes, unknown
 from bot.workspaces.settings import Choices, WorkspaceSettings
 
@@ -56,7 +68,7 @@ def home_view(
     can_edit: bool,
     class_groups: Sequence[tuple[str, Sequence[str]]],
 ) -> dict[str, Any]:
-    """The Home tab, for the settings that apply in the workspace now .
+    """The Home tab, for the settings that apply in the workspace now.
 
     `class_groups` are the classes the detector knows, by group (`CLASS_GROUPS` for the embedded
     detector); none for a hosted account, whose own class list applies. `can_edit`: the viewer is an
@@ -65,21 +77,21 @@ def home_view(
     boxes = ", and upload the image with boxes drawn around them" if effective.annotate else ""
     mention = "" if effective.auto_detect else " Mention me in the message, as set below."
     blocks: list[dict[str, Any]] = [
-        _header("What I do"),
-        _section(
+        header("What I do"),
+        section(
             "I say what is in the images shared in the channels I'm in: in the message's thread, "
             f"I list the objects I found and how sure I am{boxes}."
         ),
-        _header("How to use me"),
-        _section(
+        header("How to use me"),
+        section(
             "*Share images* in a channel I was invited to (`/invite` and my name): I answer in the "
             f"thread.{mention}"
         ),
-        _section(
+        section(
             "*Detect objects*: the message shortcut (a message's ⋮ menu) looks at the images of "
             "any message, in a channel I'm in."
         ),
-        _section(
+        section(
             "*Report a mistake*: the menu under each result. Tell me a class that is not in the "
             "image, or one I missed; it goes to the Image Intelligence API to improve the detector."
         ),
@@ -87,23 +99,17 @@ def home_view(
     ]
     if not class_groups:
         blocks.append(
-            _section(
+            section(
                 "*Classes*: this bot uses a hosted Image Intelligence account, so that account's "
                 "class list applies. Name the classes to look for."
             )
         )
-    blocks += [{"type": "divider"}, _header("Settings in this workspace"), *_settings(effective)]
+    blocks += [{"type": "divider"}, header("Settings in this workspace"), *_settings(effective)]
     if can_edit:
-        button = {
-            "type": "button",
-            "action_id": EDIT_SETTINGS_ACTION,
-            "text": {"type": "plain_text", "text": "Edit settings"},
-            "style": "primary",
-        }
-        blocks.append({"type": "actions", "elements": [button]})
+        edit = button(EDIT_SETTINGS_ACTION, "Edit settings", style="primary")
+        blocks.append({"type": "actions", "elements": [edit]})
     else:
-        note = "Only workspace admins and owners can change these settings."
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": note}]})
+        blocks.append(context("Only workspace admins and owners can change these settings."))
     return {"type": "home", "blocks": blocks}
 
 
@@ -125,15 +131,7 @@ def _settings(effective: WorkspaceSettings) -> list[dict[str, Any]]:
 def _setting(title: str, value: str | list[str]) -> dict[str, Any]:
     head = f"*{title}*\n"
     body = value if isinstance(value, str) else fit(value, ", ", MAX_TEXT - len(head))
-    return _section(head + body)
-
-
-def _header(text: str) -> dict[str, Any]:
-    return {"type": "header", "text": {"type": "plain_text", "text": text}}
-
-
-def _section(mrkdwn: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": mrkdwn}}
+    return section(head + body)
 
 
 def _upload_choice(effective: WorkspaceSettings) -> str:
@@ -166,21 +164,13 @@ def settings_modal(current: Choices, defaults: Settings) -> dict[str, Any]:
     channels: dict[str, Any] = {
         "type": "multi_conversations_select",
         "action_id": CHANNELS_ACTION,
-        "placeholder": _plain("Every channel I'm in"),
+        "placeholder": plain("Every channel I'm in", MAX_PLACEHOLDER),
         "filter": {"include": ["public", "private"]},
     }
     if effective.allowed_channels:
         channels["initial_conversations"] = sorted(effective.allowed_channels)
     blocks = [
-        {
-            "type": "context",
-            "elements": [
-                {
-                    "type": "mrkdwn",
-                    "text": "These apply to everyone in this workspace, from the next request on.",
-                }
-            ],
-        },
+        context("These apply to everyone in this workspace, from the next request on."),
         _input(CLASSES_BLOCK, "Default classes", classes, hint=hint),
         _input(
             UPLOADS_BLOCK,
@@ -203,15 +193,11 @@ def settings_modal(current: Choices, defaults: Settings) -> dict[str, Any]:
     return {
         "type": "modal",
         "callback_id": SETTINGS_CALLBACK,
-        "title": _plain("Workspace settings"),
-        "submit": _plain("Save"),
-        "close": _plain("Cancel"),
+        "title": plain("Workspace settings", MAX_VIEW_TITLE),
+        "submit": plain("Save", MAX_VIEW_TITLE),
+        "close": plain("Cancel", MAX_VIEW_TITLE),
         "blocks": blocks,
     }
-
-
-def _plain(text: str) -> dict[str, Any]:
-    return {"type": "plain_text", "text": text}
 
 
 def _input(
@@ -220,18 +206,18 @@ def _input(
     block: dict[str, Any] = {
         "type": "input",
         "block_id": block_id,
-        "label": _plain(label),
+        "label": plain(label, MAX_LABEL),
         "element": element,
     }
     if hint:
-        block["hint"] = _plain(hint)
+        block["hint"] = plain(hint, MAX_LABEL)
     if optional:
         block["optional"] = True
     return block
 
 
 def _radio(action_id: str, choices: Mapping[str, str], chosen: str) -> dict[str, Any]:
-    options = [{"text": _plain(text), "value": value} for value, text in choices.items()]
+    options = [option(text, value) for value, text in choices.items()]
     return {
         "type": "radio_buttons",
         "action_id": action_id,

@@ -1,4 +1,5 @@
-"""Replies are data: plain asserts on the Block Kit dicts, including Slack's limits."""
+"""A detection's results are data: plain asserts on the Block Kit dicts, with their "Report a
+mistake" controls, and Slack's limits checked with tests/blockkit.py."""
 
 from __future__ import annotations
 
@@ -8,38 +9,23 @@ from typing import Any
 
 import pytest
 
+from bot.blocks.feedback import FEEDBACK_ACTION_ID, parse_feedback_value
+from bot.blocks.results import (
+    IMAGE_STATUS_PHRASES,
+    ImageOutcome,
+    request_announcement,
+    results_message,
+)
 from bot.imageintelligence.contract import (
+    FALSE_NEGATIVE,
+    FALSE_POSITIVE,
     IMAGE_DOWNLOAD_ERROR,
     IMAGE_FORMAT_ERROR,
     IMAGE_OK,
     IMAGE_STATUSES,
 )
-from bot.imageintelligence.errors import (
-    ApiError,
-    AuthenticationError,
-    ImageIntelligenceError,
-    InvalidClientCredentials,
-    JobTimeout,
-)
 from bot.imageintelligence.models import DetectedObject, ImageResult
-from bot.replies import (
-    FALSE_NEGATIVE,
-    FALSE_POSITIVE,
-    FEEDBACK_ACTION_ID,
-    IMAGE_STATUS_PHRASES,
-    ImageOutcome,
-    busy_message,
-    channel_unavailable,
-    encode_feedback,
-    error_message,
-    feedback_confirmation,
-    help_message,
-    interrupted_message,
-    parse_feedback_value,
-    request_announcement,
-    results_message,
-    usage_error,
-)
+from tests.blockkit import slack_problems
 
 TESTS = Path(__file__).parent
 JOB = "5d689c71-e68f-46c3-ac71-4053806e71de"
@@ -88,33 +74,14 @@ def option_values(control: dict[str, Any]) -> list[str]:
 
 
 def assert_within_slack_limits(message: dict[str, Any]) -> None:
-    assert isinstance(message["text"], str) and 0 < len(message["text"]) <= 3000
-    blocks = message["blocks"]
-    assert 0 < len(blocks) <= 50
-    for block in blocks:
-        assert block["type"] in ("section", "context")
-        if block["type"] == "context":
-            assert 1 <= len(block["elements"]) <= 10
-            assert all(len(e["text"]) <= 3000 for e in block["elements"])
-            continue
-        assert 0 < len(block["text"]["text"]) <= 3000
-        control = block.get("accessory")
-        if control is None:
-            continue
+    """Slack takes the message, made of sections and context blocks only, whose controls are all
+    "Report a mistake" ones carrying values the bot can read back."""
+    assert slack_problems(message) == []
+    assert {block["type"] for block in message["blocks"]} <= {"section", "context"}
+    for control in controls(message):
         assert control["action_id"] == FEEDBACK_ACTION_ID
-        if control["type"] == "button":
-            assert len(control["text"]["text"]) <= 75
-            options = [control]
-        else:
-            options = control["options"]
-            low, high = (2, 5) if control["type"] == "overflow" else (1, 100)
-            assert control["type"] in ("overflow", "static_select")
-            assert low <= len(options) <= high
-            assert all(len(o["text"]["text"]) <= 75 for o in options)
-        for option in options:
-            assert len(option["value"]) <= 150
-            parse_feedback_value(option["value"])
-    json.dumps(message)  # serialisable as is
+        for value in option_values(control):
+            parse_feedback_value(value)
 
 
 # --- results ------------------------------------------------------------------------------------
@@ -323,6 +290,14 @@ def test_no_images_still_makes_a_valid_message() -> None:
     assert_within_slack_limits(message)
 
 
+def test_the_request_announcement_mentions_the_user() -> None:
+    two = request_announcement("U123", ["person", "car"], 2)
+    assert two["text"] == "<@U123> asked to detect person, car in 2 images"
+    assert texts(two) == [two["text"]]
+    one = request_announcement("U123", ["cat"], 1)
+    assert one["text"] == "<@U123> asked to detect cat in 1 image"
+
+
 # --- "Report a mistake" ---------------------------------------------------------------------------
 
 
@@ -392,217 +367,3 @@ def test_each_image_reports_against_its_own_job() -> None:
     message = results_message(outcomes, job_ids=["job-a", "job-b"], classes=CLASSES)
     jobs = [{parse_feedback_value(v)[0] for v in option_values(c)} for c in controls(message)]
     assert jobs == [{"job-a"}, {"job-b"}]
-
-
-def test_feedback_values_round_trip() -> None:
-    for code in (FALSE_POSITIVE, FALSE_NEGATIVE):
-        value = encode_feedback(JOB, "traffic light", code)
-        assert value == f"fb1|{code[6]}|{JOB}|traffic light"
-        assert parse_feedback_value(value) == (JOB, "traffic light", code)
-    assert parse_feedback_value("fb1|P|job-1|a|b") == ("job-1", "a|b", FALSE_POSITIVE)
-
-
-@pytest.mark.parametrize(
-    "value",
-    [
-        "",
-        "fb1",
-        "fb1|P|job",
-        "fb2|P|job|cat",
-        "fb1|X|job|cat",
-        "fb1|P||cat",
-        "fb1|P|job|",
-        "fb1|P|job| cat",
-        "fb1|P|job|cat\n",
-        "fb1|P|job with space|cat",
-        "fb1|P|job/../x|cat",
-        "fb1|P|<@U1>|cat",
-        "fb1|P|job|" + "c" * 101,
-        "fb1|P|" + "j" * 101 + "|cat",
-        "fb1|P|job|" + "c" * 97 + "|" + "c" * 50,
-        '{"job": "x"}',
-    ],
-)
-def test_forged_or_malformed_feedback_values_are_rejected(value: str) -> None:
-    with pytest.raises(ValueError):
-        parse_feedback_value(value)
-
-
-def test_values_that_cannot_be_encoded_are_refused() -> None:
-    with pytest.raises(ValueError):
-        encode_feedback(JOB, "cat", "TRUE_POSITIVE")
-    with pytest.raises(ValueError):
-        encode_feedback("not a job id", "cat", FALSE_POSITIVE)
-
-
-def test_feedback_is_confirmed_in_words() -> None:
-    wrong = feedback_confirmation("person", FALSE_POSITIVE)
-    assert wrong["text"].startswith("Thanks! Reported that *person* is not in that image.")
-    missed = feedback_confirmation("<car>", FALSE_NEGATIVE)
-    assert "*&lt;car&gt;* is in that image but was missed" in missed["text"]
-    assert_within_slack_limits(missed)
-    with pytest.raises(ValueError):
-        feedback_confirmation("car", "MAYBE")
-
-
-# --- errors -------------------------------------------------------------------------------------
-
-
-def api_error(status: int | None, body: str = "", attempts: int = 1) -> ApiError:
-    return ApiError(
-        "POST /detect failed: Bearer sk-secret-token",
-        method="POST",
-        path="/detect",
-        status=status,
-        body=body,
-        attempts=attempts,
-        retryable=status is None or status >= 500,
-    )
-
-
-def sentence(error: BaseException, images: int = 0) -> str:
-    message = error_message(error, images=images)
-    assert_within_slack_limits(message)
-    assert "secret" not in json.dumps(message)
-    assert "Traceback" not in json.dumps(message)
-    return message["text"]
-
-
-def test_an_unavailable_api_says_so_and_how_often_it_was_tried() -> None:
-    assert sentence(api_error(503, attempts=3)) == (
-        "Image Intelligence API unavailable (HTTP 503) after 3 tries. Try again later."
-    )
-    assert sentence(api_error(502)) == (
-        "Image Intelligence API unavailable (HTTP 502). Try again later."
-    )
-
-
-def test_an_unreachable_api_says_it_could_not_be_reached() -> None:
-    assert sentence(api_error(None, attempts=3)) == (
-        "Could not reach the Image Intelligence API after 3 tries. Try again later."
-    )
-
-
-def test_a_rejected_request_gives_a_short_safe_reason() -> None:
-    too_large = api_error(413, body='{"message": "Request entity too large"}')
-    assert sentence(too_large) == (
-        "The Image Intelligence API rejected the request (HTTP 413): Request entity too large."
-        " Try fewer or smaller images."
-    )
-    plain = sentence(api_error(400, body="classes must not be empty"))
-    assert plain.startswith("The Image Intelligence API rejected the request (HTTP 400): classes")
-
-
-@pytest.mark.parametrize(
-    "body",
-    [
-        "<html><body>Bad Request</body></html>",
-        '{"message": "invalid access token eyJhbGciOi"}',
-        "x" * 201,
-        '["a list"]',
-        "",
-    ],
-)
-def test_unsafe_or_useless_reasons_are_left_out(body: str) -> None:
-    assert sentence(api_error(400, body=body)) == (
-        "The Image Intelligence API rejected the request (HTTP 400)."
-        " Check the image links and classes."
-    )
-
-
-def test_other_api_statuses_say_what_to_do() -> None:
-    assert "rate limiting" in sentence(api_error(429, attempts=3))
-    assert "Check the job id." in sentence(api_error(404))
-    assert "An admin should check" in sentence(api_error(403))
-
-
-def test_refused_credentials_say_the_bot_is_misconfigured() -> None:
-    expected = (
-        "The bot is misconfigured: its Image Intelligence credentials were refused. "
-        "An admin should check II_CLIENT_ID / II_CLIENT_SECRET."
-    )
-    assert sentence(InvalidClientCredentials("401 from /oauth/token")) == expected
-    assert sentence(AuthenticationError("fresh token rejected", status=403)) == expected
-
-
-def test_a_token_endpoint_that_is_down_is_not_called_a_misconfiguration() -> None:
-    down = AuthenticationError("token endpoint 503", status=503, retryable=True)
-    assert sentence(down) == (
-        "Could not sign in to the Image Intelligence API (HTTP 503). Try again later."
-    )
-
-
-def test_a_job_timeout_gives_the_wait_and_the_job_to_look_up() -> None:
-    text = sentence(JobTimeout("job-7", 60.0), images=2)
-    assert text.startswith("Detection took longer than 60 s")
-    assert "Try again later" in text
-    assert "`/detect job job-7`" in text
-    assert text.endswith("No results for 2 images.")
-
-
-@pytest.mark.parametrize(
-    "error", [RuntimeError("xoxb-secret"), ImageIntelligenceError("secret"), KeyError("secret")]
-)
-def test_anything_else_is_a_generic_sentence(error: BaseException) -> None:
-    assert sentence(error, images=1) == (
-        "Something went wrong while detecting objects; the error has been logged. "
-        "Try again later. No results for 1 image."
-    )
-
-
-# --- notices ------------------------------------------------------------------------------------
-
-
-def test_help_shows_every_form_of_the_command_with_examples() -> None:
-    message = help_message(["person", "car"])
-    text = message["text"]
-    for form in ("`/detect`", "`/detect IMAGE_URL ...`", "`/detect job JOB_ID`", "`/detect help`"):
-        assert form in text
-    assert "`/detect cat dog`" in text
-    assert "Default classes: person, car." in text
-    assert "Default classes" not in help_message()["text"]
-    assert_within_slack_limits(message)
-
-
-def test_a_usage_error_names_the_problem_then_the_usage() -> None:
-    message = usage_error("`ftp://x` is not an http(s) link <sic>")
-    assert texts(message)[0] == ":x: `ftp://x` is not an http(s) link &lt;sic&gt;"
-    assert "`/detect job JOB_ID`" in texts(message)[1]
-    assert_within_slack_limits(message)
-
-
-def test_the_request_announcement_mentions_the_user() -> None:
-    two = request_announcement("U123", ["person", "car"], 2)
-    assert two["text"] == "<@U123> asked to detect person, car in 2 images"
-    assert texts(two) == [two["text"]]
-    one = request_announcement("U123", ["cat"], 1)
-    assert one["text"] == "<@U123> asked to detect cat in 1 image"
-
-
-def test_busy_says_whether_the_bot_is_restarting_or_full() -> None:
-    restarting = busy_message(restarting=True)
-    full = busy_message(restarting=False)
-    assert "restarting" in restarting["text"]
-    assert "too much work" in full["text"]
-    for message in (restarting, full):
-        assert message["text"].endswith("Try again in a minute.")
-        assert_within_slack_limits(message)
-
-
-def test_the_interrupted_message() -> None:
-    message = interrupted_message()
-    assert message["text"] == (
-        "The bot was restarting and could not finish this one. Please try again."
-    )
-    assert_within_slack_limits(message)
-
-
-@pytest.mark.parametrize("error", ["not_in_channel", "channel_not_found"])
-def test_a_channel_the_bot_cannot_use_says_to_add_it(error):
-    message = channel_unavailable(error)
-    assert "Add me to it" in message["text"]
-
-
-def test_another_channel_error_names_slacks_code_escaped():
-    message = channel_unavailable("is_archived<x>")
-    assert "(is_archived&lt;x&gt;)" in message["text"]

@@ -1,6 +1,6 @@
-"""The App Home's views are data: plain asserts on the Block Kit dicts, Slack's limits checked here
-and by the Slack emulator, and the settings modal read back from the `view.state.values` Slack would
-submit for it."""
+"""The App Home's views are data: plain asserts on the Block Kit dicts, Slack's limits checked with
+tests/blockkit.py and by the Slack emulator, and the settings modal read back from the
+`view.state.values` Slack would submit for it."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 from slack_sdk import WebClient
 
-from bot.config import Settings
-from bot.home import (
+from bot.blocks.home import (
     ANNOTATE_BLOCK,
     ANNOTATE_OFF,
     ANNOTATE_ON,
@@ -26,8 +25,10 @@ from bot.home import (
     parse_settings,
     settings_modal,
 )
+from bot.config import Settings
 from bot.vocabulary import CLASS_GROUPS, NEEDS_EMBEDDED
 from bot.workspaces.settings import Choices, WorkspaceSettings
+from tests.blockkit import slack_problems
 from tests.settings_modal import edited, inputs, untouched
 from tests.slack_emulator import SlackEmulator
 
@@ -37,133 +38,6 @@ MANY_CHANNELS = frozenset(f"C{n:010d}" for n in range(400))
 LONG_CLASSES = tuple(f"class number {n}" for n in range(400))
 INPUTS = (CLASSES_BLOCK, UPLOADS_BLOCK, ANNOTATE_BLOCK, CHANNELS_BLOCK)
 NOT_KNOWN = "is not a class I know; see the list on the Home tab."
-
-# --- Slack's limits (docs.slack.dev/reference/views and /reference/block-kit) -------------------
-
-
-def slack_problems(view: dict[str, Any]) -> list[str]:
-    """Where `view` breaks a limit of Slack's view, block, element or text references."""
-    problems: list[str] = []
-
-    def check(ok: bool, what: str) -> None:
-        if not ok:
-            problems.append(what)
-
-    def text(obj: Any, limit: int, what: str, plain: bool = True) -> None:
-        types = ("plain_text",) if plain else ("plain_text", "mrkdwn")
-        check(
-            isinstance(obj, dict)
-            and obj.get("type") in types
-            and 0 < len(obj.get("text", "")) <= limit,
-            f"{what}: a {'/'.join(types)} text of 1 to {limit} characters",
-        )
-
-    ids: dict[str, list[str]] = {"block_id": [], "action_id": []}
-
-    def ident(obj: dict[str, Any], key: str, what: str) -> None:
-        if key in obj:
-            check(0 < len(obj[key]) <= 255, f"{what}: {key} of 1 to 255 characters")
-            ids[key].append(obj[key])
-
-    def option(obj: Any, what: str) -> None:
-        text(obj.get("text"), 75, f"{what} text")
-        check(0 < len(obj.get("value", "")) <= 150, f"{what}: value of 1 to 150 characters")
-
-    def element(obj: dict[str, Any], what: str) -> None:
-        ident(obj, "action_id", what)
-        kind = obj["type"]
-        if kind == "button":
-            text(obj.get("text"), 75, f"{what} text")
-            check(obj.get("style") in (None, "primary", "danger"), f"{what}: style")
-        elif kind == "radio_buttons":
-            options = obj.get("options", [])
-            check(0 < len(options) <= 10, f"{what}: 1 to 10 options")
-            for o in options:
-                option(o, f"{what} option")
-            check(
-                "initial_option" not in obj or obj["initial_option"] in options,
-                f"{what}: initial option",
-            )
-        elif kind == "plain_text_input":
-            check(len(obj.get("initial_value", "")) <= 3000, f"{what}: initial value")
-        elif kind == "multi_conversations_select":
-            text(obj.get("placeholder"), 150, f"{what} placeholder")
-            include = obj.get("filter", {}).get("include", ["public"])
-            check(
-                bool(include) and set(include) <= {"im", "mpim", "private", "public"},
-                f"{what}: filter",
-            )
-            check(
-                all(isinstance(c, str) for c in obj.get("initial_conversations", [])),
-                f"{what}: initial conversations",
-            )
-        else:
-            problems.append(f"{what}: unexpected element {kind}")
-
-    check(view.get("type") in ("home", "modal"), "view type")
-    blocks = view.get("blocks", [])
-    check(0 < len(blocks) <= 100, "1 to 100 blocks")
-    if view.get("type") == "modal":
-        text(view.get("title"), 24, "title")
-        for key in ("submit", "close"):
-            if key in view:
-                text(view[key], 24, key)
-        check(0 < len(view.get("callback_id", "x")) <= 255, "callback_id")
-        has_input = any(b["type"] == "input" for b in blocks)
-        check("submit" in view or not has_input, "a modal with inputs needs submit")
-    for n, block in enumerate(blocks):
-        what = f"block {n} ({block['type']})"
-        ident(block, "block_id", what)
-        kind = block["type"]
-        if kind == "header":
-            text(block.get("text"), 150, what)
-        elif kind == "section":
-            text(block.get("text"), 3000, what, plain=False)
-        elif kind == "context":
-            elements = block.get("elements", [])
-            check(0 < len(elements) <= 10, f"{what}: 1 to 10 elements")
-            for e in elements:
-                text(e, 3000, f"{what} element", plain=False)
-        elif kind == "actions":
-            elements = block.get("elements", [])
-            check(0 < len(elements) <= 25, f"{what}: 1 to 25 elements")
-            for e in elements:
-                element(e, f"{what} element")
-        elif kind == "input":
-            check(view.get("type") == "modal", f"{what}: inputs only in modals here")
-            text(block.get("label"), 2000, f"{what} label")
-            if "hint" in block:
-                text(block["hint"], 2000, f"{what} hint")
-            element(block["element"], f"{what} element")
-        elif kind != "divider":
-            problems.append(f"{what}: unexpected block")
-    for key, seen in ids.items():
-        check(len(seen) == len(set(seen)), f"{key}s unique in the view")
-    return problems
-
-
-def test_the_limit_check_finds_what_slack_refuses() -> None:
-    view = home_view(
-        WorkspaceSettings.of(Choices(), EMBEDDED), can_edit=True, class_groups=CLASS_GROUPS
-    )
-    assert slack_problems(view) == []
-    too_long = {"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}}
-    assert slack_problems({**view, "blocks": [too_long]}) == [
-        "block 0 (section): a plain_text/mrkdwn text of 1 to 3000 characters"
-    ]
-    assert slack_problems({**view, "blocks": view["blocks"][:1] * 101}) == ["1 to 100 blocks"]
-    twice = {**view, "blocks": view["blocks"] + view["blocks"][-1:]}
-    assert slack_problems(twice) == ["action_ids unique in the view"]
-    modal = settings_modal(Choices(), EMBEDDED)
-    assert slack_problems(modal) == []
-    long_title = {**modal, "title": {"type": "plain_text", "text": "x" * 25}}
-    assert slack_problems(long_title) == ["title: a plain_text text of 1 to 24 characters"]
-    twice = {**modal, "blocks": modal["blocks"] + modal["blocks"][1:2]}
-    assert slack_problems(twice) == [
-        "block_ids unique in the view",
-        "action_ids unique in the view",
-    ]
-
 
 # --- the Home tab -------------------------------------------------------------------------------
 
