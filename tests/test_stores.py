@@ -21,7 +21,8 @@ from bot.sharedredis import Outage
 from bot.workspaces.database import Database
 from bot.workspaces.installations import Installations
 from bot.workspaces.serving import serving_workspaces
-from bot.workspaces.settings import Choices, ChoicesStore, DatabaseChoices, RedisChoices
+from bot.workspaces.settings import Choices
+from bot.workspaces.stores import ChoicesStore, DatabaseChoices, RedisChoices
 from tests.redisserver import RedisServer
 from tests.slack_emulator import AUTHORIZE_PATH, SlackEmulator
 

@@ -15,13 +15,8 @@ from bot.sharedredis import Outage
 from bot.slack.clients import InstalledWorkspaces, SingleWorkspace, SlackClients, make_web_client
 from bot.workspaces.database import Database
 from bot.workspaces.installations import Installations
-from bot.workspaces.settings import (
-    ChoicesStore,
-    DatabaseChoices,
-    MemoryChoices,
-    RedisChoices,
-    WorkspaceSettings,
-)
+from bot.workspaces.settings import WorkspaceSettings
+from bot.workspaces.stores import ChoicesStore, DatabaseChoices, MemoryChoices, RedisChoices
 
 
 @dataclass(frozen=True)
