@@ -23,8 +23,8 @@ class StopSignal:
         signal.sigwait(_STOP)
 
 
-def settled() -> None:
+def freeze_startup_objects() -> None:
     """Call once a process has built what it keeps until it exits (modules, the app, the clients):
-    the garbage collector stops walking those objects. A full collection of them held the GIL for
-    85 ms, stalling every request in flight (the slowest acks of bench_slack.py (1))."""
+    the garbage collector stops walking those objects, whose full collections stalled every request
+    in flight (docs/decisions.md, "The processes")."""
     gc.freeze()

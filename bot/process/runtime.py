@@ -75,7 +75,7 @@ class Runtime:
     queue: Queue
     app: App
     # What keeps the process from taking work (for /healthz), or None when all is well.
-    trouble: Callable[[], str | None] = lambda: None
+    health_problem: Callable[[], str | None] = lambda: None
 
     def shutdown(self) -> None:
         """Stop taking work and finish (or interrupt) what is in flight within the grace period.

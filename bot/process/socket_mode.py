@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 
 from bot.config import Settings
-from bot.process import StopSignal, settled
+from bot.process import StopSignal, freeze_startup_objects
 from bot.process.runtime import Runtime, running
 
 logger = logging.getLogger(__name__)
@@ -19,7 +19,7 @@ logger = logging.getLogger(__name__)
 def run_socket_mode(settings: Settings) -> None:
     stop = StopSignal()
     with running(settings) as runtime, connected(runtime):
-        settled()
+        freeze_startup_objects()
         logger.info("connected over Socket Mode")
         stop.wait()
         logger.info("stopping: no new work; finishing what is in flight")

@@ -11,7 +11,7 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 
 from bot.config import Settings
 from bot.httpserver import run_gunicorn
-from bot.process import settled
+from bot.process import freeze_startup_objects
 from bot.process.runtime import Runtime, running
 
 if TYPE_CHECKING:
@@ -28,17 +28,17 @@ class SlackWebApp:
 
     def __init__(self, runtime: Runtime) -> None:
         self._slack = SlackRequestHandler(runtime.app, path=SLACK_PATH)
-        self._trouble = runtime.trouble
+        self._health_problem = runtime.health_problem
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("PATH_INFO") == "/healthz" and environ.get("REQUEST_METHOD") in (
             "GET",
             "HEAD",
         ):
-            trouble = self._trouble()
-            status = "200 OK" if trouble is None else "503 Service Unavailable"
+            problem = self._health_problem()
+            status = "200 OK" if problem is None else "503 Service Unavailable"
             start_response(status, [("Content-Type", "text/plain; charset=utf-8")])
-            return [f"{trouble or 'ok'}\n".encode()]
+            return [f"{problem or 'ok'}\n".encode()]
         return self._slack(environ, start_response)
 
 
@@ -47,8 +47,7 @@ def run_http(settings: Settings) -> None:
     run_gunicorn(
         lambda: _web_app(settings),
         bind=f"0.0.0.0:{settings.port}",  # a PaaS routes to the dyno's own interface
-        # A request only checks, claims and queues: 4 threads keep up with Slack, and contend
-        # less for the GIL than 8 (measured: ack p99 under a burst, bench_queue.py (2)).
+        # A request only checks, claims and queues (docs/decisions.md, "The processes").
         threads=WEB_THREADS,
         # gunicorn waits this long for the worker, which first waits SHUTDOWN_GRACE for the work.
         graceful_timeout=settings.shutdown_grace + 5,
@@ -57,9 +56,9 @@ def run_http(settings: Settings) -> None:
 
 @contextmanager
 def _web_app(settings: Settings) -> Iterator[SlackWebApp]:
-    # A request thread waking from a Redis reply waits for the GIL up to the switch interval; the
-    # default 5 ms made the slowest acks of a burst wait several times over.
+    # A request thread waking from a Redis reply waits for the GIL up to the switch interval
+    # (docs/decisions.md, "The processes").
     sys.setswitchinterval(SWITCH_INTERVAL)
     with running(settings) as runtime:
-        settled()
+        freeze_startup_objects()
         yield SlackWebApp(runtime)

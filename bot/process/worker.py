@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 
 from bot.config import Settings
-from bot.process import StopSignal, settled
+from bot.process import StopSignal, freeze_startup_objects
 from bot.process.runtime import working
 from bot.sharedredis import where
 
@@ -19,7 +19,7 @@ logger = logging.getLogger(__name__)
 def run_worker(settings: Settings) -> None:
     stop = StopSignal()
     with working(settings):
-        settled()
+        freeze_startup_objects()
         logger.info(
             "working on the queue at %s with %d threads",
             where(settings.redis_url or ""),
