@@ -57,7 +57,28 @@ OIDV4_LABELS = "object_detection_oidv4_labelmap.txt"
 FACE_MODEL = "face_detection_full_range_sparse.tflite"
 FACE_LABEL = "face"
 
+FAST = "fast"
+THOROUGH = "thorough"
+DETAILS = (FAST, THOROUGH)
+DEFAULT_DETAIL = THOROUGH
+
 _SSD_SIZE = 300
+# Looking closer (THOROUGH): each side of the image is cut into about one tile per _TILE_PX
+# (rounded; a side under 1.5 x _TILE_PX gets one, so a tile is never smaller than the model's
+# input), at most _MAX_TILES in all, neighbours overlapping by _OVERLAP of a tile.
+_TILE_PX = 400
+_MAX_TILES = 6
+_OVERLAP = 0.3
+# A tile's box within this fraction of the tile from an edge the tile shares with a neighbour is
+# a cut-off part of something larger (an eagle's head scored "giraffe"), and is dropped.
+_EDGE = 0.02
+# Two boxes of a class from different views are one object when the smaller lies mostly inside
+# the larger and is at least half its area; a box half the size inside another is an animal
+# standing behind the first.
+_SAME_OBJECT_COVER = 0.5
+_SAME_OBJECT_AREA = 0.5
+# Across classes, as the model's own post-processing suppresses within a view (IoU 0.6).
+_ANY_CLASS_IOU = 0.6
 _OIDV4_IOU = 0.4
 _FACE_SIZE = 192
 _FACE_GRID = 48
@@ -151,6 +172,102 @@ def _to_detections(
         Detection(label, float(scores[i]), tuple(float(v) for v in pixels[i]))  # type: ignore[arg-type]
         for i in _nms(boxes, scores, iou_threshold)
     ]
+
+
+def _tiles(size: Size) -> list[Box]:
+    """The tiles a THOROUGH look cuts an image of ``size`` into (one: the image is too small)."""
+    width, height = size
+    counts = [max(1, math.floor(side / _TILE_PX + 0.5)) for side in size]
+    while counts[0] * counts[1] > _MAX_TILES:
+        counts[counts[1] > counts[0]] -= 1
+    columns, rows = counts
+    tile_w = width / (columns - (columns - 1) * _OVERLAP)
+    tile_h = height / (rows - (rows - 1) * _OVERLAP)
+    return [
+        (
+            round(c * tile_w * (1 - _OVERLAP)),
+            round(r * tile_h * (1 - _OVERLAP)),
+            min(width, round(c * tile_w * (1 - _OVERLAP) + tile_w)),
+            min(height, round(r * tile_h * (1 - _OVERLAP) + tile_h)),
+        )
+        for r in range(rows)
+        for c in range(columns)
+    ]
+
+
+def _cut(box: Box, tile: Box, size: Size) -> bool:
+    """Whether ``box``, found in ``tile``, reaches an edge the tile shares with another tile."""
+    left, top, right, bottom = tile
+    margin_x, margin_y = _EDGE * (right - left), _EDGE * (bottom - top)
+    return (
+        (left > 0 and box[0] <= left + margin_x)
+        or (top > 0 and box[1] <= top + margin_y)
+        or (right < size[0] and box[2] >= right - margin_x)
+        or (bottom < size[1] and box[3] >= bottom - margin_y)
+    )
+
+
+def _area(box: Box) -> float:
+    return max(0.0, box[2] - box[0]) * max(0.0, box[3] - box[1])
+
+
+def _intersection(a: Box, b: Box) -> float:
+    return _area((max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])))
+
+
+def _same_object(a: Box, b: Box) -> bool:
+    smaller, larger = sorted((_area(a), _area(b)))
+    return smaller >= _SAME_OBJECT_AREA * larger and _intersection(a, b) >= (
+        _SAME_OBJECT_COVER * smaller
+    )
+
+
+def _iou(a: Box, b: Box) -> float:
+    inter = _intersection(a, b)
+    return inter / max(_area(a) + _area(b) - inter, 1e-12)
+
+
+def _merge(
+    whole: list[Detection], tiles: list[list[Detection]], overlap: tuple[float, float]
+) -> list[Detection]:
+    """One detection per object from the whole view and the tiles' views (edge-cut boxes dropped).
+
+    Within a view, the model has already suppressed its duplicates; across views, by score, a
+    box is dropped when a kept one of its class from another view is the same object
+    (``_same_object``), or of any class overlaps it by IoU above _ANY_CLASS_IOU (a "car" in one
+    view, a "truck" in the next). A whole-view box smaller than the tiles' overlap lies entirely
+    in a tile that saw it at a higher resolution: it is kept only where no tile found its class
+    (the whole view's boxes of small things are loose, often around two people at once).
+    """
+    coarse: list[Detection] = []
+    views: list[list[Detection]] = [[]]
+    for d in whole:
+        small = d.box[2] - d.box[0] < overlap[0] and d.box[3] - d.box[1] < overlap[1]
+        (coarse if small else views[0]).append(d)
+    views += tiles
+    candidates = sorted(
+        ((d, n) for n, view in enumerate(views) for d in view), key=lambda c: -c[0].confidence
+    )
+    kept: list[tuple[Detection, int]] = []
+    for detection, view in candidates:
+        if not any(
+            view != other_view
+            and detection.label == other.label
+            and _same_object(detection.box, other.box)
+            for other, other_view in kept
+        ):
+            kept.append((detection, view))
+    from_tiles = [d for d, view in kept if view > 0]
+    found = [d for d, _ in kept] + [
+        d
+        for d in coarse
+        if not any(t.label == d.label and _intersection(t.box, d.box) > 0 for t in from_tiles)
+    ]
+    merged: list[Detection] = []
+    for detection in sorted(found, key=lambda d: -d.confidence):
+        if all(_iou(other.box, detection.box) <= _ANY_CLASS_IOU for other in merged):
+            merged.append(detection)
+    return merged
 
 
 def _stretched(image: Image.Image) -> Image.Image:
@@ -254,19 +371,48 @@ class _Coco:
         return tuple(by_name[name] for name in names)
 
     def detect(self, small: Image.Image, size: Size, wanted: frozenset[str]) -> list[Detection]:
-        pixels = np.asarray(_stretched(small), dtype=np.uint8)[np.newaxis]
+        return self._view(small, (0, 0, *size), wanted)
+
+    def detect_closer(
+        self, rgb: Image.Image, small: Image.Image, wanted: frozenset[str]
+    ) -> list[Detection]:
+        """``detect`` over the whole of ``rgb`` (``small`` is it, possibly reduced), plus, when
+        ``rgb`` is large enough, over overlapping tiles of it, merged (``_merge``)."""
+        whole = self.detect(small, rgb.size, wanted)
+        tiles = _tiles(rgb.size)
+        if len(tiles) == 1:
+            return whole
+        seen = []
+        for tile in tiles:
+            crop = rgb.crop(tile)
+            factor = max(1, min(crop.size) // _SSD_SIZE)
+            view = self._view(crop.reduce(factor) if factor > 1 else crop, tile, wanted)
+            seen.append([d for d in view if not _cut(d.box, tile, rgb.size)])
+        left, top, right, bottom = tiles[0]
+        overlap = (_OVERLAP * (right - left), _OVERLAP * (bottom - top))
+        return _merge(whole, seen, overlap)
+
+    def _view(self, image: Image.Image, box: Box, wanted: frozenset[str]) -> list[Detection]:
+        """Detections in ``image``, which shows ``box`` of the decoded image; boxes in its pixels."""
+        pixels = np.asarray(_stretched(image), dtype=np.uint8)[np.newaxis]
         boxes, class_ids, scores, count = self.pool.run(pixels)
-        width, height = size
+        left, top, right, bottom = box
+        width, height = right - left, bottom - top
         found = []
         detected = int(count)
-        for box, class_id, score in zip(
+        for found_box, class_id, score in zip(
             boxes[:detected], class_ids[:detected], scores[:detected], strict=True
         ):
             label = self._classes.get(int(class_id))
             if score >= self._threshold and label in wanted:
                 # Normalised (y_min, x_min, y_max, x_max).
-                y_min, x_min, y_max, x_max = np.clip(box, 0.0, 1.0).tolist()
-                pixels_box = (x_min * width, y_min * height, x_max * width, y_max * height)
+                y_min, x_min, y_max, x_max = np.clip(found_box, 0.0, 1.0).tolist()
+                pixels_box = (
+                    left + x_min * width,
+                    top + y_min * height,
+                    left + x_max * width,
+                    top + y_max * height,
+                )
                 found.append(Detection(label, float(score), pixels_box))
         return found
 
@@ -370,8 +516,9 @@ class Detector:
     ) -> None:
         # Reads the label files and checks them against the class table; loads no model.
         size = max_sessions or os.cpu_count() or 1
+        self._coco = _Coco(models_dir, size, num_threads)
         self._models: dict[str, _Model] = {
-            COCO: _Coco(models_dir, size, num_threads),
+            COCO: self._coco,
             OIDV4: _OpenImages(models_dir, size, num_threads),
             BLAZEFACE: _Faces(models_dir, size, num_threads),
         }
@@ -381,13 +528,26 @@ class Detector:
         """The models (``vocabulary.COCO``, ``OIDV4``, ``BLAZEFACE``) loaded so far."""
         return frozenset(key for key, model in self._models.items() if model.pool.loaded)
 
-    def detect(self, image: Image.Image, classes: Collection[str] = CLASS_NAMES) -> list[Detection]:
+    def detect(
+        self,
+        image: Image.Image,
+        classes: Collection[str] = CLASS_NAMES,
+        *,
+        detail: str = DEFAULT_DETAIL,
+    ) -> list[Detection]:
         """Detections of ``classes`` (names from ``vocabulary.CLASS_NAMES``; all by default) in
-        ``image``, highest confidence first; boxes in the image's pixels.
+        ``image``, highest confidence first, one per object; boxes in the image's pixels.
+
+        ``detail`` (one of ``DETAILS``): FAST runs each model once over the whole image;
+        THOROUGH also runs the COCO model over overlapping tiles of an image well above its
+        300 px input (``_tiles``), which finds small things: people on a beach, kites.
 
         Runs only the models that answer one of ``classes``. Raises ValueError for a name that
-        is not in the class table, and RuntimeError when a model file turns out to be broken.
+        is not in the class table or an unknown ``detail``, and RuntimeError when a model file
+        turns out to be broken.
         """
+        if detail not in DETAILS:
+            raise ValueError(f"detail must be one of {', '.join(DETAILS)}, not {detail!r}")
         wanted = frozenset(classes)
         if unknown := wanted - ANSWERED_BY.keys():
             raise ValueError(f"not classes of the embedded detector: {', '.join(sorted(unknown))}")
@@ -400,12 +560,14 @@ class Detector:
         # 1024 px).
         factor = max(1, min(rgb.size) // _SSD_SIZE)
         small = rgb.reduce(factor) if factor > 1 else rgb
-        found = [
-            detection
-            for key, model in self._models.items()
-            if key in needed
-            for detection in model.detect(small, rgb.size, wanted)
-        ]
+        found = []
+        for key, model in self._models.items():
+            if key not in needed:
+                continue
+            if model is self._coco and detail == THOROUGH:
+                found += self._coco.detect_closer(rgb, small, wanted)
+            else:
+                found += model.detect(small, rgb.size, wanted)
         return sorted(found, key=lambda d: -d.confidence)
 
 
