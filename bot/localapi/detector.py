@@ -178,8 +178,8 @@ def _tiles(size: Size) -> list[Box]:
     """The tiles a THOROUGH look cuts an image of ``size`` into (one: the image is too small)."""
     width, height = size
     counts = [max(1, math.floor(side / _TILE_PX + 0.5)) for side in size]
-    while counts[0] * counts[1] > _MAX_TILES:
-        counts[counts[1] > counts[0]] -= 1
+    while counts[0] * counts[1] > _MAX_TILES:  # fewer cuts along the side cut finer
+        counts[0 if width / counts[0] <= height / counts[1] else 1] -= 1
     columns, rows = counts
     tile_w = width / (columns - (columns - 1) * _OVERLAP)
     tile_h = height / (rows - (rows - 1) * _OVERLAP)
