@@ -12,6 +12,7 @@ from contextlib import closing
 from types import TracebackType
 
 from bot.httpserver import ServerThread, run_gunicorn
+from bot.localapi.detector import DEFAULT_DETAIL
 from bot.localapi.fetch import private_hosts
 from bot.localapi.jobs import JobStore
 from bot.localapi.server import MAX_IMAGE_BYTES, LocalApi, create_app
@@ -80,9 +81,10 @@ def start_local_api(
     allowed_private_hosts: Collection[str] = (),
     max_image_bytes: int = MAX_IMAGE_BYTES,
     store: JobStore | None = None,
+    detail: str = DEFAULT_DETAIL,
 ) -> RunningLocalApi:
     """Start the embedded API in this process; credentials left as None are generated.
-    `max_image_bytes` and `store` are `create_app`'s.
+    `max_image_bytes`, `store` and `detail` are `create_app`'s.
 
     The bot relays `/detect` URLs from Slack users to this API, which fetches them from the
     bot's own process: keep `private_urls=False` so that those URLs cannot reach loopback,
@@ -99,6 +101,7 @@ def start_local_api(
         allowed_private_hosts=allowed_private_hosts,
         max_image_bytes=max_image_bytes,
         store=store,
+        detail=detail,
     )
     try:
         server = ServerThread(app, host=host, port=port).start()
@@ -116,6 +119,7 @@ def serve(
     workers: int = 2,
     private_urls: bool = False,
     allowed_private_hosts: Collection[str] = (),
+    detail: str = DEFAULT_DETAIL,
 ) -> None:
     """Serve the embedded API under gunicorn on host:port until SIGTERM/SIGINT (main thread only).
 
@@ -141,6 +145,7 @@ def serve(
                 workers=workers,
                 private_urls=private_urls,
                 allowed_private_hosts=allowed,
+                detail=detail,
             )
         ),
         bind=address,
