@@ -327,6 +327,13 @@ def test_a_herd_gets_one_box_per_horse_found(detector: Detector) -> None:
     assert not {"person", "car"} & labels(boxes)
 
 
+def test_a_part_of_something_a_tile_cuts_is_not_a_second_thing(detector: Detector) -> None:
+    # At 1024 px the top-left tile holds the bicycle's handlebars whole, and scored them
+    # "bicycle 0.66" inside the bicycle's box, which that tile cuts: a part, not a second bicycle.
+    found = detector.detect(scene("dog.jpg", 1024), SCORED_CLASSES, detail=THOROUGH)
+    assert sorted(d.label for d in found) == ["bicycle", "dog", "truck"]
+
+
 @pytest.mark.parametrize("name", negatives())
 @pytest.mark.parametrize("detail", DETAILS)
 def test_no_person_or_car_where_there_is_none(detector: Detector, name: str, detail: str) -> None:

@@ -227,26 +227,49 @@ def _iou(a: Box, b: Box) -> float:
     return inter / max(_area(a) + _area(b) - inter, 1e-12)
 
 
-def _merge(
-    whole: list[Detection], tiles: list[list[Detection]], overlap: tuple[float, float]
-) -> list[Detection]:
-    """One detection per object from the whole view and the tiles' views (edge-cut boxes dropped).
+def _inside(box: Box, area: Box) -> bool:
+    return area[0] <= box[0] and area[1] <= box[1] and box[2] <= area[2] and box[3] <= area[3]
 
-    Within a view, the model has already suppressed its duplicates; across views, by score, a
-    box is dropped when a kept one of its class from another view is the same object
-    (``_same_object``), or of any class overlaps it by IoU above _ANY_CLASS_IOU (a "car" in one
-    view, a "truck" in the next). A whole-view box smaller than the tiles' overlap lies entirely
-    in a tile that saw it at a higher resolution: it is kept only where no tile found its class
-    (the whole view's boxes of small things are loose, often around two people at once).
+
+def _merge(
+    whole: list[Detection], tiles: list[tuple[Box, list[Detection]]], overlap: tuple[float, float]
+) -> list[Detection]:
+    """One detection per object from the whole view and the tiles' (edge-cut boxes dropped).
+
+    Within a view, the model has already suppressed its duplicates. Across views:
+    - a tile's box mostly inside a box of its class from another view, less than half its area,
+      is a part of that object when the tile does not hold that box whole (the handlebars of a
+      bicycle the tile cuts); when it does, the tile saw both (a horse half-hidden behind another);
+    - by score, a box is dropped when a kept one of its class from another view is the same object
+      (``_same_object``), or one of any class overlaps it by IoU above _ANY_CLASS_IOU (a "car" in
+      one view, a "truck" in the next);
+    - a whole-view box smaller than the tiles' overlap lies entirely in a tile that saw it at a
+      higher resolution: it is kept only where no tile found its class (the whole view's boxes
+      of small things are loose, often around two people at once).
     """
     coarse: list[Detection] = []
     views: list[list[Detection]] = [[]]
     for d in whole:
         small = d.box[2] - d.box[0] < overlap[0] and d.box[3] - d.box[1] < overlap[1]
         (coarse if small else views[0]).append(d)
-    views += tiles
+    everything = [
+        (d, n) for n, view in enumerate(views + [found for _, found in tiles]) for d in view
+    ]
+
+    def part_of_another(detection: Detection, view: int) -> bool:
+        tile = tiles[view - 1][0]
+        return any(
+            view != other_view
+            and detection.label == other.label
+            and _area(detection.box) < _SAME_OBJECT_AREA * _area(other.box)
+            and _intersection(detection.box, other.box) >= _SAME_OBJECT_COVER * _area(detection.box)
+            and not _inside(other.box, tile)
+            for other, other_view in everything
+        )
+
     candidates = sorted(
-        ((d, n) for n, view in enumerate(views) for d in view), key=lambda c: -c[0].confidence
+        ((d, n) for d, n in everything if n == 0 or not part_of_another(d, n)),
+        key=lambda c: -c[0].confidence,
     )
     kept: list[tuple[Detection, int]] = []
     for detection, view in candidates:
@@ -382,12 +405,12 @@ class _Coco:
         tiles = _tiles(rgb.size)
         if len(tiles) == 1:
             return whole
-        seen = []
+        seen: list[tuple[Box, list[Detection]]] = []
         for tile in tiles:
             crop = rgb.crop(tile)
             factor = max(1, min(crop.size) // _SSD_SIZE)
             view = self._view(crop.reduce(factor) if factor > 1 else crop, tile, wanted)
-            seen.append([d for d in view if not _cut(d.box, tile, rgb.size)])
+            seen.append((tile, [d for d in view if not _cut(d.box, tile, rgb.size)]))
         left, top, right, bottom = tiles[0]
         overlap = (_OVERLAP * (right - left), _OVERLAP * (bottom - top))
         return _merge(whole, seen, overlap)
