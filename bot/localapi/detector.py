@@ -11,6 +11,12 @@ model is read and loaded on the first call that needs it. Detections are labelle
 vocabulary's class names. All three run with ai-edge-litert, numpy and pillow; the model files
 ship in ``models/`` beside this.
 
+How closely to look (``detect``'s ``detail``): FAST runs each model once over the whole image,
+which the SSDs see at 300x300, so a person 13 px wide in a 1352 px photo is 3 px wide to them.
+THOROUGH also runs the COCO model over up to six overlapping tiles of a large image (``_tiles``)
+and merges what the views found into one box per object (``_merge``); BlazeFace and the OIDv4
+model still run once. BENCHMARKS.md has what each finds and costs.
+
 Thread safety: a LiteRT ``Interpreter`` must not be used by two threads at once. A ``Detector``
 keeps, per model, a small pool of interpreters (created on demand, at most ``max_sessions``);
 each model run borrows one for its duration, and a call holds at most one at a time. A pool
