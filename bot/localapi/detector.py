@@ -76,11 +76,12 @@ _TILE_PX = 400
 _MAX_TILES = 6
 _OVERLAP = 0.3
 # A tile's box within this fraction of the tile from an edge the tile shares with a neighbour is
-# a cut-off part of something larger (an eagle's head scored "giraffe"), and is dropped.
+# a cut-off part of something larger, and is dropped (without it, at 700 px the camera photo had
+# a second person and the coffee photo a second dining table).
 _EDGE = 0.02
 # Two boxes of a class from different views are one object when the smaller lies mostly inside
-# the larger and is at least half its area; a box half the size inside another is an animal
-# standing behind the first.
+# the larger and is at least half its area; a box under half the size inside another is an
+# animal standing behind the first, or a part of it (``_merge`` tells which).
 _SAME_OBJECT_COVER = 0.5
 _SAME_OBJECT_AREA = 0.5
 # Across classes, as the model's own post-processing suppresses within a view (IoU 0.6).
@@ -221,11 +222,13 @@ def _intersection(a: Box, b: Box) -> float:
     return _area((max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])))
 
 
+def _mostly_inside(inner: Box, outer: Box) -> bool:
+    return _intersection(inner, outer) >= _SAME_OBJECT_COVER * _area(inner)
+
+
 def _same_object(a: Box, b: Box) -> bool:
-    smaller, larger = sorted((_area(a), _area(b)))
-    return smaller >= _SAME_OBJECT_AREA * larger and _intersection(a, b) >= (
-        _SAME_OBJECT_COVER * smaller
-    )
+    smaller, larger = sorted((a, b), key=_area)
+    return _area(smaller) >= _SAME_OBJECT_AREA * _area(larger) and _mostly_inside(smaller, larger)
 
 
 def _iou(a: Box, b: Box) -> float:
@@ -253,13 +256,14 @@ def _merge(
       higher resolution: it is kept only where no tile found its class (the whole view's boxes
       of small things are loose, often around two people at once).
     """
-    coarse: list[Detection] = []
-    views: list[list[Detection]] = [[]]
-    for d in whole:
-        small = d.box[2] - d.box[0] < overlap[0] and d.box[3] - d.box[1] < overlap[1]
-        (coarse if small else views[0]).append(d)
-    everything = [
-        (d, n) for n, view in enumerate(views + [found for _, found in tiles]) for d in view
+
+    def small(box: Box) -> bool:
+        return box[2] - box[0] < overlap[0] and box[3] - box[1] < overlap[1]
+
+    # (detection, view): view 0 is the whole image, n the n-th tile.
+    coarse = [d for d in whole if small(d.box)]
+    everything = [(d, 0) for d in whole if not small(d.box)] + [
+        (d, n) for n, (_, found) in enumerate(tiles, start=1) for d in found
     ]
 
     def part_of_another(detection: Detection, view: int) -> bool:
@@ -268,7 +272,7 @@ def _merge(
             view != other_view
             and detection.label == other.label
             and _area(detection.box) < _SAME_OBJECT_AREA * _area(other.box)
-            and _intersection(detection.box, other.box) >= _SAME_OBJECT_COVER * _area(detection.box)
+            and _mostly_inside(detection.box, other.box)
             and not _inside(other.box, tile)
             for other, other_view in everything
         )
