@@ -1,5 +1,7 @@
 """Benchmark the embedded detector: each model's load, CPU per image at 1024 px for the default
-classes, one class per model and all classes, throughput, memory.
+classes, one class per model and all classes, throughput, memory. Each model runs once over the
+whole image (detail "fast"): what the looking closer of "thorough" costs and finds is
+bench_detail.py's.
 
     python bench/bench_detector.py [--images 1000] [--threads 2]
 
@@ -39,6 +41,7 @@ from bot.vocabulary import (  # noqa: E402
     BLAZEFACE,
     CLASS_NAMES,
     COCO,
+    FAST,
     OIDV4,
     labels_needed,
 )
@@ -90,8 +93,8 @@ def in_threads(threads: int, count: int, job: Callable[[int], None]) -> None:
 
 def first_use_ms(detector: Detector, image: Image.Image, classes: Collection[str]) -> float:
     """Wall ms of the first call for ``classes`` beyond the median of the next five."""
-    _, first = timed(lambda: detector.detect(image, classes))
-    again = [timed(lambda: detector.detect(image, classes))[1] for _ in range(5)]
+    _, first = timed(lambda: detector.detect(image, classes, detail=FAST))
+    again = [timed(lambda: detector.detect(image, classes, detail=FAST))[1] for _ in range(5)]
     return (first - statistics.median(again)) * 1000
 
 
@@ -101,7 +104,7 @@ def cpu_per_image(
     """CPU and wall ms per image of ``n`` calls for ``classes`` from one caller, after a warm-up."""
 
     def detect(i: int) -> None:
-        detector.detect(images[i % len(images)], classes)
+        detector.detect(images[i % len(images)], classes, detail=FAST)
 
     for i in range(12):
         detect(i)
@@ -114,7 +117,7 @@ def through_the_api(jpegs: list[bytes], workers: int, jobs: int, per_job: int) -
     HTTP with the real client: blobs in, jobs polled to the end, as the bot uses it."""
     items = [blob_image(jpegs[i % len(jpegs)], str(i)) for i in range(per_job)]
     with (
-        start_local_api(workers=workers) as api,
+        start_local_api(workers=workers, detail=FAST) as api,
         ImageIntelligenceClient(api.client_id, api.client_secret, api.base_url) as client,
     ):
 
@@ -165,10 +168,10 @@ def main() -> None:
     default = labels_needed(DEFAULT_CLASSES)
 
     def decode_and_detect(i: int) -> None:
-        detector.detect(decode_image(jpegs[i % len(jpegs)]), default)
+        detector.detect(decode_image(jpegs[i % len(jpegs)]), default, detail=FAST)
 
     def detect_all(i: int) -> None:
-        detector.detect(decode_image(jpegs[i % len(jpegs)]))
+        detector.detect(decode_image(jpegs[i % len(jpegs)]), detail=FAST)
 
     dec_cpu, dec_wall = timed(lambda: in_threads(1, n, decode_and_detect))
     # Warm up every pooled interpreter of every model, and the allocator's and the decoder's

@@ -364,5 +364,6 @@ def api(args: argparse.Namespace, settings: Settings) -> int:
         settings.local_api_client_secret,
         workers=settings.local_api_workers,
         allowed_private_hosts=settings.local_api_allow_private_hosts,
+        detail=settings.detect_detail,
     )
     return 0

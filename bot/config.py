@@ -16,7 +16,7 @@ from dotenv import dotenv_values
 
 from bot.imageintelligence.contract import DEFAULT_BASE_URL, VERIFY_MODES
 from bot.net.hosts import private_hosts
-from bot.vocabulary import NEEDS_EMBEDDED, everything, parse_classes
+from bot.vocabulary import DEFAULT_DETAIL, DETAILS, NEEDS_EMBEDDED, everything, parse_classes
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_CLASSES: tuple[str, ...] = ("person", "car", "bicycle", "dog", "cat")
@@ -38,6 +38,8 @@ class Settings:
     detect_classes: tuple[str, ...] = DEFAULT_CLASSES
     detect_verify: str = "NEVER"
     detect_timeout: float = 60.0
+    # The embedded detector: "fast" (one pass) or "thorough" (also over tiles of large images).
+    detect_detail: str = DEFAULT_DETAIL
     # The embedded API, when it runs.
     local_api_client_id: str | None = None
     local_api_client_secret: str | None = field(default=None, repr=False)
@@ -143,6 +145,7 @@ def load_settings(
         detect_classes=detect_classes,
         detect_verify=get("DETECT_VERIFY", parse_verify, "NEVER"),
         detect_timeout=get("DETECT_TIMEOUT", _number(float), 60.0),
+        detect_detail=get("DETECT_DETAIL", parse_detail, DEFAULT_DETAIL),
         local_api_client_id=env.get("LOCAL_API_CLIENT_ID"),
         local_api_client_secret=env.get("LOCAL_API_CLIENT_SECRET"),
         local_api_workers=get("LOCAL_API_WORKERS", _number(int), 2),
@@ -176,6 +179,13 @@ def parse_verify(raw: str) -> str:
     value = raw.upper()
     if value not in VERIFY_MODES:
         raise ValueError(f"must be one of {', '.join(VERIFY_MODES)}, not {raw!r}")
+    return value
+
+
+def parse_detail(raw: str) -> str:
+    value = raw.lower()
+    if value not in DETAILS:
+        raise ValueError(f"must be one of {', '.join(DETAILS)}, not {raw!r}")
     return value
 
 

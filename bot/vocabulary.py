@@ -21,6 +21,13 @@ COCO = "coco"
 OIDV4 = "oidv4"
 BLAZEFACE = "blazeface"
 
+# How closely the embedded detector looks (DETECT_DETAIL): once over the whole image, or also over
+# tiles of a large one (docs/decisions.md, "How closely the detector looks").
+FAST = "fast"
+THOROUGH = "thorough"
+DETAILS = (FAST, THOROUGH)
+DEFAULT_DETAIL = THOROUGH
+
 SCORE_THRESHOLDS: Mapping[str, float] = MappingProxyType({COCO: 0.55, OIDV4: 0.35, BLAZEFACE: 0.6})
 
 _FOOD = (

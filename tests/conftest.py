@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.localapi.detector import MODELS_DIR
+from bot.localapi.models import MODELS_DIR
 from bot.localapi.service import RunningLocalApi, start_local_api
 from tests.faultserver import FaultyApi, faulty_api
 from tests.postgres import Postgres, postgres_fixture  # noqa: F401 - the session's PostgreSQL

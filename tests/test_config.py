@@ -11,6 +11,7 @@ def test_defaults_use_the_embedded_api():
     assert settings.detect_classes == DEFAULT_CLASSES
     assert settings.detect_verify == "NEVER"
     assert settings.detect_timeout == 60.0
+    assert settings.detect_detail == "thorough"
     assert settings.slack_api_url == "https://slack.com/api/"
     assert not settings.socket_mode
 
@@ -20,6 +21,7 @@ def test_values_are_parsed():
         {
             "DETECT_CLASSES": " Person, coffee cup ,person",
             "DETECT_VERIFY": "always",
+            "DETECT_DETAIL": "Fast",
             "ALLOWED_CHANNELS": "C1, C2",
             "AUTO_DETECT": "false",
             "SLACK_API_URL": "http://127.0.0.1:9/api",
@@ -29,6 +31,7 @@ def test_values_are_parsed():
     )
     assert settings.detect_classes == ("person", "coffee cup")
     assert settings.detect_verify == "ALWAYS"
+    assert settings.detect_detail == "fast"
     assert settings.allowed_channels == frozenset({"C1", "C2"})
     assert settings.auto_detect is False
     assert settings.slack_api_url == "http://127.0.0.1:9/api/"
@@ -42,6 +45,7 @@ def test_values_are_parsed():
         ("DETECT_TIMEOUT", "0"),
         ("DETECT_WORKERS", "-2"),
         ("DETECT_VERIFY", "SOMETIMES"),
+        ("DETECT_DETAIL", "sharp"),
         ("DETECT_CLASSES", ", ,"),
         ("PORT", "70000"),
         ("II_API_URL", "ftp://example.com"),

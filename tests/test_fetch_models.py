@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.localapi.detector import COCO_LABELS, COCO_MODEL, MODELS_DIR
+from bot.localapi.models import COCO_LABELS, COCO_MODEL, MODELS_DIR
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "fetch_models.py"
 _spec = importlib.util.spec_from_file_location("fetch_models", SCRIPT)

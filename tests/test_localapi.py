@@ -47,6 +47,7 @@ from tests.localapi_client import (
     wait_for,
 )
 from tests.photos import camera_closeup, photo
+from tests.scenes import SCENES
 
 DAY_MS = 24 * 60 * 60 * 1000
 
@@ -299,6 +300,19 @@ def test_each_model_answers_its_classes_and_every_box_is_drawn(local_api: ApiLik
         )
         for box in boxes:
             assert edge_change(data, drawn, box) > 25, (name, box)
+
+
+def test_detail_chooses_how_closely_the_api_looks_with_a_box_per_object(
+    make_api: Callable[..., Api],
+) -> None:
+    beach = {"images": [blob((SCENES / "kite.jpg").read_bytes())], "classes": classes("person")}
+    people = {}
+    for detail in ("fast", None):  # None: create_app's default, thorough
+        api = make_api() if detail is None else make_api(detail=detail)
+        boxes = by_class(detect(api, beach)["imageResults"][0])["person"]["boundingBoxes"]
+        people[detail] = len(boxes)
+    # 11 people are on the beach (tests/images/scenes/marks.json); measured 5 boxes and 7.
+    assert people["fast"] < people[None] <= 11
 
 
 def test_unsupported_class_is_marked_so_it_is_not_read_as_absent(local_api: ApiLike) -> None:

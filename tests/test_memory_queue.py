@@ -131,7 +131,6 @@ class PollingRunner(BlockingRunner):
     def __init__(self) -> None:
         super().__init__()
         self.runs: list[str] = []
-        self.release.set()
 
     def run(self, job: Job) -> None:
         self.runs.append(name(job))
@@ -147,6 +146,7 @@ def test_a_job_run_again_later_holds_no_thread_meanwhile_and_keeps_its_place():
     assert queue.submit(job("poll-3")) is Submitted.ACCEPTED
     assert queue.submit(job("quick")) is Submitted.ACCEPTED
     assert queue.submit(job("over")) is Submitted.BUSY  # the waiting job still counts
+    runner.release.set()
     assert queue.join(timeout=5)
     # The one worker thread ran "quick" while "poll-3" waited to be run again.
     assert runner.runs.index("quick") < len(runner.runs) - 1

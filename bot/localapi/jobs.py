@@ -21,8 +21,8 @@ from bot.imageintelligence.contract import (
     JOB_OK,
     JOB_PARTIAL_ERROR,
 )
-from bot.localapi.detector import Detection
 from bot.localapi.errors import HttpError
+from bot.localapi.tiles import Detection
 from bot.localapi.validation import DetectRequest, ImageInput, SearchQuery
 from bot.vocabulary import labels_for
 

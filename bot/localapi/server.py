@@ -46,7 +46,7 @@ from bot.localapi.validation import (
 )
 from bot.net.fetch import DownloadError, download, too_large
 from bot.net.hosts import private_hosts
-from bot.vocabulary import labels_needed
+from bot.vocabulary import DEFAULT_DETAIL, labels_needed
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -171,6 +171,7 @@ class LocalApi:
         client_secret: str,
         *,
         detector: Detector | None,
+        detail: str,
         workers: int,
         store: JobStore,
         max_body_bytes: int,
@@ -185,6 +186,7 @@ class LocalApi:
         # The detector loads on first use, in the process that serves: gunicorn forks after
         # the app is built, and a model runtime's threads do not survive a fork.
         self._detector = detector
+        self._detail = detail
         self._workers = workers
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="localapi-detect")
         self._session = requests.Session()
@@ -335,7 +337,7 @@ class LocalApi:
             return IMAGE_FORMAT_ERROR, [], str(exc)
         try:
             detector = self._detector or get_detector()
-            detections = detector.detect(picture, labels_needed(classes))
+            detections = detector.detect(picture, labels_needed(classes), detail=self._detail)
         except Exception:
             logger.exception("the detector failed")
             return IMAGE_DETECTION_ENGINE_ERROR, [], "the detector failed"
@@ -347,6 +349,7 @@ def create_app(
     client_secret: str,
     *,
     detector: Detector | None = None,
+    detail: str = DEFAULT_DETAIL,
     workers: int = 2,
     max_jobs: int = 1000,
     max_body_bytes: int = 64 * 1024 * 1024,
@@ -362,7 +365,8 @@ def create_app(
     Jobs are kept in `store`: by default in this process, the newest `max_jobs` of them;
     `redisjobs.RedisJobStore` shares them with the embedded API of other processes.
 
-    `detector=None` uses the process's shared detector (loaded on the first image). `clock` gives
+    `detector=None` uses the process's shared detector (loaded on the first image); `detail` is
+    its `detect`'s (`detector.DETAILS`). `clock` gives
     UNIX seconds: token times and job `createdAt` come from it, so tests can move time.
 
     `url` images are fetched by this process, for whoever can call the API (through the bot, any
@@ -381,6 +385,7 @@ def create_app(
         client_id,
         client_secret,
         detector=detector,
+        detail=detail,
         workers=workers,
         store=MemoryJobStore(max_jobs) if store is None else store,
         max_body_bytes=max_body_bytes,

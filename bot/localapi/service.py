@@ -13,6 +13,7 @@ from bot.httpserver import ServerThread, run_gunicorn
 from bot.localapi.jobs import JobStore
 from bot.localapi.server import MAX_IMAGE_BYTES, LocalApi, create_app
 from bot.net.hosts import private_hosts
+from bot.vocabulary import DEFAULT_DETAIL
 
 
 def generate_credentials() -> tuple[str, str]:
@@ -68,9 +69,10 @@ def start_local_api(
     allowed_private_hosts: Collection[str] = (),
     max_image_bytes: int = MAX_IMAGE_BYTES,
     store: JobStore | None = None,
+    detail: str = DEFAULT_DETAIL,
 ) -> RunningLocalApi:
     """Start the embedded API in this process; credentials left as None are generated.
-    `max_image_bytes` and `store` are `create_app`'s.
+    `max_image_bytes`, `store` and `detail` are `create_app`'s.
 
     The bot relays `/detect` URLs from Slack users to this API, which fetches them from the
     bot's own process: keep `private_urls=False` so that those URLs cannot reach loopback,
@@ -87,6 +89,7 @@ def start_local_api(
         allowed_private_hosts=allowed_private_hosts,
         max_image_bytes=max_image_bytes,
         store=store,
+        detail=detail,
     )
     try:
         server = ServerThread(app, host=host, port=port).start()
@@ -104,6 +107,7 @@ def serve(
     workers: int = 2,
     private_urls: bool = False,
     allowed_private_hosts: Collection[str] = (),
+    detail: str = DEFAULT_DETAIL,
 ) -> None:
     """Serve the embedded API under gunicorn on host:port until SIGTERM/SIGINT (main thread only).
 
@@ -129,6 +133,7 @@ def serve(
                 workers=workers,
                 private_urls=private_urls,
                 allowed_private_hosts=allowed,
+                detail=detail,
             )
         ),
         bind=address,

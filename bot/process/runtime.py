@@ -46,6 +46,7 @@ def open_api(
             allowed_private_hosts=settings.local_api_allow_private_hosts,
             max_image_bytes=settings.max_image_bytes,
             store=None if shared is None else RedisJobStore(shared, prefix=NAMESPACE),
+            detail=settings.detect_detail,
         )
         logger.info("no II_CLIENT_ID set: using the embedded API at %s", local.base_url)
         client = ImageIntelligenceClient(
