@@ -339,6 +339,12 @@ def test_check_reaches_a_redis_with_a_self_signed_certificate_as_the_readme_says
         assert code == 0, out
         assert out.splitlines()[1].startswith(f"ok   Redis at {tls}: reachable")
 
+        # As on Heroku, whose add-on sets REDIS_URL (and may change it): the URL as given.
+        env = slack_env(slack, REDIS_URL=tls, REDIS_TLS_VERIFY="false")
+        code, out, _ = cli(monkeypatch, capsys, "check", **env)
+        assert code == 0, out
+        assert out.splitlines()[1].startswith(f"ok   Redis at {tls}: reachable")
+
 
 def test_check_says_when_slack_cannot_be_reached(monkeypatch, capsys, slack):
     nowhere = f"http://127.0.0.1:{free_port()}/api/"
