@@ -1,7 +1,7 @@
 """`python -m bot`: run the Slack app, try detection from a terminal, check the set-up, serve the API.
 
-Exit codes: 0 success, 1 the API or Slack failed, 2 usage or configuration errors. Errors are one line
-on stderr, never a traceback.
+Exit codes: 0 success, 1 the API or Slack failed (or `detect` could not read some image), 2 usage or
+configuration errors. Errors are one line on stderr, never a traceback.
 """
 
 from __future__ import annotations
@@ -164,14 +164,15 @@ def detect(args: argparse.Namespace, settings: Settings) -> int:
         except ImageIntelligenceError as error:
             failure = replies.error_message(error, images=len(sent))["text"]
     results = {result.custom_id: result for result in job.images} if job else {}
-    outcomes = {
-        key: ImageOutcome(name, problem=unreadable[key])
-        if key in unreadable
-        else ImageOutcome(name, results[key])
-        if key in results
-        else ImageOutcome(name, problem=failure or "the API returned no result")
-        for key, name in ((str(n), name) for n, name in enumerate(args.images))
-    }
+
+    def outcome_of(key: str, name: str) -> ImageOutcome:
+        if key in unreadable:
+            return ImageOutcome(name, problem=unreadable[key])
+        if key in results:
+            return ImageOutcome(name, results[key])
+        return ImageOutcome(name, problem=failure or "the API returned no result")
+
+    outcomes = {str(n): outcome_of(str(n), name) for n, name in enumerate(args.images)}
     if args.json:
         print(json.dumps(_as_json(outcomes, job), indent=2))
     else:
