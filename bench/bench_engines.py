@@ -1,6 +1,6 @@
 """Dramatiq or RQ under the shared queue: what each engine does with a chat bot's work.
 
-    pip install -e '.[test,bench]'   # RQ is only needed here
+    uv sync --locked --group bench   # RQ is only needed here
     python bench/bench_engines.py
 
 Each engine gets a throwaway redis-server and one worker process, set up as a chat bot needs it:

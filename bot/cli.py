@@ -1,7 +1,7 @@
 """`python -m bot`: run the Slack app, try detection from a terminal, check the set-up, serve the API.
 
-Exit codes: 0 success, 1 the API or Slack failed, 2 usage or configuration errors. Errors are one line
-on stderr, never a traceback.
+Exit codes: 0 success, 1 the API or Slack failed (or `detect` could not read some image), 2 usage or
+configuration errors. Errors are one line on stderr, never a traceback.
 """
 
 from __future__ import annotations
@@ -10,13 +10,16 @@ import argparse
 import json
 import logging
 import sys
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 import redis
 import sqlalchemy
+from PIL import Image
 from slack_sdk.errors import SlackApiError
 
 from bot import blocks
@@ -25,6 +28,7 @@ from bot.config import ConfigError, Settings, load_settings
 from bot.imageintelligence.client import blob_image, url_image
 from bot.imageintelligence.contract import MAX_IMAGES_PER_JOB, MAX_URL_LENGTH, VERIFY_MODES
 from bot.imageintelligence.errors import ImageIntelligenceError
+from bot.imageintelligence.models import DetectJob
 from bot.images.decode import InvalidImage, decode_image
 from bot.process.runtime import open_api
 from bot.process.socket_mode import run_socket_mode
@@ -43,7 +47,14 @@ class UsageError(Exception):
     """Bad command-line input: exit 2 with this message."""
 
 
+class Unreadable(Exception):
+    """An image `detect` cannot send the API; the others still go."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    # Pillow only warns, in two lines on stderr, about an image over its own pixel limit; as an
+    # error, decode_image refuses it like any image over the bot's smaller one.
+    warnings.simplefilter("error", Image.DecompressionBombWarning)
     parser = _parser()
     args = parser.parse_args(argv)
     try:
@@ -122,31 +133,65 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def detect(args: argparse.Namespace, settings: Settings) -> int:
+    """A line per image, in the order given (or `--json`); exit 1 when some could not be read."""
     classes = _classes(args.classes) if args.classes else settings.detect_classes
     if everything(classes) and not settings.uses_embedded_api:
         raise UsageError(f"--classes: {NEEDS_EMBEDDED}")
     verify = args.verify or settings.detect_verify
     if len(args.images) > MAX_IMAGES_PER_JOB:
         raise UsageError(f"{len(args.images)} images given; at most {MAX_IMAGES_PER_JOB} at a time")
-    items = [_image_item(image, str(n)) for n, image in enumerate(args.images)]
-    try:
-        with open_api(settings) as client:
-            job = client.wait_for_job(
-                client.detect(items, list(for_api(classes)), verify=verify),
-                timeout=settings.detect_timeout,
-            )
-    except ImageIntelligenceError as error:
-        print(blocks.error_message(error, images=len(items))["text"], file=sys.stderr)
-        return 1
+    # Keyed by the image's place in the command line, which is its customId in the job.
+    sent: dict[str, dict] = {}
+    unreadable: dict[str, str] = {}
+    for n, image in enumerate(args.images):
+        try:
+            sent[str(n)] = _image_item(image, str(n))
+        except Unreadable as problem:
+            unreadable[str(n)] = str(problem)
+    job, failure = None, None
+    if sent:
+        try:
+            with open_api(settings) as client:
+                job = client.wait_for_job(
+                    client.detect(list(sent.values()), list(for_api(classes)), verify=verify),
+                    timeout=settings.detect_timeout,
+                )
+        except ImageIntelligenceError as error:
+            failure = blocks.error_message(error, images=len(sent))["text"]
+    results = {result.custom_id: result for result in job.images} if job else {}
+
+    def outcome_of(key: str, name: str) -> ImageOutcome:
+        if key in unreadable:
+            return ImageOutcome(name, problem=unreadable[key])
+        if key in results:
+            return ImageOutcome(name, results[key])
+        return ImageOutcome(name, problem=failure or "the API returned no result")
+
+    outcomes = {str(n): outcome_of(str(n), name) for n, name in enumerate(args.images)}
     if args.json:
-        print(json.dumps(job.raw, indent=2))
-        return 0
-    results = {result.custom_id: result for result in job.images}
-    for n, name in enumerate(args.images):
-        result = results.get(str(n))
-        outcome = ImageOutcome(name, result, None if result else "the API returned no result")
-        print(blocks.summary_line(outcome, classes))
-    return 0
+        print(json.dumps(_as_json(outcomes, job), indent=2))
+    else:
+        for key, outcome in outcomes.items():
+            if not (failure and key in sent):  # the one line below says it for those
+                print(blocks.summary_line(outcome, classes))
+    if failure:
+        print(failure, file=sys.stderr)
+    return 0 if all(o.result is not None and o.result.ok for o in outcomes.values()) else 1
+
+
+def _as_json(outcomes: dict[str, ImageOutcome], job: DetectJob | None) -> dict[str, Any]:
+    """Each image by the name given, with the API's result for it or why there is none; and the
+    API's job (None when no image could be sent)."""
+    raw = {item.get("customId"): item for item in job.raw.get("imageResults", [])} if job else {}
+    return {
+        "images": [
+            {"image": outcome.name, "result": raw[key]}
+            if key in raw
+            else {"image": outcome.name, "error": outcome.problem}
+            for key, outcome in outcomes.items()
+        ],
+        "job": job.raw if job else None,
+    }
 
 
 def _classes(raw: str) -> tuple[str, ...]:
@@ -157,24 +202,27 @@ def _classes(raw: str) -> tuple[str, ...]:
 
 
 def _image_item(image: str, custom_id: str) -> dict:
+    """The API's request item for a file or http(s) URL; Unreadable says why there is none."""
     scheme = urlsplit(image).scheme.lower()
     if scheme in ("http", "https"):
         if len(image) > MAX_URL_LENGTH:
-            raise UsageError(f"{image[:40]}…: URLs may have {MAX_URL_LENGTH} characters at most")
+            raise Unreadable(f"URLs may have {MAX_URL_LENGTH} characters at most")
         return url_image(image, custom_id)
     if "://" in image:
-        raise UsageError(f"{image}: only http(s) URLs and files are supported")
+        raise Unreadable("only http(s) URLs and files are supported")
     path = Path(image)
-    if not path.is_file():
-        raise UsageError(f"{image}: no such file")
+    if path.is_dir():
+        raise Unreadable("a directory, not an image")
     try:
         data = path.read_bytes()
+    except FileNotFoundError:
+        raise Unreadable("no such file") from None
     except OSError as error:
-        raise UsageError(f"{image}: cannot be read ({error.strerror})") from None
+        raise Unreadable(f"cannot be read ({error.strerror})") from None
     try:
         decode_image(data)
     except InvalidImage as problem:
-        raise UsageError(f"{image}: {problem}") from None
+        raise Unreadable(str(problem)) from None
     return blob_image(data, custom_id)
 
 
@@ -216,21 +264,25 @@ def _check_slack(settings: Settings) -> list[tuple[bool, str]]:
     missing = _missing_slack_settings(settings, socket_mode=settings.socket_mode)
     if missing:
         return [(False, line) for line in missing]
-    lines = [_check_workspaces(settings)]
-    if settings.socket_mode:
-        try:
-            make_web_client(settings, settings.slack_bot_token).apps_connections_open(
-                app_token=settings.slack_app_token or ""
-            )
-        except SlackApiError as error:
-            lines.append((False, f"SLACK_APP_TOKEN: Slack refused it ({_slack_error(error)})"))
-        except OSError as error:
-            lines.append((False, _slack_unreachable(settings, error)))
-        else:
-            lines.append((True, "Socket Mode: SLACK_APP_TOKEN can open a connection"))
-    else:
-        lines.append((True, "HTTP: SLACK_SIGNING_SECRET is set"))
-    return lines
+    transport = (
+        _check_app_token(settings)
+        if settings.socket_mode
+        else (True, "HTTP: SLACK_SIGNING_SECRET is set")
+    )
+    return [_check_workspaces(settings), transport]
+
+
+def _check_app_token(settings: Settings) -> tuple[bool, str]:
+    """Whether Slack opens a Socket Mode connection for SLACK_APP_TOKEN."""
+    try:
+        make_web_client(settings, settings.slack_bot_token).apps_connections_open(
+            app_token=settings.slack_app_token or ""
+        )
+    except SlackApiError as error:
+        return False, f"SLACK_APP_TOKEN: Slack refused it ({_slack_error(error)})"
+    except OSError as error:
+        return False, _slack_unreachable(settings, error)
+    return True, "Socket Mode: SLACK_APP_TOKEN can open a connection"
 
 
 def _check_workspaces(settings: Settings) -> tuple[bool, str]:
@@ -292,8 +344,8 @@ def _missing_slack_settings(settings: Settings, *, socket_mode: bool | None) -> 
         )
     if not settings.slack_bot_token and not settings.many_workspaces:
         missing.append(
-            f"SLACK_BOT_TOKEN is not set: copy the Bot User OAuth Token (xoxb-…) {where}, "
-            "OAuth & Permissions"
+            f"{_unset(settings, 'SLACK_BOT_TOKEN')}: copy the Bot User OAuth Token (xoxb-…) "
+            f"{where}, OAuth & Permissions"
         )
     if socket_mode and not settings.slack_app_token:
         missing.append(
@@ -302,9 +354,16 @@ def _missing_slack_settings(settings: Settings, *, socket_mode: bool | None) -> 
         )
     if socket_mode is False and not settings.slack_signing_secret:
         missing.append(
-            f"SLACK_SIGNING_SECRET is not set: copy the Signing Secret {where}, Basic Information"
+            f"{_unset(settings, 'SLACK_SIGNING_SECRET')}: copy the Signing Secret {where}, "
+            "Basic Information"
         )
     return missing
+
+
+def _unset(settings: Settings, name: str) -> str:
+    if name in settings.placeholders:
+        return f"{name} is still .env.example's placeholder"
+    return f"{name} is not set"
 
 
 # -- run ---------------------------------------------------------------------------------------
@@ -344,11 +403,28 @@ def _not_ready(settings: Settings, *, socket_mode: bool | None) -> str | None:
     missing = _missing_slack_settings(settings, socket_mode=socket_mode)
     if missing:
         return missing[0]
-    ok, line = _check_workspaces(settings)
-    if not ok:
-        return line
-    logger.info(line)
+    checks = [_check_workspaces] + ([_check_app_token] if socket_mode else [])
+    for check in checks:
+        # The line returned names any failure; slack_sdk would log it again for each of its tries.
+        with _quiet("slack_sdk"):
+            ok, line = check(settings)
+        if not ok:
+            return line
+        logger.info(line)
     return None
+
+
+@contextmanager
+def _quiet(name: str) -> Iterator[None]:
+    """The logger `name` (and its children) logs nothing while entered; for the checks at start,
+    before any thread runs."""
+    silenced = logging.getLogger(name)
+    level = silenced.level
+    silenced.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        silenced.setLevel(level)
 
 
 # -- api ---------------------------------------------------------------------------------------

@@ -10,16 +10,31 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from dotenv import dotenv_values
 
 from bot.imageintelligence.contract import DEFAULT_BASE_URL, VERIFY_MODES
 from bot.net.hosts import private_hosts
-from bot.vocabulary import DEFAULT_DETAIL, DETAILS, NEEDS_EMBEDDED, everything, parse_classes
+from bot.vocabulary import (
+    DEFAULT_DETAIL,
+    DETAILS,
+    NEEDS_EMBEDDED,
+    everything,
+    parse_classes,
+    unknown,
+)
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_CLASSES: tuple[str, ...] = ("person", "car", "bicycle", "dog", "cat")
+# The example values .env.example holds: a variable still set to one was never filled in, and counts
+# as not set (so SLACK_CLIENT_ID's mode is not refused for the example bot token beside it).
+PLACEHOLDERS = {
+    "SLACK_BOT_TOKEN": "xoxb-your-bot-token",
+    "SLACK_SIGNING_SECRET": "your-signing-secret",
+}
+# Set on the dynos of Heroku (and Dokku), and on Render's instances: a disk wiped at every deploy.
+PAAS_VARIABLES = ("DYNO", "RENDER")
 
 T = TypeVar("T")
 N = TypeVar("N", int, float)
@@ -70,6 +85,8 @@ class Settings:
     slack_redirect_uri: str | None = None
     slack_token_rotation: bool = False
     database_url: str | None = field(default=None, repr=False)  # as SQLAlchemy takes it
+    # The variables left at .env.example's placeholder (PLACEHOLDERS), which count as not set.
+    placeholders: frozenset[str] = frozenset()
 
     @property
     def uses_embedded_api(self) -> bool:
@@ -97,6 +114,9 @@ def load_settings(
         values.update({k: v for k, v in dotenv_values(dotenv_path).items() if v is not None})
     values.update(os.environ if environ is None else environ)
     env = {k: v.strip() for k, v in values.items() if v is not None and v.strip() != ""}
+    placeholders = frozenset(name for name, value in PLACEHOLDERS.items() if env.get(name) == value)
+    for name in placeholders:
+        del env[name]
 
     def get(name: str, parse: Callable[[str], T], default: T) -> T:
         raw = env.get(name)
@@ -137,6 +157,15 @@ def load_settings(
     detect_classes = get("DETECT_CLASSES", parse_classes, DEFAULT_CLASSES)
     if everything(detect_classes) and client_id:
         raise ConfigError(f"DETECT_CLASSES: {NEEDS_EMBEDDED}")
+    if not client_id and not everything(detect_classes):
+        _check_known(detect_classes)
+    database_url = get("DATABASE_URL", _database_url, None)
+    if database_url and database_url.startswith("sqlite:"):
+        _check_sqlite(database_url, paas=any(name in env for name in PAAS_VARIABLES))
+    redis_url = get("REDIS_URL", _redis_url, None)
+    verify_redis_tls = get("REDIS_TLS_VERIFY", parse_bool, True)
+    if redis_url and not verify_redis_tls:
+        redis_url = _unverified(redis_url)
 
     return Settings(
         ii_api_url=get("II_API_URL", _http_url, DEFAULT_BASE_URL),
@@ -165,13 +194,14 @@ def load_settings(
         annotate=get("ANNOTATE", parse_bool, True),
         shutdown_grace=get("SHUTDOWN_GRACE", _number(float, allow_zero=True), 25.0),
         log_level=get("LOG_LEVEL", _log_level, "INFO"),
-        redis_url=get("REDIS_URL", _redis_url, None),
+        redis_url=redis_url,
         worker_dead_after=get("WORKER_DEAD_AFTER", _number(float), 15.0),
         slack_client_id=slack_client_id,
         slack_client_secret=env.get("SLACK_CLIENT_SECRET"),
         slack_redirect_uri=get("SLACK_REDIRECT_URI", _http_url, None),
         slack_token_rotation=rotation,
-        database_url=get("DATABASE_URL", _database_url, None),
+        database_url=database_url,
+        placeholders=placeholders,
     )
 
 
@@ -243,12 +273,57 @@ def _database_url(raw: str) -> str:
     raise ValueError("must be a postgres://, postgresql:// or sqlite:/// URL (with a file path)")
 
 
+def _check_known(classes: tuple[str, ...]) -> None:
+    """DETECT_CLASSES with the embedded detector: a class it cannot see would never be found."""
+    strange = unknown(classes)
+    if len(strange) == 1:
+        raise ConfigError(
+            f"DETECT_CLASSES: {strange[0]} is not a class the embedded detector knows "
+            "(the README lists them; `all` means every one)"
+        )
+    if strange:
+        raise ConfigError(
+            f"DETECT_CLASSES: {', '.join(strange)} are not classes the embedded detector knows "
+            "(the README lists them; `all` means every one)"
+        )
+
+
+def _check_sqlite(url: str, *, paas: bool) -> None:
+    """A SQLite file is kept on this machine's disk: refused on a PaaS, whose disk each deploy
+    replaces, and when its folder does not exist (SQLite's own error names no file)."""
+    if paas:
+        raise ConfigError(
+            "DATABASE_URL: a SQLite file on a PaaS is lost at every deploy and restart (its disk is "
+            "not kept), and every workspace's installation with it; use a PostgreSQL database's "
+            "postgres:// URL (Heroku: heroku addons:create heroku-postgresql; Render: the "
+            "Blueprint's database)"
+        )
+    # sqlite:///relative/path or sqlite:////absolute/path, perhaps with ?options
+    path = url.removeprefix("sqlite:///").split("?", 1)[0]
+    folder = os.path.dirname(path) or "."
+    if not os.path.isdir(folder):
+        raise ConfigError(
+            f"DATABASE_URL: the folder {folder} does not exist; create it, or give a SQLite file "
+            "in a folder that does (sqlite:////absolute/path/bot.db or sqlite:///relative/bot.db)"
+        )
+
+
 def _redis_url(raw: str) -> str:
     parts = urlsplit(raw)
     if parts.scheme not in ("redis", "rediss") or not parts.hostname:
         # Never echo the value: it may carry the password.
         raise ValueError("must be a redis:// or rediss:// URL with a host")
     return raw
+
+
+def _unverified(url: str) -> str:
+    """REDIS_TLS_VERIFY=false: a rediss:// URL whose server certificate redis-py does not check
+    (Heroku's Key-Value Store signs its own); the connection stays encrypted."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    if parts.scheme != "rediss" or any(name == "ssl_cert_reqs" for name, _ in query):
+        return url
+    return parts._replace(query=urlencode([*query, ("ssl_cert_reqs", "none")])).geturl()
 
 
 def _prefixed(prefix: str) -> Callable[[str], str]:

@@ -1,8 +1,11 @@
 from pathlib import Path
 
 import pytest
+from dotenv import dotenv_values
 
-from bot.config import DEFAULT_CLASSES, ConfigError, load_settings
+from bot.config import DEFAULT_CLASSES, PLACEHOLDERS, ConfigError, load_settings
+
+EXAMPLE = Path(__file__).resolve().parent.parent / ".env.example"
 
 
 def test_defaults_use_the_embedded_api():
@@ -55,6 +58,7 @@ def test_values_are_parsed():
         ("LOCAL_API_ALLOW_PRIVATE_HOSTS", "images.intranet, not a host"),
         ("REDIS_URL", "http://127.0.0.1:6379"),
         ("WORKER_DEAD_AFTER", "0"),
+        ("REDIS_TLS_VERIFY", "perhaps"),
     ],
 )
 def test_a_bad_value_is_named_in_one_line(name, value):
@@ -106,7 +110,7 @@ MANY = {"SLACK_CLIENT_ID": "1111.2222", "SLACK_CLIENT_SECRET": "not-a-real-secre
     [
         ("postgres://u:p@db.example:5432/bot", "postgresql+psycopg://u:p@db.example:5432/bot"),
         ("postgresql://u:p@db.example/bot", "postgresql+psycopg://u:p@db.example/bot"),
-        ("sqlite:////var/lib/bot/bot.db", "sqlite:////var/lib/bot/bot.db"),
+        ("sqlite:///bot.db", "sqlite:///bot.db"),
     ],
 )
 def test_database_urls_as_paas_add_ons_give_them(given: str, used: str):
@@ -172,3 +176,96 @@ def test_dotenv_fills_in_and_the_environment_wins(tmp_path: Path):
     settings = load_settings({"DETECT_TIMEOUT": "7"}, dotenv_path=str(dotenv))
     assert settings.detect_classes == ("dog",)
     assert settings.detect_timeout == 7.0
+
+
+# -- mistakes a newcomer makes ---------------------------------------------------------------------
+
+
+def test_the_placeholders_of_env_example_count_as_not_set_and_are_remembered():
+    example = dotenv_values(EXAMPLE)
+    left = {name: example[name] for name in PLACEHOLDERS}
+    assert left == PLACEHOLDERS  # .env.example and the code agree on what a placeholder is
+
+    settings = load_settings({str(k): str(v) for k, v in example.items() if v}, dotenv_path=None)
+
+    assert settings.placeholders == frozenset({"SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET"})
+    assert settings.slack_bot_token is None and settings.slack_signing_secret is None
+
+
+def test_a_placeholder_bot_token_does_not_stand_in_the_way_of_many_workspaces(tmp_path: Path):
+    env = {
+        **MANY,
+        "SLACK_BOT_TOKEN": PLACEHOLDERS["SLACK_BOT_TOKEN"],
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}",
+    }
+    settings = load_settings(env, dotenv_path=None)
+    assert settings.many_workspaces and settings.placeholders == {"SLACK_BOT_TOKEN"}
+
+
+@pytest.mark.parametrize(
+    ("classes", "problem"),
+    [
+        ("unicorn", "DETECT_CLASSES: unicorn is not a class the embedded detector knows ("),
+        (
+            "cat, unicorn, pegasus",
+            "DETECT_CLASSES: unicorn, pegasus are not classes the embedded detector knows (",
+        ),
+    ],
+)
+def test_classes_the_embedded_detector_cannot_see_are_named(classes: str, problem: str):
+    with pytest.raises(ConfigError) as error:
+        load_settings({"DETECT_CLASSES": classes}, dotenv_path=None)
+    assert str(error.value).startswith(problem)
+
+
+def test_the_words_the_detector_knows_and_a_hosted_accounts_own_classes_are_taken():
+    known = load_settings({"DETECT_CLASSES": "People, kittens, coffee cup"}, dotenv_path=None)
+    assert known.detect_classes == ("people", "kittens", "coffee cup")
+
+    hosted = {"II_CLIENT_ID": "abc", "II_CLIENT_SECRET": "def", "DETECT_CLASSES": "unicorn"}
+    assert load_settings(hosted, dotenv_path=None).detect_classes == ("unicorn",)
+
+
+def test_a_sqlite_file_in_a_folder_that_does_not_exist_is_named(tmp_path: Path):
+    missing = tmp_path / "var" / "lib" / "bot"
+    with pytest.raises(ConfigError) as error:
+        load_settings({**MANY, "DATABASE_URL": f"sqlite:///{missing}/bot.db"}, dotenv_path=None)
+    assert str(error.value).startswith(f"DATABASE_URL: the folder {missing} does not exist; ")
+
+    missing.mkdir(parents=True)
+    settings = load_settings(
+        {**MANY, "DATABASE_URL": f"sqlite:///{missing}/bot.db"}, dotenv_path=None
+    )
+    assert settings.database_url == f"sqlite:///{missing}/bot.db"
+
+
+@pytest.mark.parametrize("paas", ["DYNO", "RENDER"])
+def test_a_sqlite_file_on_a_paas_is_refused_saying_why_and_what_instead(tmp_path: Path, paas: str):
+    env = {**MANY, "DATABASE_URL": f"sqlite:///{tmp_path}/bot.db", paas: "web.1"}
+    with pytest.raises(ConfigError) as error:
+        load_settings(env, dotenv_path=None)
+    message = str(error.value)
+    assert message.startswith("DATABASE_URL: a SQLite file on a PaaS is lost at every deploy")
+    assert "postgres://" in message and "\n" not in message
+
+    postgres = {**env, "DATABASE_URL": "postgres://u:p@db.example:5432/bot"}
+    assert load_settings(postgres, dotenv_path=None).database_url
+
+
+@pytest.mark.parametrize(
+    ("url", "used"),
+    [
+        ("rediss://:pw@kvs.example:6380", "rediss://:pw@kvs.example:6380?ssl_cert_reqs=none"),
+        (
+            "rediss://:pw@kvs.example:6380/0?ssl_cert_reqs=required",
+            "rediss://:pw@kvs.example:6380/0?ssl_cert_reqs=required",
+        ),
+        ("redis://red-abc:6379", "redis://red-abc:6379"),  # nothing to verify
+    ],
+)
+def test_redis_tls_verify_false_leaves_the_certificate_of_a_rediss_url_unchecked(
+    url: str, used: str
+):
+    settings = load_settings({"REDIS_URL": url, "REDIS_TLS_VERIFY": "false"}, dotenv_path=None)
+    assert settings.redis_url == used
+    assert load_settings({"REDIS_URL": url}, dotenv_path=None).redis_url == url

@@ -11,7 +11,6 @@ import subprocess
 import sys
 import threading
 import time
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +32,7 @@ from bot.vocabulary import (
     SCORE_THRESHOLDS,
     THOROUGH,
 )
-from tests.photos import IMAGES, camera_closeup, photo
+from tests.photos import IMAGES, camera_closeup, photo, png_claiming
 from tests.scenes import SCORED_CLASSES, Score, marked, negatives, scene, score
 
 PHOTOS = (
@@ -543,21 +542,6 @@ def test_damaged_exif_keeps_the_picture() -> None:
 
 
 # --- decoding: bad input -------------------------------------------------------------------------
-
-
-def png_claiming(width: int, height: int) -> bytes:
-    """A tiny PNG whose header claims ``width`` x ``height`` pixels (a decompression bomb)."""
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-        )
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    idat = zlib.compress(b"\x00" * 100_000)
-    return (
-        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
-    )
 
 
 def jpeg_claiming(width: int, height: int) -> bytes:
