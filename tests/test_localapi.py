@@ -728,18 +728,23 @@ def test_unknown_paths_404_and_wrong_methods_405(local_api: ApiLike) -> None:
         response = requests.get(f"{local_api.base_url.removesuffix('/v2')}{path}", timeout=10)
         assert_error(response, 404, "not_found")
     cases = [
-        ("GET", "/oauth/token", "POST"),
-        ("PUT", "/detect", "POST, GET"),
-        ("DELETE", "/detect/some-id", "GET"),
-        ("POST", "/detect/some-id", "GET"),
-        ("GET", "/feedback", "POST"),
+        ("GET", "/oauth/token", "POST, OPTIONS"),
+        ("PUT", "/detect", "GET, POST, OPTIONS"),
+        ("DELETE", "/detect/some-id", "GET, OPTIONS"),
+        ("POST", "/detect/some-id", "GET, OPTIONS"),
+        ("GET", "/feedback", "POST, OPTIONS"),
     ]
     for method, path, allowed in cases:
         response = requests.request(
             method, f"{local_api.base_url}{path}", headers=headers, timeout=10
         )
-        assert_error(response, 405, "method_not_allowed")
+        error = assert_error(response, 405, "method_not_allowed")
         assert response.headers["Allow"] == allowed
+        assert error["message"] == f"{method} is not allowed here; use {allowed}"
+        # OPTIONS says what is allowed, to anyone: it is no secret.
+        options = requests.options(f"{local_api.base_url}{path}", timeout=10)
+        assert options.status_code == 200
+        assert options.headers["Allow"] == allowed.removesuffix(", OPTIONS")
     assert_still_serving(local_api)
 
 
