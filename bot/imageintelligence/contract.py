@@ -17,12 +17,9 @@ SPEC_FILE = Path(__file__).with_name("v2.swagger.json")
 DEFAULT_BASE_URL = "https://api.imageintelligence.com/v2"
 MAX_IMAGES_PER_JOB = 64
 MAX_URL_LENGTH = 512
-MAX_ID_LENGTH = 64  # customId (job and image) and feedId
-MAX_WEBHOOK_URL_LENGTH = 512
 VERIFY_MODES = ("NEVER", "AUTO", "ALWAYS")
 FALSE_POSITIVE = "FALSE_POSITIVE"
 FALSE_NEGATIVE = "FALSE_NEGATIVE"
-FEEDBACK_CODES = (FALSE_POSITIVE, FALSE_NEGATIVE)
 
 # A job id as the bot takes one from users (`/detect job ID`, "Report a mistake"): the API's are
 # UUIDs; at most 100 characters, so that it fits in a Block Kit option value with a class name.
