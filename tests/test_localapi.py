@@ -589,6 +589,41 @@ def test_bad_detect_bodies_get_400_naming_the_field(
 
 
 @pytest.mark.parametrize(
+    ("path", "body", "message"),
+    [
+        (
+            "/detect",
+            detect_body(images=[{"blob": 12345}]),
+            "images[0].blob: must be a string, not a number",
+        ),
+        ("/detect", detect_body(images=[GOOD_IMAGE] * 65), "images: at most 64 items, got 65"),
+        ("/detect", detect_body(images=[]), "images: must not be empty"),
+        ("/detect", detect_body(customId="c" * 65), "customId: at most 64 characters, got 65"),
+        (
+            "/detect",
+            detect_body(classes=[{"class": "cat", "verify": "SECRET-7f3a"}]),
+            "classes[0].verify: must be one of NEVER, AUTO, ALWAYS",
+        ),
+        ("/detect", detect_body(classes=[{}]), "classes[0].class: required"),
+        ("/oauth/token", {"clientId": "SECRET-7f3a"}, "clientSecret: required"),
+        (
+            "/oauth/token",
+            {"clientId": 7, "clientSecret": "x"},
+            "clientId: must be a string, not a number",
+        ),
+    ],
+)
+def test_the_spec_s_problems_are_said_in_words_without_the_value(
+    local_api: ApiLike, path: str, body: Any, message: str
+) -> None:
+    response = requests.post(
+        f"{local_api.base_url}{path}", json=body, headers=bearer(local_api), timeout=10
+    )
+    assert assert_error(response, 400, "bad_request")["message"] == message
+    assert "SECRET-7f3a" not in response.text
+
+
+@pytest.mark.parametrize(
     "raw",
     [
         pytest.param(b"images=1", id="form data"),

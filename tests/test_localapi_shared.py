@@ -246,7 +246,8 @@ def test_an_image_whose_worker_was_killed_mid_analysis_is_run_by_another(
     # Put back on the queue once worker-a's heartbeat was 2 s old (WORKER_DEAD_AFTER).
     assert time.monotonic() - killed >= 2.0
     assert host.gets == 2  # fetched again, by worker-b
-    cluster.terminate("worker-b")
+    code, logged = cluster.terminate("worker-b")
+    assert code == 0 and "Traceback" not in logged, logged
 
 
 def test_an_image_that_keeps_killing_its_workers_is_given_up(
