@@ -1,39 +1,26 @@
-"""Validate JSON bodies against the `definitions` of the Image Intelligence v2 Swagger spec."""
+"""Validate JSON bodies against the `definitions` of the Image Intelligence v2 Swagger spec: the one
+copy, bot/imageintelligence/v2.swagger.json, with the validators the embedded API uses."""
 
 from __future__ import annotations
 
-import json
-from functools import cache
-from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft4Validator
-
-SPEC_PATH = Path(__file__).parent / "contracts" / "v2.swagger.json"
+from bot.localapi.schema import spec, validator
 
 
-@cache
-def _definitions() -> dict[str, Any]:
-    return json.loads(SPEC_PATH.read_text())["definitions"]
+def definition(name: str) -> dict[str, Any]:
+    found: dict[str, Any] = spec()["definitions"][name]
+    return found
 
 
-@cache
-def _validator(definition: str) -> Draft4Validator:
-    definitions = _definitions()
-    if definition not in definitions:
-        raise KeyError(f"no definition {definition!r} in the v2 spec")
-    schema = {"definitions": definitions, "$ref": f"#/definitions/{definition}"}
-    return Draft4Validator(schema)
+def validate(name: str, instance: Any) -> None:
+    """Raise jsonschema.ValidationError unless `instance` is a valid `name` definition."""
+    validator(name).validate(instance)
 
 
-def validate(definition: str, instance: Any) -> None:
-    """Raise jsonschema.ValidationError unless `instance` is a valid `definition`."""
-    _validator(definition).validate(instance)
-
-
-def errors(definition: str, instance: Any) -> list[str]:
+def errors(name: str, instance: Any) -> list[str]:
     """The validation errors, as readable lines (empty when valid)."""
     return [
         f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}"
-        for e in _validator(definition).iter_errors(instance)
+        for e in validator(name).iter_errors(instance)
     ]

@@ -180,10 +180,12 @@ class FaultyApi:
             self._held_polls = polls if polls is not None else -1
 
     def forget(self) -> None:
-        """Clear the call counts and recorded requests (e.g. after setting up a job)."""
+        """Clear the call counts, recorded requests and issued tokens (e.g. after setting up a
+        job)."""
         with self._lock:
             self.calls.clear()
             self.requests.clear()
+            self.issued_tokens.clear()
 
     def finish_after(self, seconds: float | Callable[[], float]) -> None:
         """Jobs look IN_PROGRESS until `seconds` after `POST /detect` answered (a callable gives

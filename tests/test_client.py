@@ -1,4 +1,4 @@
-"""The client against the real embedded API on loopback: detection, search, feedback, tokens, secrets."""
+"""The client against the real embedded API on loopback: detection, polls, feedback, tokens, secrets."""
 
 from __future__ import annotations
 
@@ -11,7 +11,15 @@ from typing import Any
 import pytest
 
 from bot.imageintelligence.client import ImageIntelligenceClient, blob_image, url_image
-from bot.imageintelligence.contract import MAX_IMAGES_PER_JOB
+from bot.imageintelligence.contract import (
+    FALSE_NEGATIVE,
+    FALSE_POSITIVE,
+    IMAGE_STATUSES,
+    JOB_STATUSES,
+    MAX_IMAGES_PER_JOB,
+    MAX_URL_LENGTH,
+    VERIFY_MODES,
+)
 from bot.imageintelligence.errors import ApiError, AuthenticationError, InvalidClientCredentials
 from bot.imageintelligence.models import DetectJob, ImageResult
 from tests import apispec
@@ -30,11 +38,10 @@ def test_detect_finds_the_cat_in_chelsea(api: FaultyApi) -> None:
     with make_client(api) as client:
         job = client.detect(
             [blob_image(photo("chelsea.png"), custom_id="chelsea")],
-            ["cat", "dog", {"class": "person", "verify": "NEVER"}],
-            custom_id="job-chelsea",
-            feed_id="tests",
+            ["cat", "dog", "person"],
+            feed_id="T0TEAM0001",
         )
-        assert job.custom_id == "job-chelsea"
+        assert job.feed_id == "T0TEAM0001"
         done = client.wait_for_job(job, timeout=30)
     assert done.finished and done.status == "COMPLETED_SUCCESSFULLY"
     (image,) = done.images
@@ -46,12 +53,15 @@ def test_detect_finds_the_cat_in_chelsea(api: FaultyApi) -> None:
     box = cat.boxes[0]
     assert 0 <= box.x_min < box.x_max and 0 <= box.y_min < box.y_max
     assert box.confidence is not None and box.confidence > 0.5
-    apispec.validate("DetectJobRequest", api.bodies("POST /detect")[0])
-    assert api.bodies("POST /detect")[0]["classes"] == [
+    (sent,) = api.bodies("POST /detect")
+    apispec.validate("DetectJobRequest", sent)
+    assert sent["classes"] == [
         {"class": "cat", "verify": "NEVER"},
         {"class": "dog", "verify": "NEVER"},
         {"class": "person", "verify": "NEVER"},
     ]
+    assert sent["feedId"] == "T0TEAM0001"
+    assert set(sent) == {"images", "classes", "feedId"}
 
 
 def test_unsupported_classes_say_so(api: FaultyApi) -> None:
@@ -79,17 +89,10 @@ def test_a_failed_image_says_why_and_the_others_have_no_error(api: FaultyApi) ->
     assert (cat.ok, cat.error) == (True, None)
 
 
-def test_search_get_and_feedback(api: FaultyApi) -> None:
-    png = photo("coffee.png")
+def test_get_and_feedback(api: FaultyApi) -> None:
     with make_client(api) as client:
-        job = client.detect([blob_image(png)], ["coffee cup"], custom_id="find-me", feed_id="f1")
-        client.detect([blob_image(png)], ["coffee cup"], custom_id="other", feed_id="f1")
-        assert [j.id for j in client.search_detect_jobs(custom_id="find-me")] == [job.id]
-        assert {j.custom_id for j in client.search_detect_jobs(feed_id="f1")} == {
-            "find-me",
-            "other",
-        }
-        assert client.search_detect_jobs(custom_id="nobody") == []
+        job = client.detect([blob_image(photo("coffee.png"))], ["coffee cup"])
+        assert set(api.bodies("POST /detect")[0]) == {"images", "classes"}  # no feedId
         assert client.get_detect_job(job.id).id == job.id
         before = int(time.time() * 1000)
         answer = client.send_feedback(job.id, [("coffee cup", "FALSE_NEGATIVE")])
@@ -99,8 +102,6 @@ def test_search_get_and_feedback(api: FaultyApi) -> None:
     (sent,) = api.bodies("POST /feedback")
     assert sent["classes"] == [{"class": "coffee cup", "code": "FALSE_NEGATIVE"}]
     assert before <= sent["createdAt"] <= after
-    searches = [r.query for r in api.requests if r.route == "GET /detect"]
-    assert searches == ["customId=find-me", "feedId=f1", "customId=nobody"]
 
 
 def test_unknown_job_is_a_404_api_error_without_retries(api: FaultyApi) -> None:
@@ -115,14 +116,21 @@ def test_the_token_is_fetched_once_and_reused(api: FaultyApi) -> None:
     with make_client(api) as client:
         token = client.access_token()
         assert client.access_token() == token
-        client.search_detect_jobs()
-        client.search_detect_jobs()
+        job = client.detect([blob_image(photo("coffee.png"))], ["cat"])
+        client.get_detect_job(job.id)
+        client.get_detect_job(job.id)
     assert api.issued_tokens == [token]
-    assert {r.authorization for r in api.requests if r.route == "GET /detect"} == {
-        f"Bearer {token}"
-    }
+    used = {r.authorization for r in api.requests if r.route != "POST /oauth/token"}
+    assert used == {f"Bearer {token}"} and api.count("GET /detect/{id}") == 2
     (credentials,) = api.bodies("POST /oauth/token")
     apispec.validate("ClientCredentials", credentials)
+
+
+def assert_unknown_job(client: ImageIntelligenceClient) -> None:
+    """An authorized call that reaches the API: 404 for a job nobody made."""
+    with pytest.raises(ApiError) as err:
+        client.get_detect_job("no-such-job")
+    assert err.value.status == 404
 
 
 def run_threads(n: int, target: Callable[[], None]) -> None:
@@ -145,7 +153,7 @@ def test_fifty_threads_cause_exactly_one_token_request(api: FaultyApi) -> None:
             tokens.append(client.access_token())
 
         run_threads(50, work)
-        assert client.search_detect_jobs() == []
+        assert_unknown_job(client)
     assert tokens == api.issued_tokens * 50
     assert api.count("POST /oauth/token") == 1
 
@@ -171,15 +179,15 @@ def test_a_failed_token_fetch_reaches_every_waiter_and_the_next_call_retries(
 
         def work() -> None:
             try:
-                client.search_detect_jobs()
+                client.get_detect_job("no-such-job")
             except AuthenticationError as exc:
                 errors.append(exc)
 
         run_threads(50, work)
         assert release.is_set()
         assert len(errors) == 50 and all(e.status == 500 for e in errors)  # type: ignore[attr-defined]
-        assert api.count("POST /oauth/token") == 1 and api.count("GET /detect") == 0
-        assert client.search_detect_jobs() == []
+        assert api.count("POST /oauth/token") == 1 and api.count("GET /detect/{id}") == 0
+        assert_unknown_job(client)
     assert api.count("POST /oauth/token") == 2
 
 
@@ -245,10 +253,17 @@ def test_no_secret_or_token_in_logs_errors_or_reprs(
     assert any(r.levelno == logging.WARNING for r in caplog.records)  # the retries were logged
 
 
-def test_validation_errors_come_before_any_request(api: FaultyApi) -> None:
-    with make_client(api) as client, pytest.raises(ValueError, match="1 to 64 images"):
-        client.detect([url_image(NOWHERE)] * (MAX_IMAGES_PER_JOB + 1), ["cat"])
-    assert api.total_calls() == 0
+def test_the_contracts_constants_are_the_specs() -> None:
+    request = apispec.definition("DetectJobRequest")["properties"]
+    assert request["images"]["maxItems"] == MAX_IMAGES_PER_JOB
+    assert apispec.definition("ImageRequestItem")["properties"]["url"]["maxLength"] == (
+        MAX_URL_LENGTH
+    )
+    assert tuple(request["classes"]["items"]["properties"]["verify"]["enum"]) == VERIFY_MODES
+    assert set(apispec.definition("JobStatus")["enum"]) == set(JOB_STATUSES)
+    assert set(apispec.definition("ImageStatus")["enum"]) == set(IMAGE_STATUSES)
+    codes = apispec.definition("FeedbackRequestClassItem")["properties"]["code"]["enum"]
+    assert tuple(codes) == (FALSE_POSITIVE, FALSE_NEGATIVE)
 
 
 def test_jobs_parse_leniently_but_not_blindly() -> None:

@@ -603,6 +603,41 @@ def test_bad_detect_bodies_get_400_naming_the_field(
 
 
 @pytest.mark.parametrize(
+    ("path", "body", "message"),
+    [
+        (
+            "/detect",
+            detect_body(images=[{"blob": 12345}]),
+            "images[0].blob: must be a string, not a number",
+        ),
+        ("/detect", detect_body(images=[GOOD_IMAGE] * 65), "images: at most 64 items, got 65"),
+        ("/detect", detect_body(images=[]), "images: must not be empty"),
+        ("/detect", detect_body(customId="c" * 65), "customId: at most 64 characters, got 65"),
+        (
+            "/detect",
+            detect_body(classes=[{"class": "cat", "verify": "SECRET-7f3a"}]),
+            "classes[0].verify: must be one of NEVER, AUTO, ALWAYS",
+        ),
+        ("/detect", detect_body(classes=[{}]), "classes[0].class: required"),
+        ("/oauth/token", {"clientId": "SECRET-7f3a"}, "clientSecret: required"),
+        (
+            "/oauth/token",
+            {"clientId": 7, "clientSecret": "x"},
+            "clientId: must be a string, not a number",
+        ),
+    ],
+)
+def test_the_spec_s_problems_are_said_in_words_without_the_value(
+    local_api: ApiLike, path: str, body: Any, message: str
+) -> None:
+    response = requests.post(
+        f"{local_api.base_url}{path}", json=body, headers=bearer(local_api), timeout=10
+    )
+    assert assert_error(response, 400, "bad_request")["message"] == message
+    assert "SECRET-7f3a" not in response.text
+
+
+@pytest.mark.parametrize(
     "raw",
     [
         pytest.param(b"images=1", id="form data"),
@@ -742,18 +777,23 @@ def test_unknown_paths_404_and_wrong_methods_405(local_api: ApiLike) -> None:
         response = requests.get(f"{local_api.base_url.removesuffix('/v2')}{path}", timeout=10)
         assert_error(response, 404, "not_found")
     cases = [
-        ("GET", "/oauth/token", "POST"),
-        ("PUT", "/detect", "POST, GET"),
-        ("DELETE", "/detect/some-id", "GET"),
-        ("POST", "/detect/some-id", "GET"),
-        ("GET", "/feedback", "POST"),
+        ("GET", "/oauth/token", "POST, OPTIONS"),
+        ("PUT", "/detect", "GET, POST, OPTIONS"),
+        ("DELETE", "/detect/some-id", "GET, OPTIONS"),
+        ("POST", "/detect/some-id", "GET, OPTIONS"),
+        ("GET", "/feedback", "POST, OPTIONS"),
     ]
     for method, path, allowed in cases:
         response = requests.request(
             method, f"{local_api.base_url}{path}", headers=headers, timeout=10
         )
-        assert_error(response, 405, "method_not_allowed")
+        error = assert_error(response, 405, "method_not_allowed")
         assert response.headers["Allow"] == allowed
+        assert error["message"] == f"{method} is not allowed here; use {allowed}"
+        # OPTIONS says what is allowed, to anyone: it is no secret.
+        options = requests.options(f"{local_api.base_url}{path}", timeout=10)
+        assert options.status_code == 200
+        assert options.headers["Allow"] == allowed.removesuffix(", OPTIONS")
     assert_still_serving(local_api)
 
 

@@ -1,9 +1,10 @@
-"""The shared, thread-safe, token-caching client for the Image Intelligence API v2.
+"""The shared, thread-safe, token-caching client for the Image Intelligence API v2, cut to what
+the bot sends: detect jobs of `blob`/`url` images and class names, polls, and feedback.
 
-One instance serves every thread of the process: one `requests.Session` whose connection pool is
-sized for the worker pool, one token cache (see token.py). Every request has connect and read
-timeouts; transient failures are retried with exponential back-off and full jitter, honouring
-`Retry-After`, at most `max_tries` tries. Time is injected (`clock`, `sleep`): tests never sleep.
+One instance serves every thread of the process: one connection pool sized for the worker pool
+and one token cache (token.py); retries are decided by whether a request may be repeated
+(transport.py). The API checks what it is sent against its spec and answers 400 naming the field:
+the client does not check the contract a second time.
 
 Nothing this module logs or raises contains the client secret or an access token: requests are
 logged by method, path and status only, and response text is redacted before it reaches an error.
@@ -12,42 +13,30 @@ logged by method, path and status only, and response text is redacted before it 
 from __future__ import annotations
 
 import base64
-import binascii
 import logging
-import math
-import random
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
-import requests
-from requests.adapters import HTTPAdapter
-from urllib3.exceptions import MaxRetryError, NewConnectionError
-
-from .contract import (
-    DEFAULT_BASE_URL,
-    FEEDBACK_CODES,
-    MAX_ID_LENGTH,
-    MAX_IMAGES_PER_JOB,
-    MAX_URL_LENGTH,
-    MAX_WEBHOOK_URL_LENGTH,
-    VERIFY_MODES,
-)
+from .contract import DEFAULT_BASE_URL
 from .errors import ApiError, AuthenticationError, InvalidClientCredentials, JobTimeout
 from .models import DetectJob
 from .token import AccessToken, TokenCache
+from .transport import (
+    CREATE,
+    IDEMPOTENT,
+    RETRY_STATUSES,
+    Outcome,
+    RetryPolicy,
+    Transport,
+    transient,
+)
 
 log = logging.getLogger(__name__)
 
-RETRY_STATUSES = frozenset({429, 502, 503, 504})
-# Answers that say the server refused the request without acting on it.
-REFUSED_STATUSES = frozenset({429, 503})
-BACKOFF_BASE = 0.5  # seconds; the n-th retry waits up to BACKOFF_BASE * 2**(n-1)
-BACKOFF_CAP = 8.0
-MAX_RETRY_AFTER = 30.0  # a server asking for a longer wait gets an error, not a blocked thread
 FIRST_POLL_DELAY = 0.05
 FAST_POLL_INTERVAL = 0.15
 FAST_POLL_WINDOW = 3.0
@@ -55,12 +44,12 @@ SLOW_POLL_FRACTION = 0.1
 MAX_POLL_INTERVAL = 2.0
 BODY_EXCERPT = 500  # characters of a response body kept in an ApiError
 
-_IMAGE_KEYS = frozenset({"url", "blob", "customId"})
-_CLASS_KEYS = frozenset({"class", "verify", "exclusionZones"})
 _REDACTED = "[redacted]"
 
+ImageItem = dict[str, str]
 
-def blob_image(data: bytes, custom_id: str | None = None) -> dict[str, str]:
+
+def blob_image(data: bytes, custom_id: str | None = None) -> ImageItem:
     """An image item carrying the image bytes themselves (base64)."""
     item = {"blob": base64.b64encode(data).decode("ascii")}
     if custom_id is not None:
@@ -68,7 +57,7 @@ def blob_image(data: bytes, custom_id: str | None = None) -> dict[str, str]:
     return item
 
 
-def url_image(url: str, custom_id: str | None = None) -> dict[str, str]:
+def url_image(url: str, custom_id: str | None = None) -> ImageItem:
     """An image item the API fetches itself from a public http(s) URL."""
     item = {"url": url}
     if custom_id is not None:
@@ -89,152 +78,26 @@ def poll_delay(elapsed: float) -> float:
     return min(MAX_POLL_INTERVAL, max(FAST_POLL_INTERVAL, elapsed * SLOW_POLL_FRACTION))
 
 
-def _transient(exc: requests.RequestException) -> bool:
-    """A failure on the way (no answer, or a broken one) that another try may not meet."""
-    return isinstance(
-        exc, (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
-    )
+@dataclass
+class _Payload:
+    """A successful response's decoded JSON, with what an error about it would need to say."""
 
-
-def _never_sent(exc: requests.RequestException) -> bool:
-    """The connection could not be opened (refused, DNS failure, connect timeout): no byte of
-    the request reached the server."""
-    if isinstance(exc, requests.ConnectTimeout):
-        return True
-    if not isinstance(exc, requests.ConnectionError) or not exc.args:
-        return False
-    reason = exc.args[0]
-    if isinstance(reason, MaxRetryError):
-        reason = reason.reason
-    return isinstance(reason, NewConnectionError)
-
-
-@dataclass(frozen=True)
-class _RetryPolicy:
-    statuses: frozenset[int]
-    transport: Callable[[requests.RequestException], bool]
-
-
-# Reads and token requests change nothing on the server: any transient failure may be retried.
-_IDEMPOTENT = _RetryPolicy(RETRY_STATUSES, _transient)
-# Requests that create something (a job, a feedback record) are sent again only when the first
-# one certainly did nothing; see ImageIntelligenceClient.detect.
-_CREATE = _RetryPolicy(REFUSED_STATUSES, _never_sent)
-
-
-@dataclass(frozen=True)
-class _Outcome:
-    """The last try of a request: its response, or the exception that stood for one."""
-
-    response: requests.Response | None
-    error: requests.RequestException | None
+    method: str
+    path: str
+    status: int
+    excerpt: str
     attempts: int
+    body: Any = None
 
-
-def _retry_after(response: requests.Response) -> float | None:
-    """The `Retry-After` header in seconds (the HTTP-date form is not used by the API)."""
-    try:
-        seconds = float(response.headers.get("Retry-After", ""))
-    except ValueError:
-        return None
-    return max(seconds, 0.0) if math.isfinite(seconds) else None
-
-
-def _checked_str(value: Any, name: str, limit: int) -> str:
-    if not isinstance(value, str) or not value:
-        raise ValueError(f"{name} must be a non-empty string")
-    if len(value) > limit:
-        raise ValueError(f"{name} is longer than {limit} characters ({len(value)})")
-    return value
-
-
-def _sequence(value: Any, name: str) -> Sequence[Any]:
-    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Sequence):
-        raise ValueError(f"{name} must be a list")
-    return value
-
-
-def _image_item(item: Any, where: str) -> dict[str, Any]:
-    if not isinstance(item, Mapping):
-        raise ValueError(f"{where} must be a dict with 'url' or 'blob'")
-    unknown = sorted(set(item) - _IMAGE_KEYS)
-    if unknown:
-        raise ValueError(f"{where} has unknown keys {unknown}; allowed: blob, customId, url")
-    if ("url" in item) == ("blob" in item):
-        raise ValueError(f"{where} needs exactly one of 'url' or 'blob'")
-    if "url" in item:
-        url = _checked_str(item["url"], f"{where}.url", MAX_URL_LENGTH)
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError(f"{where}.url must be an http(s) URL")
-    else:
-        blob = item["blob"]
-        if not isinstance(blob, str) or not blob:
-            raise ValueError(f"{where}.blob must be a non-empty base64 string (see blob_image)")
-        try:
-            base64.b64decode(blob, validate=True)
-        except binascii.Error:
-            raise ValueError(f"{where}.blob is not valid base64 (see blob_image)") from None
-    if "customId" in item:
-        _checked_str(item["customId"], f"{where}.customId", MAX_ID_LENGTH)
-    return dict(item)
-
-
-def _class_item(item: Any, verify: str, where: str) -> dict[str, Any]:
-    if isinstance(item, str):
-        entry: dict[str, Any] = {"class": item, "verify": verify}
-    elif isinstance(item, Mapping):
-        unknown = sorted(set(item) - _CLASS_KEYS)
-        if unknown:
-            hint = " (the v2 field for 'hitl' is 'verify')" if "hitl" in unknown else ""
-            raise ValueError(
-                f"{where} has unknown keys {unknown}{hint}; allowed: class, exclusionZones, verify"
-            )
-        entry = {"verify": verify, **item}
-        if entry["verify"] not in VERIFY_MODES:
-            raise ValueError(f"{where}.verify must be one of {', '.join(VERIFY_MODES)}")
-        if "exclusionZones" in entry and not isinstance(entry["exclusionZones"], Mapping):
-            raise ValueError(f"{where}.exclusionZones must be a dict")
-    else:
-        raise ValueError(f"{where} must be a class name or a class item dict")
-    name = entry.get("class")
-    if not isinstance(name, str) or not name.strip():
-        raise ValueError(f"{where} needs a non-empty class name")
-    return entry
-
-
-def _detect_body(
-    images: Sequence[Mapping[str, Any]],
-    classes: Sequence[str | Mapping[str, Any]],
-    verify: str,
-    custom_id: str | None,
-    feed_id: str | None,
-    webhook_url: str | None,
-) -> dict[str, Any]:
-    """A DetectJobRequest, or ValueError naming the limit the input breaks."""
-    if verify not in VERIFY_MODES:
-        raise ValueError(f"verify must be one of {', '.join(VERIFY_MODES)}, not {verify!r}")
-    images = _sequence(images, "images")
-    if not 1 <= len(images) <= MAX_IMAGES_PER_JOB:
-        raise ValueError(
-            f"a detect job takes 1 to {MAX_IMAGES_PER_JOB} images (MAX_IMAGES_PER_JOB), "
-            f"got {len(images)}"
+    def malformed(self, reason: str) -> ApiError:
+        return ApiError(
+            f"{self.method} {self.path}: unexpected answer (HTTP {self.status}): {reason}",
+            method=self.method,
+            path=self.path,
+            status=self.status,
+            body=self.excerpt,
+            attempts=self.attempts,
         )
-    classes = _sequence(classes, "classes")
-    if not classes:
-        raise ValueError("classes must name at least one class")
-    body: dict[str, Any] = {
-        "images": [_image_item(item, f"images[{i}]") for i, item in enumerate(images)],
-        "classes": [_class_item(item, verify, f"classes[{i}]") for i, item in enumerate(classes)],
-    }
-    for key, value, limit in (
-        ("customId", custom_id, MAX_ID_LENGTH),
-        ("feedId", feed_id, MAX_ID_LENGTH),
-        ("webhookUrl", webhook_url, MAX_WEBHOOK_URL_LENGTH),
-    ):
-        if value is not None:
-            body[key] = _checked_str(value, key, limit)
-    return body
 
 
 class ImageIntelligenceClient:
@@ -259,21 +122,22 @@ class ImageIntelligenceClient:
             raise ValueError("max_tries and pool_size must be at least 1")
         self._client_id = client_id
         self._client_secret = client_secret
-        self._base_url = base_url.rstrip("/")
-        self._timeout = (connect_timeout, read_timeout)
-        self._max_tries = max_tries
         self._clock = clock
         self._sleep = sleep
-        self._session = requests.Session()
-        self._session.headers["User-Agent"] = "image-intelligence-slackbot"
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size)
-        self._session.mount("http://", adapter)
-        self._session.mount("https://", adapter)
+        self._transport = Transport(
+            base_url,
+            pool_size=pool_size,
+            timeout=(connect_timeout, read_timeout),
+            max_tries=max_tries,
+            clock=clock,
+            sleep=sleep,
+        )
         self._tokens = TokenCache(self._fetch_token, clock)
 
     def __repr__(self) -> str:
         return (
-            f"ImageIntelligenceClient(base_url={self._base_url!r}, client_id={self._client_id!r})"
+            f"ImageIntelligenceClient(base_url={self._transport.base_url!r}, "
+            f"client_id={self._client_id!r})"
         )
 
     def __enter__(self) -> ImageIntelligenceClient:
@@ -288,7 +152,7 @@ class ImageIntelligenceClient:
         self.close()
 
     def close(self) -> None:
-        self._session.close()
+        self._transport.close()
 
     # -- public calls ---------------------------------------------------------------------------
 
@@ -298,19 +162,16 @@ class ImageIntelligenceClient:
 
     def detect(
         self,
-        images: Sequence[Mapping[str, Any]],
-        classes: Sequence[str | Mapping[str, Any]],
+        images: Sequence[ImageItem],
+        classes: Sequence[str],
         *,
         verify: str = "NEVER",
-        custom_id: str | None = None,
         feed_id: str | None = None,
-        webhook_url: str | None = None,
     ) -> DetectJob:
         """Submit a detect job (`POST /detect`); usually answered IN_PROGRESS (see wait_for_job).
 
-        `images`: 1 to 64 items from `blob_image` / `url_image`; `classes`: class names, or full
-        class items (`{"class", "verify"?, "exclusionZones"?}`; a missing `verify` gets `verify`).
-        Input outside the API's limits raises ValueError naming the limit, before any request.
+        `images` come from `blob_image` / `url_image` (1 to MAX_IMAGES_PER_JOB); each class name
+        is asked for with `verify`; `feed_id` tags the job with where its images come from.
 
         Retry policy: the API has no idempotency key, so sending this request twice may create two
         jobs (twice the work and the cost, and the first job never looked at). The client
@@ -321,54 +182,31 @@ class ImageIntelligenceClient:
           it (honouring Retry-After);
         - the answer was 401 on a cached token: it is replaced and the request sent once more.
         A read timeout, a connection dropped after sending, 500, 502 and 504 are not retried: the
-        job may exist. They raise ApiError (retryable for timeouts, drops, 502 and 504); a caller
-        that passed `custom_id` can look for the job with `search_detect_jobs(custom_id=...)`
-        before submitting again.
+        job may exist. They raise ApiError (retryable for timeouts, drops, 502 and 504).
         """
-        body = _detect_body(images, classes, verify, custom_id, feed_id, webhook_url)
-        return self._job(self._call("POST", "/detect", _CREATE, json_body=body))
+        body: dict[str, Any] = {
+            "images": list(images),
+            "classes": [{"class": name, "verify": verify} for name in classes],
+        }
+        if feed_id is not None:
+            body["feedId"] = feed_id
+        return self._job(self._call("POST", "/detect", CREATE, body))
 
     def get_detect_job(self, job_id: str) -> DetectJob:
-        _checked_str(job_id, "job_id", 1024)
-        path = f"/detect/{quote(job_id, safe='')}"
-        return self._job(self._call("GET", path, _IDEMPOTENT))
-
-    def search_detect_jobs(
-        self, custom_id: str | None = None, feed_id: str | None = None
-    ) -> list[DetectJob]:
-        params = {
-            key: _checked_str(value, key, MAX_ID_LENGTH)
-            for key, value in (("customId", custom_id), ("feedId", feed_id))
-            if value is not None
-        }
-        answer = self._call("GET", "/detect", _IDEMPOTENT, params=params)
-        if not isinstance(answer.body, list):
-            raise answer.malformed("a list of jobs was expected")
-        try:
-            return [DetectJob.from_json(job) for job in answer.body]
-        except ValueError as exc:
-            raise answer.malformed(str(exc)) from None
+        return self._job(self._call("GET", f"/detect/{quote(job_id, safe='')}", IDEMPOTENT))
 
     def send_feedback(self, job_id: str, items: Sequence[tuple[str, str]]) -> dict[str, Any]:
-        """Report wrong results: `items` are (class, "FALSE_POSITIVE" | "FALSE_NEGATIVE").
+        """Report wrong results: `items` are (class, contract.FALSE_POSITIVE | FALSE_NEGATIVE).
 
         Retried like detect (a retry could record the feedback twice); returns the
         FeedbackResponse.
         """
-        _checked_str(job_id, "job_id", 1024)
-        classes = []
-        for i, (class_name, code) in enumerate(_sequence(items, "feedback items")):
-            if not isinstance(class_name, str) or not class_name:
-                raise ValueError(f"feedback items[{i}] needs a non-empty class name")
-            if code not in FEEDBACK_CODES:
-                raise ValueError(
-                    f"feedback items[{i}] code must be one of {', '.join(FEEDBACK_CODES)}"
-                )
-            classes.append({"class": class_name, "code": code})
-        if not classes:
-            raise ValueError("feedback needs at least one (class, code) item")
-        body = {"jobId": job_id, "createdAt": int(time.time() * 1000), "classes": classes}
-        answer = self._call("POST", "/feedback", _CREATE, json_body=body)
+        body = {
+            "jobId": job_id,
+            "createdAt": int(time.time() * 1000),
+            "classes": [{"class": name, "code": code} for name, code in items],
+        }
+        answer = self._call("POST", "/feedback", CREATE, body)
         if not isinstance(answer.body, dict):
             raise answer.malformed("a feedback object was expected")
         return answer.body
@@ -399,95 +237,29 @@ class ImageIntelligenceClient:
 
     # -- plumbing -------------------------------------------------------------------------------
 
-    def _call(
-        self,
-        method: str,
-        path: str,
-        retry: _RetryPolicy,
-        *,
-        json_body: Any = None,
-        params: Mapping[str, str] | None = None,
-    ) -> _Answer:
+    def _call(self, method: str, path: str, retry: RetryPolicy, body: Any = None) -> _Payload:
         """An authenticated request; a 401 on a cached token replaces the token and retries once."""
         token = self._tokens.get()
-        outcome = self._exchange(method, path, retry, token, json_body=json_body, params=params)
+        outcome = self._send(method, path, retry, token, body)
         attempts = outcome.attempts
         if outcome.response is not None and outcome.response.status_code == 401:
             log.info("%s %s: 401 with a cached token; fetching a new token", method, path)
             self._tokens.invalidate(token)
             token = self._tokens.get()
-            outcome = self._exchange(method, path, retry, token, json_body=json_body, params=params)
+            outcome = self._send(method, path, retry, token, body)
             attempts += outcome.attempts
             if outcome.response is not None and outcome.response.status_code == 401:
                 raise AuthenticationError(
                     f"{method} {path}: the API refused a freshly issued access token (401)",
                     status=401,
                 )
-        return self._answer(method, path, outcome, attempts, token)
+        return self._payload(method, path, outcome, attempts, token)
 
-    def _exchange(
-        self,
-        method: str,
-        path: str,
-        retry: _RetryPolicy,
-        token: AccessToken | None,
-        *,
-        json_body: Any = None,
-        params: Mapping[str, str] | None = None,
-    ) -> _Outcome:
-        """Send the request, retrying what `retry` allows; the last try's outcome."""
-        headers = {} if token is None else {"Authorization": f"Bearer {token.value}"}
-        attempt = 0
-        while True:
-            attempt += 1
-            started = self._clock()
-            try:
-                response = self._session.request(
-                    method,
-                    self._base_url + path,
-                    json=json_body,
-                    params=params,
-                    headers=headers,
-                    timeout=self._timeout,
-                )
-            except requests.RequestException as exc:
-                if not retry.transport(exc) or attempt >= self._max_tries:
-                    return _Outcome(None, exc, attempt)
-                delay, why = self._backoff(attempt), type(exc).__name__
-            else:
-                status = response.status_code
-                log.debug(
-                    "%s %s -> %d in %.0f ms", method, path, status, (self._clock() - started) * 1e3
-                )
-                if status not in retry.statuses or attempt >= self._max_tries:
-                    return _Outcome(response, None, attempt)
-                retry_after = _retry_after(response)
-                if retry_after is not None and retry_after > MAX_RETRY_AFTER:
-                    log.warning(
-                        "%s %s: %d asks to wait %.0f s; not retrying",
-                        method,
-                        path,
-                        status,
-                        retry_after,
-                    )
-                    return _Outcome(response, None, attempt)
-                delay = self._backoff(attempt) if retry_after is None else retry_after
-                why = f"HTTP {status}"
-            log.warning(
-                "%s %s: %s on try %d of %d; retrying in %.2f s",
-                method,
-                path,
-                why,
-                attempt,
-                self._max_tries,
-                delay,
-            )
-            self._sleep(delay)
-
-    @staticmethod
-    def _backoff(attempt: int) -> float:
-        """Full jitter: uniform in [0, BACKOFF_BASE * 2**(attempt-1)], capped."""
-        return random.uniform(0.0, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempt - 1)))
+    def _send(
+        self, method: str, path: str, retry: RetryPolicy, token: AccessToken, body: Any
+    ) -> Outcome:
+        headers = {"Authorization": f"Bearer {token.value}"}
+        return self._transport.send(method, path, retry, headers=headers, json_body=body)
 
     def _redact(self, text: str, token: AccessToken | None) -> str:
         for secret in (self._client_secret, token.value if token else None):
@@ -495,14 +267,9 @@ class ImageIntelligenceClient:
                 text = text.replace(secret, _REDACTED)
         return text
 
-    def _answer(
-        self,
-        method: str,
-        path: str,
-        outcome: _Outcome,
-        attempts: int,
-        token: AccessToken | None,
-    ) -> _Answer:
+    def _payload(
+        self, method: str, path: str, outcome: Outcome, attempts: int, token: AccessToken
+    ) -> _Payload:
         """The decoded JSON of a successful outcome, else the ApiError it stands for."""
         tries = f"{attempts} {'try' if attempts == 1 else 'tries'}"
         if outcome.response is None:
@@ -512,7 +279,7 @@ class ImageIntelligenceClient:
                 method=method,
                 path=path,
                 status=None,
-                retryable=exc is not None and _transient(exc),
+                retryable=exc is not None and transient(exc),
                 attempts=attempts,
             ) from exc
         response = outcome.response
@@ -528,24 +295,24 @@ class ImageIntelligenceClient:
                 retryable=status in RETRY_STATUSES,
                 attempts=attempts,
             )
-        answer = _Answer(method, path, status, excerpt, attempts, None)
+        payload = _Payload(method, path, status, excerpt, attempts)
         try:
-            answer.body = response.json()
+            payload.body = response.json()
         except ValueError:
-            raise answer.malformed("the body is not JSON") from None
-        return answer
+            raise payload.malformed("the body is not JSON") from None
+        return payload
 
-    def _job(self, answer: _Answer) -> DetectJob:
+    def _job(self, payload: _Payload) -> DetectJob:
         try:
-            return DetectJob.from_json(answer.body)
+            return DetectJob.from_json(payload.body)
         except ValueError as exc:
-            raise answer.malformed(str(exc)) from None
+            raise payload.malformed(str(exc)) from None
 
     def _fetch_token(self) -> AccessToken:
         """`POST /oauth/token`; the TokenCache calls this, one thread at a time."""
         path = "/oauth/token"
         credentials = {"clientId": self._client_id, "clientSecret": self._client_secret}
-        outcome = self._exchange("POST", path, _IDEMPOTENT, None, json_body=credentials)
+        outcome = self._transport.send("POST", path, IDEMPOTENT, headers={}, json_body=credentials)
         received_at = self._clock()
         response = outcome.response
         if response is None:
@@ -576,25 +343,3 @@ class ImageIntelligenceClient:
             ) from None
         log.info("fetched an access token valid for %.0f s", token.lifetime)
         return token
-
-
-@dataclass
-class _Answer:
-    """A successful response's decoded JSON, with what an error about it would need to say."""
-
-    method: str
-    path: str
-    status: int
-    excerpt: str
-    attempts: int
-    body: Any
-
-    def malformed(self, reason: str) -> ApiError:
-        return ApiError(
-            f"{self.method} {self.path}: unexpected answer (HTTP {self.status}): {reason}",
-            method=self.method,
-            path=self.path,
-            status=self.status,
-            body=self.excerpt,
-            attempts=self.attempts,
-        )

@@ -1,20 +1,25 @@
-"""The Image Intelligence API v2's contract (tests/contracts/v2.swagger.json): its address, the limits and
-codes its requests keep to, and the statuses its answers carry. The client and the embedded API both
-read them here."""
+"""The Image Intelligence API v2's contract: its address, the limits and codes its requests keep to,
+and the statuses its answers carry. The client and the embedded API both read them here.
+
+`SPEC_FILE` is the API's Swagger 2.0 spec as the company published it
+(github.com/ImageIntelligence/api-specification, `v2/Api.js` rendered to JSON; last change 2019-03).
+The embedded API validates requests against its `definitions`, and so do the tests, which also check
+that the constants here agree with it.
+"""
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
+
+SPEC_FILE = Path(__file__).with_name("v2.swagger.json")
 
 DEFAULT_BASE_URL = "https://api.imageintelligence.com/v2"
 MAX_IMAGES_PER_JOB = 64
 MAX_URL_LENGTH = 512
-MAX_ID_LENGTH = 64  # customId (job and image) and feedId
-MAX_WEBHOOK_URL_LENGTH = 512
 VERIFY_MODES = ("NEVER", "AUTO", "ALWAYS")
 FALSE_POSITIVE = "FALSE_POSITIVE"
 FALSE_NEGATIVE = "FALSE_NEGATIVE"
-FEEDBACK_CODES = (FALSE_POSITIVE, FALSE_NEGATIVE)
 
 # A job id as the bot takes one from users (`/detect job ID`, "Report a mistake"): the API's are
 # UUIDs; at most 100 characters, so that it fits in a Block Kit option value with a class name.

@@ -1,7 +1,7 @@
-"""Detect jobs: their state, their v2 JSON, and where they are kept.
+"""Detect jobs of the embedded API: their state, their v2 JSON, and where they are kept.
 
-`MemoryJobStore` keeps them in this process (bounded); `redisjobs.RedisJobStore` in Redis, shared by
-the workers of a scaled-out bot, each running the embedded API in-process.
+`MemoryJobStore` keeps them in this process (bounded); `shared.RedisJobStore` in Redis, where the
+embedded API of every worker process finds them.
 """
 
 from __future__ import annotations
@@ -21,10 +21,18 @@ from bot.imageintelligence.contract import (
     JOB_OK,
     JOB_PARTIAL_ERROR,
 )
-from bot.localapi.errors import HttpError
-from bot.localapi.tiles import Detection
-from bot.localapi.validation import DetectRequest, ImageInput, SearchQuery
-from bot.vocabulary import labels_for
+from bot.localapi.bodies import DetectRequest, ImageInput, SearchQuery
+from bot.localapi.errors import ApiError
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """What became of one image: its status, one result object per requested class, and why it
+    failed when it did."""
+
+    status: str
+    objects: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None
 
 
 @dataclass
@@ -32,23 +40,27 @@ class ImageRecord:
     id: str
     url: str  # the requested URL, or "blob:<id>" for an uploaded blob
     custom_id: str | None
-    status: str = IMAGE_IN_PROGRESS
-    objects: list[dict[str, Any]] = field(default_factory=list)
-    error: str | None = None  # why it failed, when it did
+    result: Analysis = field(default_factory=lambda: Analysis(IMAGE_IN_PROGRESS))
+
+    @property
+    def blob(self) -> bool:
+        return self.url.startswith("blob:")
 
     def to_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {"id": self.id, "url": self.url}
         if self.custom_id is not None:
             body["customId"] = self.custom_id
-        body["status"] = self.status
-        body["objects"] = self.objects
-        if self.error is not None:
-            body["error"] = self.error
+        body["status"] = self.result.status
+        body["objects"] = self.result.objects
+        if self.result.error is not None:
+            body["error"] = self.result.error
         return body
 
 
 @dataclass
-class Job:
+class ApiJob:
+    """A detect job of the embedded API (not to be confused with the bot's own jobs)."""
+
     id: str
     created_at: int  # UNIX ms
     classes: tuple[str, ...]
@@ -57,7 +69,7 @@ class Job:
     images: list[ImageRecord]
 
     @classmethod
-    def new(cls, request: DetectRequest, created_at: int) -> Job:
+    def new(cls, request: DetectRequest, created_at: int) -> ApiJob:
         images = []
         for image in request.images:
             image_id = str(uuid.uuid4())
@@ -82,7 +94,7 @@ class Job:
 
     @property
     def status(self) -> str:
-        statuses = [image.status for image in self.images]
+        statuses = [image.result.status for image in self.images]
         if IMAGE_IN_PROGRESS in statuses:
             return JOB_IN_PROGRESS
         failed = sum(status != IMAGE_OK for status in statuses)
@@ -107,9 +119,9 @@ class Job:
         results = []
         for index, name in enumerate(self.classes):
             found = [
-                (image.objects[index]["confidence"], image)
+                (image.result.objects[index]["confidence"], image)
                 for image in self.images
-                if image.objects and image.objects[index]["verdict"]
+                if image.result.objects and image.result.objects[index]["verdict"]
             ]
             if not found:
                 continue
@@ -121,63 +133,15 @@ class Job:
         return results
 
 
-def describe(detections: Sequence[Detection], classes: Sequence[str]) -> list[dict[str, Any]]:
-    """One result object per requested class, in order, with the boxes that count for it."""
-    objects = []
-    for name in classes:
-        labels = labels_for(name)
-        if labels is None:
-            objects.append(
-                {
-                    "class": name,
-                    "confidence": 0.0,
-                    "verdict": False,
-                    "supported": False,
-                    "boundingBoxes": [],
-                }
-            )
-            continue
-        matches = sorted(
-            (d for d in detections if d.label in labels), key=lambda d: d.confidence, reverse=True
-        )
-        objects.append(
-            {
-                "class": name,
-                "confidence": round(matches[0].confidence, 4) if matches else 0.0,
-                "verdict": bool(matches),
-                "boundingBoxes": [_box(d) for d in matches],
-            }
-        )
-    return objects
-
-
-def _box(detection: Detection) -> dict[str, Any]:
-    x_min, y_min, x_max, y_max = (round(v) for v in detection.box)
-    return {
-        "xMin": x_min,
-        "yMin": y_min,
-        "xMax": x_max,
-        "yMax": y_max,
-        "confidence": round(detection.confidence, 4),
-    }
-
-
 class JobStore(Protocol):
-    def add(self, job: Job, inputs: Sequence[ImageInput]) -> dict[str, Any]:
-        """Store `job`; its JSON as it is now (JOB_IN_PROGRESS), before any worker touches it.
-        `inputs` are its images, kept for whoever must run them if this process cannot."""
+    def add(self, job: ApiJob, inputs: Sequence[ImageInput]) -> dict[str, Any]:
+        """Keep `job`; its JSON as it is now (JOB_IN_PROGRESS). `inputs` are its images, for a
+        store whose images are run by other processes. Raises ApiError 503 when it cannot."""
         ...
 
-    def remove(self, job: Job) -> None: ...
+    def remove(self, job_id: str) -> None: ...
 
-    def finish_image(
-        self,
-        job: Job,
-        index: int,
-        status: str,
-        objects: list[dict[str, Any]],
-        error: str | None = None,
-    ) -> None: ...
+    def finish_image(self, job_id: str, index: int, result: Analysis) -> None: ...
 
     def get(self, job_id: str) -> dict[str, Any] | None: ...
 
@@ -187,27 +151,19 @@ class JobStore(Protocol):
         """Matching jobs, newest first."""
         ...
 
-    def orphaned(self, job_id: str) -> tuple[Job, list[tuple[int, ImageInput]]] | None:
-        """The job with the images it still lacks, when the process running them stopped: the
-        caller has taken them on and runs them. None when there is nothing to take on."""
-        ...
-
-    def close(self) -> None: ...
-
 
 class MemoryJobStore:
     """At most `max_jobs` jobs; a new job evicts the oldest finished one. When every stored job
-    is still running, new ones are refused (503) instead of growing the backlog without bound.
-    Its jobs run in this process, so none is ever orphaned."""
+    is still running, new ones are refused (503) instead of growing the backlog without bound."""
 
     def __init__(self, max_jobs: int) -> None:
         if max_jobs < 1:
             raise ValueError("max_jobs must be at least 1")
         self._max_jobs = max_jobs
-        self._jobs: OrderedDict[str, Job] = OrderedDict()
+        self._jobs: OrderedDict[str, ApiJob] = OrderedDict()
         self._lock = threading.Lock()
 
-    def add(self, job: Job, inputs: Sequence[ImageInput]) -> dict[str, Any]:
+    def add(self, job: ApiJob, inputs: Sequence[ImageInput]) -> dict[str, Any]:
         with self._lock:
             if len(self._jobs) >= self._max_jobs:
                 oldest_finished = next(
@@ -215,31 +171,25 @@ class MemoryJobStore:
                     None,
                 )
                 if oldest_finished is None:
-                    raise HttpError(
+                    raise ApiError(
                         503,
                         "busy",
                         f"{self._max_jobs} jobs are in progress; try again shortly",
-                        headers=[("Retry-After", "1")],
+                        headers={"Retry-After": "1"},
                     )
                 del self._jobs[oldest_finished]
             self._jobs[job.id] = job
             return job.to_json()
 
-    def remove(self, job: Job) -> None:
+    def remove(self, job_id: str) -> None:
         with self._lock:
-            self._jobs.pop(job.id, None)
+            self._jobs.pop(job_id, None)
 
-    def finish_image(
-        self,
-        job: Job,
-        index: int,
-        status: str,
-        objects: list[dict[str, Any]],
-        error: str | None = None,
-    ) -> None:
+    def finish_image(self, job_id: str, index: int, result: Analysis) -> None:
         with self._lock:
-            image = job.images[index]
-            image.status, image.objects, image.error = status, objects, error
+            job = self._jobs.get(job_id)
+            if job is not None:
+                job.images[index].result = result
 
     def get(self, job_id: str) -> dict[str, Any] | None:
         with self._lock:
@@ -253,9 +203,3 @@ class MemoryJobStore:
     def search(self, query: SearchQuery) -> list[dict[str, Any]]:
         with self._lock:
             return [job.to_json() for job in reversed(self._jobs.values()) if job.matches(query)]
-
-    def orphaned(self, job_id: str) -> None:
-        return None
-
-    def close(self) -> None:
-        pass

@@ -1,347 +1,222 @@
-"""The embedded Image Intelligence API v2 as a plain WSGI app, backed by the CPU detector.
+"""The embedded Image Intelligence API v2 as a WSGI app (Falcon), backed by the CPU detector.
 
-Routes: POST /v2/oauth/token, POST /v2/detect, GET /v2/detect/{id}, GET /v2/detect (search),
-POST /v2/feedback. Errors are JSON: `{"error": {"code", "message", "field"?}}`. Jobs run on a
-bounded thread pool; POST /v2/detect answers at once with the job IN_PROGRESS.
+Routes, below /v2 as in the spec: POST /oauth/token, POST /detect, GET /detect (search),
+GET /detect/{id}, POST /feedback. Errors are JSON: `{"error": {"code", "message", "field"?}}`
+(errors.py). POST /detect answers at once with the job IN_PROGRESS; `work` runs its images.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import re
 import time
 import uuid
 from collections.abc import Callable, Collection, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
-import requests
+import falcon
+from dramatiq.brokers.redis import RedisBroker
+from falcon.stream import BoundedStream
 
-from bot.imageintelligence.contract import (
-    IMAGE_DETECTION_ENGINE_ERROR,
-    IMAGE_DOWNLOAD_ERROR,
-    IMAGE_FORMAT_ERROR,
-    IMAGE_OK,
-    IMAGE_UNKNOWN_ERROR,
-    JOB_IN_PROGRESS,
-)
-from bot.images.decode import InvalidImage, decode_image
-from bot.localapi.detector import Detector, get_detector
-from bot.localapi.errors import BadRequest, HttpError
-from bot.localapi.jobs import (
-    Job,
-    JobStore,
-    MemoryJobStore,
-    describe,
-)
-from bot.localapi.tokens import TokenAuthority
-from bot.localapi.validation import (
-    ImageInput,
+from bot.localapi.analysis import Analyser
+from bot.localapi.bodies import (
     parse_credentials,
     parse_detect_request,
     parse_feedback_request,
     parse_search_query,
 )
-from bot.net.fetch import DownloadError, download, too_large
+from bot.localapi.detector import Detector
+from bot.localapi.errors import ApiError, BadRequest, serialize
+from bot.localapi.jobs import ApiJob, JobStore, MemoryJobStore
+from bot.localapi.shared import DramatiqImages, RedisJobStore
+from bot.localapi.tokens import TokenAuthority
+from bot.localapi.work import ImageWork, ThreadedImages
 from bot.net.hosts import private_hosts
-from bot.vocabulary import DEFAULT_DETAIL, labels_needed
+from bot.vocabulary import DEFAULT_DETAIL
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
 logger = logging.getLogger(__name__)
 
+MAX_IMAGE_BYTES = 20_000_000
 # A body left unread by an error answer is read and dropped, up to this much, after the answer
 # is sent: a server that closes a socket with unread input resets the connection, and the
 # client may lose the answer. Beyond this, dropping the connection is cheaper than reading.
 _DRAIN_LIMIT = 1 << 20
-MAX_IMAGE_BYTES = 20_000_000
-_JOB_PATH = re.compile(r"/v2/detect/([^/]+)")
-_PUBLIC_PATHS = frozenset({"/v2/oauth/token"})
-
-Handler = Callable[..., Any]
 
 
-class _Request:
-    def __init__(self, environ: WSGIEnvironment, max_body_bytes: int) -> None:
-        self.environ = environ
-        self.method = str(environ.get("REQUEST_METHOD", "GET")).upper()
-        self.path = str(environ.get("PATH_INFO") or "/")
-        self._max_body_bytes = max_body_bytes
-        self._body_read = False
-
-    def json(self) -> Any:
-        data = self._read_body()
-        try:
-            return json.loads(data, parse_constant=_reject_constant)
-        # ValueError covers UnicodeDecodeError; RecursionError is what very deep nesting raises.
-        except (ValueError, RecursionError):
-            raise BadRequest("body", "not valid JSON") from None
-
-    def _content_length(self) -> int | None:
-        raw = str(self.environ.get("CONTENT_LENGTH") or "").strip()
-        if not raw:
-            return None
-        if not raw.isdigit():
-            raise HttpError(
-                400, "bad_request", "Content-Length: not a number", field="Content-Length"
-            )
-        return int(raw)
-
-    def _read_body(self) -> bytes:
-        stream = self.environ["wsgi.input"]
-        length = self._content_length()
-        # Only a server that ends the input itself (gunicorn, for chunked bodies) can be read
-        # without a length; a raw socket would block until the client hangs up.
-        if length is None and not self.environ.get("wsgi.input_terminated"):
-            raise HttpError(411, "length_required", "Content-Length is required")
-        if length is not None and length > self._max_body_bytes:
-            raise self._too_large()
-        self._require_json()
-        self._body_read = True
-        if length is None:
-            data = stream.read(self._max_body_bytes + 1)
-            if len(data) > self._max_body_bytes:
-                raise self._too_large()
-            return bytes(data)
-        data = stream.read(length)
-        if len(data) != length:
-            raise BadRequest("body", "shorter than its Content-Length")
-        return bytes(data)
-
-    def _require_json(self) -> None:
-        # wsgiref reports a missing Content-Type as text/plain, gunicorn as nothing.
-        media_type = str(self.environ.get("CONTENT_TYPE") or "").partition(";")[0].strip()
-        if media_type.lower() != "application/json":
-            came = f"as {media_type[:100]}" if media_type else "with no Content-Type"
-            raise HttpError(
-                415,
-                "unsupported_media_type",
-                f"the body must be JSON, sent as application/json; this one came {came}",
-            )
-
-    def _too_large(self) -> HttpError:
-        return HttpError(
-            413, "payload_too_large", f"the body is larger than {self._max_body_bytes} bytes"
-        )
-
-    def drain(self) -> None:
-        """Read and drop a body nobody read (see _DRAIN_LIMIT); stops early at end of input."""
-        if self._body_read:
-            return
-        try:
-            remaining = min(self._content_length() or 0, _DRAIN_LIMIT)
-        except HttpError:
-            return
-        stream = self.environ["wsgi.input"]
-        while remaining > 0:
-            chunk = stream.read(min(remaining, 65536))
-            if not chunk:
-                return
-            remaining -= len(chunk)
+def _authorized(req: falcon.Request, resp: falcon.Response, resource: Any, params: Any) -> None:
+    resource.tokens.check(req.get_header("Authorization"))
 
 
-class _Answer:
-    """The response body; WSGI servers call close() once it is sent, and that drains the request
-    then, so a client that waits for the answer before sending its body is not kept waiting."""
-
-    def __init__(self, payload: bytes, request: _Request) -> None:
-        self._payload = payload
-        self._request = request
-
-    def __iter__(self) -> Iterator[bytes]:
-        yield self._payload
-
-    def close(self) -> None:
-        self._request.drain()
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-class LocalApi:
-    """The WSGI app. Build it with `create_app`; `close()` stops its workers."""
+class _Routes:
+    """The spec's operations; Falcon maps `on_<method>_<suffix>` to the routes of create_app."""
 
     def __init__(
         self,
-        client_id: str,
-        client_secret: str,
-        *,
-        detector: Detector | None,
-        detail: str,
-        workers: int,
+        tokens: TokenAuthority,
         store: JobStore,
+        work: ImageWork,
+        *,
         max_body_bytes: int,
-        max_image_bytes: int,
-        url_timeout: float,
-        private_urls: bool,
-        allowed_private_hosts: frozenset[str],
         clock: Callable[[], float],
     ) -> None:
-        self._tokens = TokenAuthority(client_id, client_secret, clock)
+        self.tokens = tokens
         self._store = store
-        # The detector loads on first use, in the process that serves: gunicorn forks after
-        # the app is built, and a model runtime's threads do not survive a fork.
-        self._detector = detector
-        self._detail = detail
-        self._workers = workers
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="localapi-detect")
-        self._session = requests.Session()
+        self._work = work
         self._max_body_bytes = max_body_bytes
-        self._max_image_bytes = max_image_bytes
-        self._url_timeout = url_timeout
-        self._private_urls = private_urls
-        self._allowed_private_hosts = allowed_private_hosts
         self._clock = clock
-        self._routes: dict[str, dict[str, Handler]] = {
-            "/v2/oauth/token": {"POST": self._token},
-            "/v2/detect": {"POST": self._detect, "GET": self._search},
-            "/v2/feedback": {"POST": self._feedback},
-        }
-        self._job_routes: dict[str, Handler] = {"GET": self._get_job}
 
-    def __repr__(self) -> str:
-        return f"LocalApi(workers={self._workers})"
+    def on_post_token(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.media = self.tokens.issue(parse_credentials(self._json(req)))
 
-    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        started = time.monotonic()
-        request = _Request(environ, self._max_body_bytes)
-        headers: list[tuple[str, str]] = []
+    @falcon.before(_authorized)
+    def on_post_detect(self, req: falcon.Request, resp: falcon.Response) -> None:
+        detect = parse_detect_request(self._json(req))
+        job = ApiJob.new(detect, created_at=int(self._clock() * 1000))
+        resp.media = self._store.add(job, detect.images)
         try:
-            status, body = 200, self._handle(request)
-        except HttpError as exc:
-            status, body, headers = exc.status, exc.body(), list(exc.headers)
-        except Exception:
-            logger.exception("internal error on %s %s", request.method, request.path)
-            error = HttpError(500, "internal_error", "internal server error")
-            status, body = error.status, error.body()
-        payload = json.dumps(body, separators=(",", ":")).encode()
-        start_response(
-            f"{status} {HTTPStatus(status).phrase}",
-            [
-                ("Content-Type", "application/json"),
-                ("Content-Length", str(len(payload))),
-                ("Cache-Control", "no-store"),
-                *headers,
-            ],
-        )
-        logger.debug(
-            "%s %s -> %d in %.1f ms",
-            request.method,
-            request.path,
-            status,
-            (time.monotonic() - started) * 1000,
-        )
-        return _Answer(payload, request)
+            self._work.start(job, detect.images)
+        except ApiError:
+            self._store.remove(job.id)
+            raise
 
-    def close(self) -> None:
-        """Stop the workers: queued images are dropped, running ones finish."""
-        self._pool.shutdown(wait=True, cancel_futures=True)
-        self._session.close()
-        self._store.close()
+    @falcon.before(_authorized)
+    def on_get_detect(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.media = self._store.search(parse_search_query(req.query_string))
 
-    def _handle(self, request: _Request) -> Any:
-        args: tuple[str, ...] = ()
-        handlers = self._routes.get(request.path)
-        if handlers is None and (match := _JOB_PATH.fullmatch(request.path)):
-            handlers, args = self._job_routes, (match.group(1),)
-        if handlers is None:
-            raise HttpError(404, "not_found", f"no such endpoint: {request.path[:200]}")
-        handler = handlers.get(request.method)
-        if handler is None:
-            allowed = ", ".join(handlers)
-            raise HttpError(
-                405,
-                "method_not_allowed",
-                f"{request.method} is not allowed here; use {allowed}",
-                headers=[("Allow", allowed)],
-            )
-        if request.path not in _PUBLIC_PATHS:
-            self._tokens.check(request.environ.get("HTTP_AUTHORIZATION"))
-        return handler(request, *args)
-
-    def _token(self, request: _Request) -> Any:
-        return self._tokens.issue(parse_credentials(request.json()))
-
-    def _detect(self, request: _Request) -> Any:
-        detect = parse_detect_request(request.json())
-        job = Job.new(detect, created_at=int(self._clock() * 1000))
-        answer = self._store.add(job, detect.images)
-        try:
-            for index, image in enumerate(detect.images):
-                self._pool.submit(self._run_image, job, index, image)
-        except RuntimeError:  # the pool is shut down: close() was called
-            self._store.remove(job)
-            raise HttpError(503, "unavailable", "the API is shutting down") from None
-        return answer
-
-    def _get_job(self, request: _Request, job_id: str) -> Any:
+    @falcon.before(_authorized)
+    def on_get_job(self, req: falcon.Request, resp: falcon.Response, job_id: str) -> None:
         job = self._store.get(job_id)
-        orphaned = (
-            None
-            if job is None or job["status"] != JOB_IN_PROGRESS
-            else self._store.orphaned(job_id)
-        )
-        if orphaned is not None:
-            for index, image in orphaned[1]:
-                self._pool.submit(self._run_image, orphaned[0], index, image)
         if job is None:
-            raise HttpError(404, "not_found", "id: no detect job with this id", field="id")
-        return job
+            raise ApiError(404, "not_found", "id: no detect job with this id", field="id")
+        resp.media = job
 
-    def _search(self, request: _Request) -> Any:
-        return self._store.search(parse_search_query(str(request.environ.get("QUERY_STRING", ""))))
-
-    def _feedback(self, request: _Request) -> Any:
-        feedback = parse_feedback_request(request.json())
+    @falcon.before(_authorized)
+    def on_post_feedback(self, req: falcon.Request, resp: falcon.Response) -> None:
+        feedback = parse_feedback_request(self._json(req))
         if not self._store.exists(feedback.job_id):
-            raise HttpError(404, "not_found", "jobId: no detect job with this id", field="jobId")
-        return {
+            raise ApiError(404, "not_found", "jobId: no detect job with this id", field="jobId")
+        resp.media = {
             "id": str(uuid.uuid4()),
             "jobId": feedback.job_id,
             "createdAt": feedback.created_at,
             "classes": [{"class": name, "code": code} for name, code in feedback.classes],
         }
 
-    def _run_image(self, job: Job, index: int, image: ImageInput) -> None:
+    def _json(self, req: falcon.Request) -> Any:
+        """The request's JSON body, read only once its headers say it is JSON within the cap."""
+        raw = (req.get_header("Content-Length") or "").strip()
+        if raw and not raw.isdigit():
+            raise ApiError(
+                400, "bad_request", "Content-Length: not a number", field="Content-Length"
+            )
+        length = int(raw) if raw else None
+        # Only a server that ends the input itself (gunicorn, for chunked bodies) can be read
+        # without a length; a raw socket would block until the client hangs up.
+        if length is None and not req.env.get("wsgi.input_terminated"):
+            raise ApiError(411, "length_required", "Content-Length is required")
+        if length is not None and length > self._max_body_bytes:
+            raise self._too_large()
+        # wsgiref reports a missing Content-Type as text/plain, gunicorn as nothing.
+        media_type = (req.content_type or "").partition(";")[0].strip()
+        if media_type.lower() != "application/json":
+            came = f"as {media_type[:100]}" if media_type else "with no Content-Type"
+            raise ApiError(
+                415,
+                "unsupported_media_type",
+                f"the body must be JSON, sent as application/json; this one came {came}",
+            )
+        data = req.stream.read(self._max_body_bytes + 1 if length is None else length)
+        if length is None and len(data) > self._max_body_bytes:
+            raise self._too_large()
+        if length is not None and len(data) != length:
+            raise BadRequest("body", "shorter than its Content-Length")
         try:
-            status, objects, error = self._analyse(job.classes, image)
-        except Exception:
-            logger.exception("unexpected error on image %d of job %s", index, job.id)
-            status, objects, error = IMAGE_UNKNOWN_ERROR, [], "unexpected error"
-        self._store.finish_image(job, index, status, objects, error)
+            return json.loads(data, parse_constant=_reject_constant)
+        # ValueError covers UnicodeDecodeError; RecursionError is what very deep nesting raises.
+        except (ValueError, RecursionError):
+            raise BadRequest("body", "not valid JSON") from None
 
-    def _analyse(
-        self, classes: tuple[str, ...], image: ImageInput
-    ) -> tuple[str, list[dict[str, Any]], str | None]:
+    def _too_large(self) -> ApiError:
+        message = f"the body is larger than {self._max_body_bytes} bytes"
+        return ApiError(413, "payload_too_large", message)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+class _RequestLog:
+    """Falcon middleware: every answer is `no-store`, and logged at DEBUG with its time."""
+
+    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        req.context.started = time.monotonic()
+
+    def process_response(
+        self, req: falcon.Request, resp: falcon.Response, resource: Any, succeeded: bool
+    ) -> None:
+        resp.set_header("Cache-Control", "no-store")
+        took = (time.monotonic() - req.context.started) * 1000
+        logger.debug("%s %s -> %d in %.1f ms", req.method, req.path, resp.status_code, took)
+
+
+def _internal_error(req: falcon.Request, resp: falcon.Response, ex: Exception, params: Any) -> None:
+    logger.error("internal error on %s %s", req.method, req.path, exc_info=ex)
+    raise ApiError(500, "internal_error", "internal server error")
+
+
+class _Drained:
+    """A response body whose close() (called by the WSGI server once it is sent) then reads what
+    the app left unread of the request body, so a client that waits for the answer before
+    sending its body is not kept waiting."""
+
+    def __init__(self, body: Iterable[bytes], unread: BoundedStream | None) -> None:
+        self._body = body
+        self._unread = unread
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self._body)
+
+    def close(self) -> None:
+        close = getattr(self._body, "close", None)
+        if close is not None:
+            close()
+        if self._unread is None:
+            return
+        left = _DRAIN_LIMIT
         try:
-            data = image.source
-            if isinstance(data, str):
-                data = download(
-                    self._session,
-                    data,
-                    max_bytes=self._max_image_bytes,
-                    timeout=self._url_timeout,
-                    private_urls=self._private_urls,
-                    allowed_private_hosts=self._allowed_private_hosts,
-                )
-            elif len(data) > self._max_image_bytes:
-                raise InvalidImage(too_large(self._max_image_bytes))
-            picture = decode_image(data)
-        except DownloadError as exc:
-            return IMAGE_DOWNLOAD_ERROR, [], str(exc)
-        except InvalidImage as exc:
-            return IMAGE_FORMAT_ERROR, [], str(exc)
-        try:
-            detector = self._detector or get_detector()
-            detections = detector.detect(picture, labels_needed(classes), detail=self._detail)
-        except Exception:
-            logger.exception("the detector failed")
-            return IMAGE_DETECTION_ENGINE_ERROR, [], "the detector failed"
-        return IMAGE_OK, describe(detections, classes), None
+            while left > 0 and (chunk := self._unread.read(min(left, 65536))):
+                left -= len(chunk)
+        except OSError:  # the client went away
+            return
+
+
+class LocalApi:
+    """The WSGI app. Build it with `create_app`; `close()` stops running images."""
+
+    def __init__(self, app: falcon.App, work: ImageWork, analyser: Analyser) -> None:
+        self._app = app
+        self._work = work
+        self._analyser = analyser
+
+    def __repr__(self) -> str:
+        return f"LocalApi(work={type(self._work).__name__})"
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        length = str(environ.get("CONTENT_LENGTH") or "").strip()
+        unread = None
+        if length.isdigit():
+            environ["wsgi.input"] = unread = BoundedStream(environ["wsgi.input"], int(length))
+        # Falcon types start_response narrower than PEP 3333 (no exc_info); it is the same call.
+        return _Drained(self._app(environ, start_response), unread)  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        """No new job is taken; queued images are dropped (or, on Redis, left to other
+        processes), running ones finish."""
+        self._work.close()
+        self._analyser.close()
 
 
 def create_app(
@@ -358,15 +233,17 @@ def create_app(
     private_urls: bool = False,
     allowed_private_hosts: Collection[str] = (),
     clock: Callable[[], float] = time.time,
-    store: JobStore | None = None,
+    broker: RedisBroker | None = None,
 ) -> LocalApi:
     """The embedded API for one client id/secret pair.
 
-    Jobs are kept in `store`: by default in this process, the newest `max_jobs` of them;
-    `redisjobs.RedisJobStore` shares them with the embedded API of other processes.
+    Without `broker`, jobs are kept in this process (the newest `max_jobs`) and their images run
+    on `workers` threads. With a Redis `broker` (the bot's), jobs are kept in its Redis under its
+    namespace, where the embedded API of every process using it finds them, and each image is a
+    message on it, run on `workers` threads of whichever of those processes takes it (shared.py).
 
-    `detector=None` uses the process's shared detector (loaded on the first image); `detail` is
-    its `detect`'s (`detector.DETAILS`). `clock` gives
+    `detector=None` uses the process's shared detector (loaded on the first image); `detail` is how
+    closely it looks (`vocabulary.DETAILS`). `clock` gives
     UNIX seconds: token times and job `createdAt` come from it, so tests can move time.
 
     `url` images are fetched by this process, for whoever can call the API (through the bot, any
@@ -381,17 +258,34 @@ def create_app(
     `max_image_bytes` caps each image, downloaded or sent as a blob (after base64 decoding); a
     larger one fails alone, saying so.
     """
-    return LocalApi(
-        client_id,
-        client_secret,
+    analyser = Analyser(
         detector=detector,
         detail=detail,
-        workers=workers,
-        store=MemoryJobStore(max_jobs) if store is None else store,
-        max_body_bytes=max_body_bytes,
         max_image_bytes=max_image_bytes,
         url_timeout=url_timeout,
         private_urls=private_urls,
         allowed_private_hosts=private_hosts(allowed_private_hosts),
+    )
+    store: JobStore
+    work: ImageWork
+    if broker is None:
+        store = MemoryJobStore(max_jobs)
+        work = ThreadedImages(analyser, store, workers)
+    else:
+        shared = RedisJobStore(broker.client, prefix=broker.namespace)
+        store, work = shared, DramatiqImages(analyser, shared, broker, workers)
+    routes = _Routes(
+        TokenAuthority(client_id, client_secret, clock),
+        store,
+        work,
+        max_body_bytes=max_body_bytes,
         clock=clock,
     )
+    app = falcon.App(middleware=[_RequestLog()])
+    app.add_route("/v2/oauth/token", routes, suffix="token")
+    app.add_route("/v2/detect", routes, suffix="detect")
+    app.add_route("/v2/detect/{job_id}", routes, suffix="job")
+    app.add_route("/v2/feedback", routes, suffix="feedback")
+    app.set_error_serializer(serialize)
+    app.add_error_handler(Exception, _internal_error)
+    return LocalApi(app, work, analyser)

@@ -1,5 +1,6 @@
-"""Running the embedded API: `start_local_api()` runs it in this process on a free loopback port (what the bot and the CLI do
-when no hosted account is configured); `serve()` runs it on its own under gunicorn.
+"""Running the embedded API: `start_local_api()` runs it in this process on a free loopback port
+(what the bot and the CLI do when no hosted account is configured); `serve()` runs it on its own
+under gunicorn.
 """
 
 from __future__ import annotations
@@ -9,8 +10,9 @@ from collections.abc import Collection
 from contextlib import closing
 from types import TracebackType
 
+from dramatiq.brokers.redis import RedisBroker
+
 from bot.httpserver import ServerThread, run_gunicorn
-from bot.localapi.jobs import JobStore
 from bot.localapi.server import MAX_IMAGE_BYTES, LocalApi, create_app
 from bot.net.hosts import private_hosts
 from bot.vocabulary import DEFAULT_DETAIL
@@ -68,11 +70,12 @@ def start_local_api(
     private_urls: bool = False,
     allowed_private_hosts: Collection[str] = (),
     max_image_bytes: int = MAX_IMAGE_BYTES,
-    store: JobStore | None = None,
+    broker: RedisBroker | None = None,
     detail: str = DEFAULT_DETAIL,
 ) -> RunningLocalApi:
     """Start the embedded API in this process; credentials left as None are generated.
-    `max_image_bytes`, `store` and `detail` are `create_app`'s.
+    `workers`, `max_image_bytes`, `broker` (the Redis one of worker processes) and `detail` are
+    `create_app`'s.
 
     The bot relays `/detect` URLs from Slack users to this API, which fetches them from the
     bot's own process: keep `private_urls=False` so that those URLs cannot reach loopback,
@@ -88,7 +91,7 @@ def start_local_api(
         private_urls=private_urls,
         allowed_private_hosts=allowed_private_hosts,
         max_image_bytes=max_image_bytes,
-        store=store,
+        broker=broker,
         detail=detail,
     )
     try:

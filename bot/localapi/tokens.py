@@ -13,8 +13,8 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
-from bot.localapi.errors import HttpError
-from bot.localapi.validation import Credentials
+from bot.localapi.bodies import Credentials
+from bot.localapi.errors import ApiError
 
 TOKEN_LIFETIME_MS = 24 * 60 * 60 * 1000
 ORG_NAME = "local"
@@ -22,9 +22,9 @@ APP_NAME = "image-intelligence-slackbot-embedded"
 SCOPE = "detect:create detect:read feedback:create"
 
 
-def _unauthorized(message: str, error: str = "invalid_token") -> HttpError:
-    return HttpError(
-        401, "unauthorized", message, headers=[("WWW-Authenticate", f'Bearer error="{error}"')]
+def _unauthorized(message: str, error: str = "invalid_token") -> ApiError:
+    return ApiError(
+        401, "unauthorized", message, headers={"WWW-Authenticate": f'Bearer error="{error}"'}
     )
 
 
@@ -46,7 +46,7 @@ class TokenAuthority:
         id_ok = hmac.compare_digest(credentials.client_id.encode(), self._client_id)
         secret_ok = hmac.compare_digest(credentials.client_secret.encode(), self._client_secret)
         if not (id_ok and secret_ok):
-            raise HttpError(401, "invalid_client", "invalid client credentials")
+            raise ApiError(401, "invalid_client", "invalid client credentials")
         issued_at = int(self._clock() * 1000)
         expires_at = issued_at + TOKEN_LIFETIME_MS
         payload = f"{issued_at}.{expires_at}.{secrets.token_urlsafe(12)}"
@@ -60,7 +60,7 @@ class TokenAuthority:
         }
 
     def check(self, authorization: str | None) -> None:
-        """Raise a 401 HttpError unless `authorization` is "Bearer <a valid, unexpired token>"."""
+        """Raise a 401 ApiError unless `authorization` is "Bearer <a valid, unexpired token>"."""
         scheme, _, token = (authorization or "").strip().partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise _unauthorized("a bearer token is required", error="invalid_request")

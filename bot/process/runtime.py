@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-import redis
+from dramatiq.brokers.redis import RedisBroker
 from slack_bolt import App
 
 from bot.app import build_app
@@ -20,7 +20,6 @@ from bot.config import Settings
 from bot.imageintelligence.client import ImageIntelligenceClient
 from bot.jobs import Context, JobRunner
 from bot.jobs.steps import MemoryJournals, RedisJournals
-from bot.localapi.redisjobs import RedisJobStore
 from bot.localapi.service import start_local_api
 from bot.queue import Queue
 from bot.queue.memory import MemoryQueue
@@ -33,10 +32,11 @@ logger = logging.getLogger(__name__)
 
 @contextmanager
 def open_api(
-    settings: Settings, *, pool_size: int = 10, shared: redis.Redis | None = None
+    settings: Settings, *, pool_size: int = 10, broker: RedisBroker | None = None
 ) -> Iterator[ImageIntelligenceClient]:
     """The API client for these settings; starts (and later stops) the embedded API when needed.
-    With `shared`, the embedded API keeps its jobs in that Redis, where every worker's finds them."""
+    With `broker` (a worker process's), the embedded API keeps its jobs in that Redis, where every
+    worker's finds them, and puts each image on the broker for any worker to run."""
     local = None
     if settings.uses_embedded_api:
         local = start_local_api(
@@ -45,7 +45,7 @@ def open_api(
             workers=settings.local_api_workers,
             allowed_private_hosts=settings.local_api_allow_private_hosts,
             max_image_bytes=settings.max_image_bytes,
-            store=None if shared is None else RedisJobStore(shared, prefix=NAMESPACE),
+            broker=broker,
             detail=settings.detect_detail,
         )
         logger.info("no II_CLIENT_ID set: using the embedded API at %s", local.base_url)
@@ -129,15 +129,14 @@ def working(settings: Settings) -> Iterator[RedisWorker]:
     Leaving the context stops taking messages and lets those running finish within the grace."""
     assert settings.redis_url  # checked by the worker command
     client = connect(settings.redis_url, patient=True)
+    broker = make_broker(client, settings)
     try:
         with (
-            open_api(settings, pool_size=settings.detect_workers, shared=client) as api,
+            open_api(settings, pool_size=settings.detect_workers, broker=broker) as api,
             serving_workspaces(settings, client, Outage(settings.redis_url)) as workspaces,
         ):
             ctx = Context(settings, api, workspaces, RedisJournals(client, prefix=NAMESPACE))
-            worker = RedisWorker(
-                make_broker(client, settings), JobRunner(ctx), settings.detect_workers
-            )
+            worker = RedisWorker(broker, JobRunner(ctx), settings.detect_workers)
             worker.start()
             try:
                 yield worker

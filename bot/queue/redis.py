@@ -129,7 +129,10 @@ class RedisWorker:
             priority=0,
             options={"max_retries": 1},
         )
-        self._worker = Worker(broker, worker_threads=threads, worker_timeout=WORKER_TIMEOUT_MS)
+        # Only the jobs' queue: the embedded API runs its own on the same broker.
+        self._worker = Worker(
+            broker, queues={QUEUE}, worker_threads=threads, worker_timeout=WORKER_TIMEOUT_MS
+        )
 
     def start(self) -> None:
         self._worker.start()
