@@ -238,7 +238,7 @@ def test_the_production_install_is_the_locked_app_without_test_or_dev_tools(depl
     app, everything = locked(), locked(groups=True)
     tools = set(everything) - set(app)
 
-    assert {"pytest", "ruff", "mypy", "uv", "jsonschema"} <= tools
+    assert {"pytest", "ruff", "mypy", "uv", "trustme"} <= tools
     assert set(installed) & tools == set()
     del installed["image-intelligence-slackbot"]
     assert {name: version for name, version in installed.items() if version not in app[name]} == {}
