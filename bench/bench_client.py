@@ -33,7 +33,7 @@ from machine import machine  # noqa: E402
 
 from bot.imageintelligence.client import ImageIntelligenceClient, blob_image  # noqa: E402
 from bot.imageintelligence.errors import ImageIntelligenceError  # noqa: E402
-from tests.faultserver import CLIENT_ID, CLIENT_SECRET, faulty_api  # noqa: E402
+from tests.support.faultserver import CLIENT_ID, CLIENT_SECRET, faulty_api  # noqa: E402
 
 
 def tiny_png() -> bytes:

@@ -42,7 +42,7 @@ from bot.vocabulary import (  # noqa: E402
     OIDV4,
     labels_needed,
 )
-from tests.photos import IMAGES  # noqa: E402
+from tests.support.photos import IMAGES  # noqa: E402
 
 SIDE = 1024
 # One class per model, and the call that loads it first.

@@ -46,7 +46,7 @@ from machine import machine, packages  # noqa: E402
 
 from bot.config import Settings  # noqa: E402
 from bot.queue.redis import WORKER_TIMEOUT_MS, make_broker  # noqa: E402
-from tests.redisserver import redis_server  # noqa: E402
+from tests.support.redisserver import redis_server  # noqa: E402
 
 STARTS = "bench:starts"
 JOB_TIMEOUT = int(Settings().detect_timeout) + 60  # seconds, as the bot's Dramatiq time limit

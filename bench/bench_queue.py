@@ -4,7 +4,7 @@
                                 [--only 1|2|3]
 
 (1) Job finished on the API -> the bot's poll that sees it, for 21 jobs taking 0.5, 0.6, ... 2.5 s
-    (tests/faultserver.py holds each IN_PROGRESS until its time and records that moment; the first
+    (tests/support/faultserver.py holds each IN_PROGRESS until its time and records that moment; the first
     GET /detect/{id} the server receives after it is when the bot saw the result), and the polls
     each job cost. Four ways to wait, the jobs of each at once:
       ava-slackbot   the old bot's client (Hackthings/ava-slackbot, avabot/vendor/imageintelligence/
@@ -68,12 +68,12 @@ from machine import machine, packages  # noqa: E402
 from bot.imageintelligence.client import ImageIntelligenceClient, blob_image  # noqa: E402
 from bot.imageintelligence.models import DetectJob  # noqa: E402
 from bot.process.web import SLACK_PATH  # noqa: E402
-from tests.cluster import Cluster  # noqa: E402
-from tests.faultserver import CLIENT_ID, CLIENT_SECRET, FaultyApi, faulty_api  # noqa: E402
-from tests.photos import IMAGES, photo  # noqa: E402
-from tests.redisserver import redis_server  # noqa: E402
-from tests.slack_emulator import SlackEmulator  # noqa: E402
-from tests.slackbot import SIGNING_SECRET, hosted  # noqa: E402
+from tests.support.cluster import Cluster  # noqa: E402
+from tests.support.faultserver import CLIENT_ID, CLIENT_SECRET, FaultyApi, faulty_api  # noqa: E402
+from tests.support.photos import IMAGES, photo  # noqa: E402
+from tests.support.redisserver import redis_server  # noqa: E402
+from tests.support.slack_emulator import SlackEmulator  # noqa: E402
+from tests.support.slackbot import SIGNING_SECRET, hosted  # noqa: E402
 
 PACKAGES = ("dramatiq", "redis", "slack-bolt", "slack-sdk", "gunicorn", "ai-edge-litert")
 DURATIONS = [round(0.5 + 0.1 * n, 1) for n in range(21)]  # 0.5 .. 2.5 s

@@ -9,10 +9,10 @@ import pytest
 
 from bot.localapi.detector import MODELS_DIR
 from bot.localapi.service import RunningLocalApi, start_local_api
-from tests.faultserver import FaultyApi, faulty_api
-from tests.postgres import Postgres, postgres_fixture  # noqa: F401 - the session's PostgreSQL
-from tests.redisserver import RedisServer, redis_server
-from tests.slack_emulator import SlackEmulator
+from tests.support.faultserver import FaultyApi, faulty_api
+from tests.support.postgres import Postgres, postgres_fixture  # noqa: F401 - the session's PostgreSQL
+from tests.support.redisserver import RedisServer, redis_server
+from tests.support.slack_emulator import SlackEmulator
 
 
 @pytest.fixture(scope="session")

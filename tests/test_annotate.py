@@ -11,7 +11,7 @@ from PIL import Image
 from bot.imageintelligence.models import BoundingBox, DetectedObject, ImageResult
 from bot.images.annotate import annotate
 from bot.images.decode import InvalidImage
-from tests.photos import photo
+from tests.support.photos import photo
 
 CHELSEA = photo("chelsea.png")  # 451 x 300
 

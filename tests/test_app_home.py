@@ -17,15 +17,21 @@ from typing import Any
 import pytest
 
 from bot.blocks.home import CLASSES_BLOCK, EDIT_SETTINGS_ACTION
-from tests.settings_modal import edited
-from tests.slack_emulator import SlackEmulator, Workspace
-from tests.slack_signing import (
+from tests.support.settings_modal import edited
+from tests.support.slack_emulator import SlackEmulator, Workspace
+from tests.support.slack_signing import (
     app_home_opened_event,
     home_block_actions_payload,
     view_submission_payload,
 )
-from tests.slackbot import Bot, idle
-from tests.workspaces import install, reply_to, running_for_many_workspaces, upload, workspace
+from tests.support.slackbot import Bot, idle
+from tests.support.workspaces import (
+    install,
+    reply_to,
+    running_for_many_workspaces,
+    upload,
+    workspace,
+)
 
 ADMIN, OWNER, MEMBER = "U0ADMIN01", "U0OWNER01", "U0MEMBER1"
 
@@ -93,7 +99,7 @@ def open_settings(bot: Bot, slack: SlackEmulator, team: Workspace, user: str) ->
 def submit(
     bot: Bot, team: Workspace, user: str, modal: dict[str, Any], **changes: Any
 ) -> dict[str, Any] | None:
-    """The user saves the modal with `changes` (see tests/settings_modal.py `edited`); Slack's
+    """The user saves the modal with `changes` (see tests/support/settings_modal.py `edited`); Slack's
     answer to the submission, None when it is empty (the modal closes)."""
     payload = view_submission_payload(
         modal, edited(modal, **changes), user=user, team_id=team.team_id

@@ -13,7 +13,7 @@ from bot.blocks.kit import button, context, header, message, option, plain, sect
 from bot.config import Settings
 from bot.vocabulary import CLASS_GROUPS
 from bot.workspaces.settings import Choices, WorkspaceSettings
-from tests.blockkit import slack_problems
+from tests.support.blockkit import slack_problems
 
 Payload = dict[str, Any]
 

@@ -1,5 +1,5 @@
 """Errors read as sentences that say what failed and what to do, never the exception's own text
-or a secret; Slack's limits checked with tests/blockkit.py."""
+or a secret; Slack's limits checked with tests/support/blockkit.py."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from bot.imageintelligence.errors import (
     InvalidClientCredentials,
     JobTimeout,
 )
-from tests.blockkit import slack_problems
+from tests.support.blockkit import slack_problems
 
 
 def api_error(status: int | None, body: str = "", attempts: int = 1) -> ApiError:

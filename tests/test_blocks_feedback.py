@@ -7,7 +7,7 @@ import pytest
 
 from bot.blocks.feedback import encode_feedback, feedback_confirmation, parse_feedback_value
 from bot.imageintelligence.contract import FALSE_NEGATIVE, FALSE_POSITIVE
-from tests.blockkit import slack_problems
+from tests.support.blockkit import slack_problems
 
 JOB = "5d689c71-e68f-46c3-ac71-4053806e71de"
 

@@ -1,5 +1,5 @@
 """The App Home's views are data: plain asserts on the Block Kit dicts, Slack's limits checked with
-tests/blockkit.py and by the Slack emulator, and the settings modal read back from the
+tests/support/blockkit.py and by the Slack emulator, and the settings modal read back from the
 `view.state.values` Slack would submit for it."""
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ from bot.blocks.home import (
 from bot.config import Settings
 from bot.vocabulary import CLASS_GROUPS, NEEDS_EMBEDDED
 from bot.workspaces.settings import Choices, WorkspaceSettings
-from tests.blockkit import slack_problems
-from tests.settings_modal import edited, inputs, untouched
-from tests.slack_emulator import SlackEmulator
+from tests.support.blockkit import slack_problems
+from tests.support.settings_modal import edited, inputs, untouched
+from tests.support.slack_emulator import SlackEmulator
 
 EMBEDDED = Settings()
 HOSTED = Settings(ii_client_id="client", ii_client_secret="secret")

@@ -22,7 +22,7 @@ from bot.blocks.kit import (
     plain,
     section,
 )
-from tests.blockkit import slack_problems
+from tests.support.blockkit import slack_problems
 
 LONG = escape("fish & chips <b> ") * 400  # 10,800 characters of mrkdwn entities and words
 

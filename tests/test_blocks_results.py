@@ -1,5 +1,5 @@
 """A detection's results are data: plain asserts on the Block Kit dicts, with their "Report a
-mistake" controls, and Slack's limits checked with tests/blockkit.py."""
+mistake" controls, and Slack's limits checked with tests/support/blockkit.py."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from bot.imageintelligence.contract import (
     IMAGE_STATUSES,
 )
 from bot.imageintelligence.models import DetectedObject, ImageResult
-from tests.blockkit import slack_problems
+from tests.support.blockkit import slack_problems
 
 TESTS = Path(__file__).parent
 JOB = "5d689c71-e68f-46c3-ac71-4053806e71de"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.blocks.usage import help_message, usage_error
-from tests.blockkit import slack_problems
+from tests.support.blockkit import slack_problems
 
 
 def texts(message: dict[str, Any]) -> list[str]:

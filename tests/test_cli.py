@@ -16,13 +16,14 @@ import pytest
 
 from bot.cli import main
 from bot.imageintelligence.contract import IMAGE_OK
-from tests import apispec
-from tests.cluster import REPO, VARIABLES, process_env
-from tests.faultserver import CLIENT_ID, CLIENT_SECRET, FaultyApi, free_port
-from tests.photos import IMAGES
-from tests.redisserver import redis_server
-from tests.slack_emulator import SlackEmulator
-from tests.slackbot import SIGNING_SECRET
+from tests.support import apispec
+from tests.support.cluster import VARIABLES, process_env
+from tests.support.faultserver import CLIENT_ID, CLIENT_SECRET, FaultyApi, free_port
+from tests.support.paths import REPO
+from tests.support.photos import IMAGES
+from tests.support.redisserver import redis_server
+from tests.support.slack_emulator import SlackEmulator
+from tests.support.slackbot import SIGNING_SECRET
 
 CHELSEA, ASTRONAUT, ROCKET, COFFEE = (
     str(IMAGES / name) for name in ("chelsea.png", "astronaut.png", "rocket.jpg", "coffee.png")

@@ -14,9 +14,9 @@ from bot.imageintelligence.client import ImageIntelligenceClient, blob_image, ur
 from bot.imageintelligence.contract import MAX_IMAGES_PER_JOB
 from bot.imageintelligence.errors import ApiError, AuthenticationError, InvalidClientCredentials
 from bot.imageintelligence.models import DetectJob, ImageResult
-from tests import apispec
-from tests.faultserver import CLIENT_ID, CLIENT_SECRET, FaultyApi, free_port
-from tests.photos import photo
+from tests.support import apispec
+from tests.support.faultserver import CLIENT_ID, CLIENT_SECRET, FaultyApi, free_port
+from tests.support.photos import photo
 
 NOWHERE = f"http://127.0.0.1:{free_port()}/a.jpg"  # nothing listens: a fetch fails at once
 

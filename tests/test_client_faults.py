@@ -21,8 +21,15 @@ from bot.imageintelligence.client import (
 )
 from bot.imageintelligence.errors import ApiError, AuthenticationError, JobTimeout
 from bot.imageintelligence.models import DetectJob
-from tests.faultserver import CLIENT_ID, CLIENT_SECRET, PREFIX, FaultyApi, faulty_api, free_port
-from tests.photos import photo
+from tests.support.faultserver import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    PREFIX,
+    FaultyApi,
+    faulty_api,
+    free_port,
+)
+from tests.support.photos import photo
 
 PNG = photo("coffee.png")
 # URLs the embedded API may try to fetch: nothing listens there, so it fails at once, offline.

@@ -34,7 +34,7 @@ from bot.vocabulary import (
     OIDV4,
     SCORE_THRESHOLDS,
 )
-from tests.photos import IMAGES, camera_closeup, photo
+from tests.support.photos import IMAGES, camera_closeup, photo
 
 PHOTOS = (
     "astronaut.png",

@@ -20,7 +20,7 @@ import requests
 from bot.httpserver import ServerThread
 from bot.net.fetch import MAX_REDIRECTS, DownloadError, download
 from bot.net.hosts import private_hosts
-from tests.photos import photo
+from tests.support.photos import photo
 
 PHOTO = photo("chelsea.png")
 PUBLIC = "http://1.1.1.1"  # passes the check; only ever reached through the loopback proxy

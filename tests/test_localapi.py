@@ -31,8 +31,8 @@ from bot.imageintelligence.models import ImageResult
 from bot.images.annotate import annotate
 from bot.images.decode import decode_image
 from bot.localapi.service import create_app, generate_credentials, serve, start_local_api
-from tests import apispec
-from tests.localapi_client import (
+from tests.support import apispec
+from tests.support.localapi_client import (
     Api,
     ApiLike,
     bearer,
@@ -46,7 +46,7 @@ from tests.localapi_client import (
     submit,
     wait_for,
 )
-from tests.photos import camera_closeup, photo
+from tests.support.photos import camera_closeup, photo
 
 DAY_MS = 24 * 60 * 60 * 1000
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -21,13 +20,13 @@ from jsonschema import Draft7Validator
 
 from bot.process.web import SLACK_PATH
 from bot.workspaces.oauth import REDIRECT_PATH
-from tests.slack_emulator import BOT_USER_ID, TEAM_ID, SlackEmulator, load_payload
-from tests.slack_signing import message_shortcut_payload, post_signed, slash_command_body
-from tests.slackbot import CHANNEL, SIGNING_SECRET, USER, Bot, running_bot
+from tests.support.paths import REPO, SLACK_CONTRACTS
+from tests.support.slack_emulator import BOT_USER_ID, TEAM_ID, SlackEmulator, load_payload
+from tests.support.slack_signing import message_shortcut_payload, post_signed, slash_command_body
+from tests.support.slackbot import CHANNEL, SIGNING_SECRET, USER, Bot, running_bot
 
-ROOT = Path(__file__).parent.parent
-SCHEMAS = Path(__file__).parent / "slack_contracts" / "manifest"
-MANIFEST: dict[str, Any] = yaml.safe_load((ROOT / "manifest.yml").read_text())
+SCHEMAS = SLACK_CONTRACTS / "manifest"
+MANIFEST: dict[str, Any] = yaml.safe_load((REPO / "manifest.yml").read_text())
 # Where a message.* event happens, as the event's channel_type says it.
 CHANNEL_TYPES = {"channels": "channel", "groups": "group", "im": "im", "mpim": "mpim"}
 CHANNEL_IDS = {"channel": CHANNEL, "group": "G0PRIVATE1", "im": "D0DIRECT01", "mpim": "G0MPIM0001"}

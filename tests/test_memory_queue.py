@@ -11,7 +11,7 @@ from bot.jobs.notice import Notice
 from bot.jobs.steps import MemoryJournals, RunAgain, done
 from bot.queue import Submitted
 from bot.queue.memory import MemoryQueue
-from tests.waiting import until
+from tests.support.waiting import until
 
 
 class BlockingRunner:

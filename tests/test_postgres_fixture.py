@@ -5,7 +5,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from tests.postgres import Postgres, throwaway_postgres
+from tests.support.postgres import Postgres, throwaway_postgres
 
 
 def test_the_session_server_answers_and_runs_without_fsync(postgres: Postgres) -> None:

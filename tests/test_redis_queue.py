@@ -23,11 +23,11 @@ from bot.process.runtime import running, working
 from bot.process.socket_mode import connected
 from bot.queue import Submitted
 from bot.sharedredis import NAMESPACE
-from tests.faultserver import FaultyApi
-from tests.redisserver import RedisServer
-from tests.slack_emulator import SlackEmulator
-from tests.slack_signing import socket_envelope
-from tests.slackbot import (
+from tests.support.faultserver import FaultyApi
+from tests.support.redisserver import RedisServer
+from tests.support.slack_emulator import SlackEmulator
+from tests.support.slack_signing import socket_envelope
+from tests.support.slackbot import (
     CHANNEL,
     REPLY_TIMEOUT,
     Bot,
@@ -38,7 +38,7 @@ from tests.slackbot import (
     wait_for_reactions,
     wait_for_reply,
 )
-from tests.waiting import until, watching
+from tests.support.waiting import until, watching
 
 
 def settings_for(slack: SlackEmulator, **env: str) -> Settings:

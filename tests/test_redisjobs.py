@@ -16,8 +16,8 @@ import requests
 from bot.httpserver import ServerThread
 from bot.localapi.redisjobs import RedisJobStore
 from bot.localapi.service import create_app, generate_credentials
-from tests import apispec
-from tests.localapi_client import (
+from tests.support import apispec
+from tests.support.localapi_client import (
     Api,
     bearer,
     blob,
@@ -27,8 +27,8 @@ from tests.localapi_client import (
     submit,
     wait_for,
 )
-from tests.photos import photo
-from tests.redisserver import RedisServer
+from tests.support.photos import photo
+from tests.support.redisserver import RedisServer
 
 
 @pytest.fixture

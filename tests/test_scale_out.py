@@ -18,16 +18,16 @@ from typing import Any
 import pytest
 import requests
 
-from tests.cluster import Cluster
-from tests.faultserver import FaultyApi, faulty_api
-from tests.redisserver import RedisServer
-from tests.slack_emulator import SlackEmulator
-from tests.slack_signing import (
+from tests.support.cluster import Cluster
+from tests.support.faultserver import FaultyApi, faulty_api
+from tests.support.redisserver import RedisServer
+from tests.support.slack_emulator import SlackEmulator
+from tests.support.slack_signing import (
     block_actions_payload,
     interactive_body,
     slash_command_body,
 )
-from tests.slackbot import (
+from tests.support.slackbot import (
     CHANNEL,
     REPLY_TIMEOUT,
     SIGNING_SECRET,

@@ -15,10 +15,10 @@ import pytest
 import requests
 
 from bot.httpserver import ServerThread
-from tests.faultserver import FaultyApi, faulty_api
-from tests.photos import photo
-from tests.slack_emulator import SlackEmulator
-from tests.slackbot import CHANNEL, USER, Bot, hosted, idle, running_bot
+from tests.support.faultserver import FaultyApi, faulty_api
+from tests.support.photos import photo
+from tests.support.slack_emulator import SlackEmulator
+from tests.support.slackbot import CHANNEL, USER, Bot, hosted, idle, running_bot
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment

@@ -37,9 +37,9 @@ from slack_sdk.oauth.token_rotation import TokenRotator
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from tests import slack_signing
-from tests.photos import IMAGES, photo
-from tests.slack_emulator import (
+from tests.support import slack_signing
+from tests.support.photos import IMAGES, photo
+from tests.support.slack_emulator import (
     AUTHORIZE_PATH,
     BOT_USER_ID,
     CONTRACTS,
@@ -1053,7 +1053,10 @@ def test_views_publish_keeps_each_users_home_tab(client: WebClient, slack: Slack
 
     too_many = {**HOME, "blocks": [HOME["blocks"][0]] * 101}
     for view, message in (
-        (too_many, "[ERROR] no more than 100 items allowed [json-pointer:/view/blocks]"),
+        (
+            too_many,
+            "[ERROR] view: views must contain between 1 and 100 blocks [json-pointer:/view]",
+        ),
         (MODAL, "[ERROR] must be a valid enum value [json-pointer:/view/type]"),
     ):
         with pytest.raises(SlackApiError) as invalid:
@@ -1087,9 +1090,18 @@ def test_views_open_takes_each_trigger_once_and_views_update_replaces(
     no_title = {k: v for k, v in MODAL.items() if k != "title"}
     mrkdwn_submit = {**MODAL, "submit": {"type": "mrkdwn", "text": "Save"}}
     for view, message in (
-        (long_title, "[ERROR] must be less than 25 characters [json-pointer:/view/title/text]"),
-        (no_title, "[ERROR] must be a plain_text object [json-pointer:/view/title]"),
-        (mrkdwn_submit, "[ERROR] must be a plain_text object [json-pointer:/view/submit]"),
+        (
+            long_title,
+            "[ERROR] view: title must be between 1 and 24 characters [json-pointer:/view]",
+        ),
+        (
+            no_title,
+            "[ERROR] view title: a plain_text text of at least 1 character [json-pointer:/view]",
+        ),
+        (
+            mrkdwn_submit,
+            "[ERROR] view submit: a plain_text text of at least 1 character [json-pointer:/view]",
+        ),
     ):
         with pytest.raises(SlackApiError) as invalid:
             client.views_open(trigger_id="1.2.fresh" + str(len(message)), view=view)

@@ -21,8 +21,8 @@ from bot.slack.files import (
     needs_file_info,
     pick_rendition,
 )
-from tests.photos import IMAGES, photo
-from tests.slack_emulator import FILE_DOWNLOAD, SlackEmulator, load_payload
+from tests.support.photos import IMAGES, photo
+from tests.support.slack_emulator import FILE_DOWNLOAD, SlackEmulator, load_payload
 
 LIMIT = 10_000_000
 REAL_FILE = load_payload("bolt_message_file_share_event.json")["event"]["files"][0]

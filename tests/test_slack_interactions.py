@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from tests.faultserver import FaultyApi
-from tests.photos import photo
-from tests.slack_emulator import SlackEmulator
-from tests.slack_signing import block_actions_payload, message_shortcut_payload
-from tests.slackbot import CHANNEL, USER, Bot, hosted, idle, running_bot, wait_for_reply
+from tests.support.faultserver import FaultyApi
+from tests.support.photos import photo
+from tests.support.slack_emulator import SlackEmulator
+from tests.support.slack_signing import block_actions_payload, message_shortcut_payload
+from tests.support.slackbot import CHANNEL, USER, Bot, hosted, idle, running_bot, wait_for_reply
 
 REPORTER = "U0REPORTER"  # not the person who shared the photo: anyone in the channel may report
 UNKNOWN_JOB = "00000000-dead-beef-0000-000000000000"

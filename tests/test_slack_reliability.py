@@ -2,8 +2,8 @@
 
 Slack's redeliveries, forged and stale requests, acks that never wait on the API, API and Slack
 failures, a shutdown with work in flight, bursts, and secrets kept out of logs and replies. The bot
-runs as in production (tests/slackbot.py) against the Slack emulator; the API is the embedded one
-with its real detector, or a tests/faultserver.py API when a test injects faults.
+runs as in production (tests/support/slackbot.py) against the Slack emulator; the API is the embedded one
+with its real detector, or a tests/support/faultserver.py API when a test injects faults.
 """
 
 from __future__ import annotations
@@ -18,11 +18,17 @@ from typing import Any
 import pytest
 import requests
 
-from tests.faultserver import CLIENT_ID, CLIENT_SECRET, FaultyApi, first_poll_seen, free_port
-from tests.photos import photo
-from tests.slack_emulator import SlackEmulator, load_payload
-from tests.slack_signing import post_signed
-from tests.slackbot import (
+from tests.support.faultserver import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    FaultyApi,
+    first_poll_seen,
+    free_port,
+)
+from tests.support.photos import photo
+from tests.support.slack_emulator import SlackEmulator, load_payload
+from tests.support.slack_signing import post_signed
+from tests.support.slackbot import (
     CHANNEL,
     REPLY_TIMEOUT,
     SIGNING_SECRET,
@@ -33,7 +39,7 @@ from tests.slackbot import (
     running_bot,
     shared_photo,
 )
-from tests.waiting import until, watching
+from tests.support.waiting import until, watching
 
 INTERRUPTED = "The bot was restarting and could not finish this one. Please try again."
 BUSY = "The bot has too much work queued right now. Try again in a minute."

@@ -1,7 +1,7 @@
 """Image uploads end to end: signed Events API requests in, Web API calls to the emulator out.
 
-The bot runs as `python -m bot run --http` would (tests/slackbot.py) against the Slack emulator, with
-the embedded API and its real detector, or with a tests/faultserver.py API when a test needs to see
+The bot runs as `python -m bot run --http` would (tests/support/slackbot.py) against the Slack emulator, with
+the embedded API and its real detector, or with a tests/support/faultserver.py API when a test needs to see
 or steer what the API receives.
 """
 
@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from tests.faultserver import faulty_api, first_poll_seen
-from tests.photos import photo
-from tests.slack_emulator import BOT_ID, BOT_USER_ID, SlackEmulator
-from tests.slack_signing import file_share_event
-from tests.slackbot import (
+from tests.support.faultserver import faulty_api, first_poll_seen
+from tests.support.photos import photo
+from tests.support.slack_emulator import BOT_ID, BOT_USER_ID, SlackEmulator
+from tests.support.slack_signing import file_share_event
+from tests.support.slackbot import (
     CHANNEL,
     REPLY_TIMEOUT,
     USER,

@@ -17,14 +17,14 @@ import pytest
 from bot.config import load_settings
 from bot.process.runtime import Runtime, running
 from bot.process.socket_mode import connected as socket_mode
-from tests.cluster import Cluster
-from tests.slack_emulator import SlackEmulator
-from tests.slack_signing import (
+from tests.support.cluster import Cluster
+from tests.support.slack_emulator import SlackEmulator
+from tests.support.slack_signing import (
     message_shortcut_payload,
     slash_command_fields,
     socket_envelope,
 )
-from tests.slackbot import CHANNEL, USER, memory_queue, shared_photo, wait_for_reply
+from tests.support.slackbot import CHANNEL, USER, memory_queue, shared_photo, wait_for_reply
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from bot.jobs.steps import (
     done,
     take_once,
 )
-from tests.redisserver import RedisServer
+from tests.support.redisserver import RedisServer
 
 NOW = 1_700_000_000.0
 

@@ -23,8 +23,8 @@ from bot.workspaces.installations import Installations
 from bot.workspaces.serving import serving_workspaces
 from bot.workspaces.settings import Choices
 from bot.workspaces.stores import ChoicesStore, DatabaseChoices, RedisChoices
-from tests.redisserver import RedisServer
-from tests.slack_emulator import AUTHORIZE_PATH, SlackEmulator
+from tests.support.redisserver import RedisServer
+from tests.support.slack_emulator import AUTHORIZE_PATH, SlackEmulator
 
 
 def open_database(request: pytest.FixtureRequest, tmp_path: Path, engine: str) -> Database:

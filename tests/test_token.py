@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from bot.imageintelligence.token import REFRESH_BUFFER, AccessToken, TokenCache
-from tests.waiting import until
+from tests.support.waiting import until
 
 DAY_MS = 24 * 3600 * 1000
 NOW_MS = 1_700_000_000_000  # the server's wall clock when it issued the token

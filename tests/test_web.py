@@ -14,9 +14,16 @@ from pathlib import Path
 import requests
 
 from bot.cli import _parser
-from tests.cluster import REPO, Cluster
-from tests.slack_emulator import SlackEmulator
-from tests.slackbot import CHANNEL, SIGNING_SECRET, running_bot, shared_photo, wait_for_reply
+from tests.support.cluster import Cluster
+from tests.support.paths import REPO
+from tests.support.slack_emulator import SlackEmulator
+from tests.support.slackbot import (
+    CHANNEL,
+    SIGNING_SECRET,
+    running_bot,
+    shared_photo,
+    wait_for_reply,
+)
 
 SHUTDOWN_GRACE = 5
 # `python -m bot run --http` gives gunicorn the app's grace plus 5 s to stop its worker.

@@ -19,11 +19,12 @@ import pytest
 import requests
 import yaml
 
-from tests.cluster import REPO, Cluster
-from tests.slack_emulator import SlackEmulator
-from tests.slack_signing import app_uninstalled_event, tokens_revoked_event
-from tests.slackbot import SIGNING_SECRET, Bot, idle, shared_photo
-from tests.workspaces import (
+from tests.support.cluster import Cluster
+from tests.support.paths import REPO
+from tests.support.slack_emulator import SlackEmulator
+from tests.support.slack_signing import app_uninstalled_event, tokens_revoked_event
+from tests.support.slackbot import SIGNING_SECRET, Bot, idle, shared_photo
+from tests.support.workspaces import (
     Browser,
     install,
     many_workspaces,

@@ -22,10 +22,10 @@ from bot.httpserver import ServerThread
 from bot.process.runtime import Runtime, running
 from bot.process.web import SLACK_PATH, SlackWebApp
 from bot.queue.memory import MemoryQueue
-from tests.faultserver import CLIENT_ID, CLIENT_SECRET, FaultyApi
-from tests.photos import photo
-from tests.slack_emulator import Call, SlackEmulator, Workspace
-from tests.slack_signing import (
+from tests.support.faultserver import CLIENT_ID, CLIENT_SECRET, FaultyApi
+from tests.support.photos import photo
+from tests.support.slack_emulator import Call, SlackEmulator, Workspace
+from tests.support.slack_signing import (
     file_share_event,
     interactive_body,
     post_signed,

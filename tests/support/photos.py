@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from PIL import Image
 
-IMAGES = Path(__file__).parent / "images"
+from tests.support.paths import IMAGES
+
 # Around the camera on the tripod in camera.png: a real camera, which only the OIDv4 model knows.
 CAMERA_CROP = (220, 120, 350, 230)
 

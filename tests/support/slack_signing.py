@@ -1,6 +1,6 @@
 """Requests the way Slack sends them: signed, built from Slack's own payloads.
 
-Builders start from the payload files in slack_contracts/payloads and override only what a test
+Builders start from the payload files in tests/contracts/slack/payloads and override only what a test
 names, so everything else keeps the keys and values Slack really sends.
 
     envelope = file_share_event([slack.add_image(photo)], channel="C111", ts="1700000000.000100",
@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl, urlencode
 
 import requests
 
-from tests.slack_emulator import APP_ID, BOT_USER_ID, PAYLOADS, TEAM_ID, load_payload
+from tests.support.slack_emulator import APP_ID, BOT_USER_ID, PAYLOADS, TEAM_ID, load_payload
 
 JsonDict = dict[str, Any]
 

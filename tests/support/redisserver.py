@@ -22,7 +22,7 @@ from pathlib import Path
 import redis
 import trustme
 
-from tests.faultserver import free_port
+from tests.support.faultserver import free_port
 
 
 class RedisServer:

@@ -28,7 +28,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from tests.faultserver import free_port
+from tests.support.faultserver import free_port
 
 SERVER_USER = "postgres"  # the system account the server runs as when the tests run as root
 # Durability traded for speed: the data is thrown away anyway.

@@ -22,11 +22,11 @@ import requests
 from dotenv import dotenv_values
 
 from bot.process.web import SLACK_PATH
-from tests.faultserver import free_port
-from tests.slack_signing import post_signed
-from tests.slackbot import SIGNING_SECRET
+from tests.support.faultserver import free_port
+from tests.support.paths import REPO
+from tests.support.slack_signing import post_signed
+from tests.support.slackbot import SIGNING_SECRET
 
-REPO = Path(__file__).resolve().parent.parent
 # .env.example lists every variable the bot reads.
 VARIABLES = tuple(dotenv_values(REPO / ".env.example"))
 START_TIMEOUT = 30.0

@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 import requests
 
-from tests import apispec
+from tests.support import apispec
 
 
 class ApiLike(Protocol):

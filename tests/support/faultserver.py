@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.httpserver import ServerThread
 from bot.localapi.server import create_app
-from tests import apispec
+from tests.support import apispec
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment

@@ -15,8 +15,8 @@ from typing import Any
 
 import requests
 
-from tests.slack_emulator import Call, SlackEmulator, Workspace
-from tests.slackbot import Bot, running_bot, shared_photo, wait_for_reply
+from tests.support.slack_emulator import Call, SlackEmulator, Workspace
+from tests.support.slackbot import Bot, running_bot, shared_photo, wait_for_reply
 
 
 def many_workspaces(slack: SlackEmulator, database: str, **env: str) -> dict[str, str]:

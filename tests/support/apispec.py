@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import json
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft4Validator
 
-SPEC_PATH = Path(__file__).parent / "contracts" / "v2.swagger.json"
+from tests.support.paths import API_SPEC
 
 
 @cache
 def _definitions() -> dict[str, Any]:
-    return json.loads(SPEC_PATH.read_text())["definitions"]
+    return json.loads(API_SPEC.read_text())["definitions"]
 
 
 @cache
