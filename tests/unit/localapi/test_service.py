@@ -19,7 +19,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -46,6 +45,7 @@ from tests.support.localapi_client import (
     submit,
     wait_for,
 )
+from tests.support.paths import REPO
 from tests.support.photos import camera_closeup, photo
 
 DAY_MS = 24 * 60 * 60 * 1000
@@ -948,11 +948,10 @@ SERVE_CHILD = (
 
 def test_serve_runs_the_api_under_gunicorn_and_prints_generated_credentials() -> None:
     port = closed_port()
-    root = Path(__file__).resolve().parent.parent
     child = subprocess.Popen(
         [sys.executable, "-c", SERVE_CHILD, str(port)],
-        env={**os.environ, "PYTHONPATH": str(root)},
-        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

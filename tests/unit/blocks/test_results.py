@@ -4,7 +4,6 @@ mistake" controls, and Slack's limits checked with tests/support/blockkit.py."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,8 +25,8 @@ from bot.imageintelligence.contract import (
 )
 from bot.imageintelligence.models import DetectedObject, ImageResult
 from tests.support.blockkit import slack_problems
+from tests.support.paths import API_SPEC
 
-TESTS = Path(__file__).parent
 JOB = "5d689c71-e68f-46c3-ac71-4053806e71de"
 CLASSES = ["person", "car", "cat"]
 
@@ -123,7 +122,7 @@ def test_a_requested_class_the_api_did_not_mention_counts_as_not_found() -> None
 
 
 def test_every_image_status_has_a_sentence_and_the_others_keep_their_results() -> None:
-    spec = json.loads((TESTS / "contracts" / "v2.swagger.json").read_text())
+    spec = json.loads(API_SPEC.read_text())
     assert set(spec["definitions"]["ImageStatus"]["enum"]) == set(IMAGE_STATUSES)
     failing = [s for s in IMAGE_STATUSES if s != IMAGE_OK]
     assert set(IMAGE_STATUS_PHRASES) == set(failing)

@@ -21,6 +21,7 @@ from bot.vocabulary import (
     labels_for,
     labels_needed,
 )
+from tests.support.paths import REPO
 
 MODELS = Path(vocabulary.__file__).parent / "localapi" / "models"
 # The shipped label files, read without loading a model.
@@ -187,7 +188,7 @@ def test_tables_are_read_only() -> None:
 
 
 def test_the_readme_lists_the_groups_as_the_table_has_them() -> None:
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    readme = (REPO / "README.md").read_text()
     section = readme.split("### Classes\n", 1)[1].split("\n## ", 1)[0]
     # Each group is one bullet, "- **Title**: a, b, c", wrapped over indented lines.
     bullets = re.findall(r"^- \*\*(.+?)\*\*: (.+(?:\n  .+)*)", section, re.MULTILINE)

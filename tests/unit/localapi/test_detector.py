@@ -34,6 +34,7 @@ from bot.vocabulary import (
     OIDV4,
     SCORE_THRESHOLDS,
 )
+from tests.support.paths import REPO
 from tests.support.photos import IMAGES, camera_closeup, photo
 
 PHOTOS = (
@@ -280,9 +281,8 @@ assert "ai_edge_litert" not in sys.modules, "making the detector loaded LiteRT"
 got[0].detect(Image.open("tests/images/chelsea.png"), {"cat", "person", "face", "car"})
 print(len(got), len({id(d) for d in got}), *sorted(got[0].loaded))
 """
-    root = Path(__file__).resolve().parent.parent
     done = subprocess.run(
-        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=30
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=30
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["8", "1", BLAZEFACE, COCO]

@@ -1,5 +1,5 @@
 """The "Report a mistake" value codec and thank-you; the control itself is tested with the results
-it sits under, in test_blocks_results.py."""
+it sits under, in test_results.py."""
 
 from __future__ import annotations
 

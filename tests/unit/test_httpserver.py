@@ -16,8 +16,7 @@ import pytest
 import requests
 
 from bot.httpserver import ServerThread
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support.paths import REPO
 
 
 def echo_app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
@@ -112,7 +111,7 @@ def test_run_gunicorn_serves_until_sigterm_then_returns(tmp_path: Path) -> None:
     # the first request simply waits in the backlog until the worker has booted.
     listener = socket.create_server(("127.0.0.1", 0))
     port = listener.getsockname()[1]
-    env = {**os.environ, "HOME": str(tmp_path), "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "HOME": str(tmp_path), "PYTHONPATH": str(REPO)}
     env.pop("XDG_RUNTIME_DIR", None)
     child = subprocess.Popen(
         [sys.executable, "-c", GUNICORN_CHILD, str(listener.fileno())],
