@@ -1,5 +1,6 @@
 """Fixtures shared by unit, end-to-end and contract tests: the servers a session starts once
-(PostgreSQL, Redis) and the fakes of outside services each test gets fresh (Slack, the hosted API)."""
+(PostgreSQL, Redis), and the fakes of outside services each test gets fresh (Slack, the hosted
+API)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""`python -m bot detect | check | run`, in-process through `bot.cli.main` (plus one real process).
+"""`python -m bot detect | check | run`, in-process through `bot.cli.main` (as a real process in
+tests/e2e/test_cli.py).
 
 Every run starts in an empty directory (no stray `.env`) with none of the bot's variables set but
 those a test names. Exit codes: 0 success, 1 the API or Slack failed, 2 usage or configuration.
@@ -8,8 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,7 @@ import pytest
 from bot.cli import main
 from bot.imageintelligence.contract import IMAGE_OK
 from tests.support import apispec
-from tests.support.cluster import VARIABLES, process_env
+from tests.support.cluster import VARIABLES
 from tests.support.faultserver import CLIENT_ID, CLIENT_SECRET, FaultyApi, free_port
 from tests.support.paths import REPO
 from tests.support.photos import IMAGES
@@ -218,21 +217,6 @@ def test_a_refused_secret_exits_1_with_one_line_that_keeps_it_secret(monkeypatch
     assert api.count("POST /detect") == 0
 
 
-def test_the_real_entry_point_detects_on_the_embedded_api(tmp_path):
-    done = subprocess.run(
-        [sys.executable, "-m", "bot", "detect", CHELSEA],
-        cwd=tmp_path,
-        env=process_env(),
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-
-    assert done.returncode == 0, done.stderr
-    assert re.search(r"\bcat \d+%", one_line(done.stdout))
-    assert "Traceback" not in done.stderr
-
-
 # -- check ---------------------------------------------------------------------------------------
 
 
@@ -350,24 +334,6 @@ def test_check_says_when_slack_cannot_be_reached(monkeypatch, capsys, slack):
         f"FAIL Slack at {nowhere} cannot be reached (ConnectionRefusedError)"
     )
     assert "unexpected error" not in err
-
-
-def test_check_prints_one_line_per_check_and_logs_nothing_when_slack_is_unreachable(
-    tmp_path, slack
-):
-    nowhere = f"http://127.0.0.1:{free_port()}/api/"
-    done = subprocess.run(
-        [sys.executable, "-m", "bot", "check"],
-        cwd=tmp_path,
-        env=process_env(**slack_env(slack, SLACK_API_URL=nowhere)),
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-
-    assert done.returncode == 1
-    assert f"FAIL Slack at {nowhere} cannot be reached" in done.stdout
-    assert done.stderr == ""  # slack_sdk logged an ERROR line for each of its three tries
 
 
 def test_check_counts_the_installed_workspaces_in_the_database(

@@ -2,9 +2,9 @@
 ``users.info``.
 
 A view is refused as Slack refuses it: ``invalid_arguments`` with messages in Slack's
-``[ERROR] ... [json-pointer:...]`` style. Its shape is checked here (an object, of the method's type,
-with blocks); Block Kit's rules and limits (blocks per view, the texts of a modal's title, submit and
-close, every block) by tests/support/blockkit.py, with slack_sdk's models.
+``[ERROR] ... [json-pointer:...]`` style. Its shape is checked here (an object, of the method's
+type, with blocks); Block Kit's rules and limits (blocks per view, the texts of a modal's title,
+submit and close, every block) by tests/support/blockkit.py, with slack_sdk's models.
 """
 
 from __future__ import annotations

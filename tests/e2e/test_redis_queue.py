@@ -1,8 +1,8 @@
 """The Redis queue in one test process: the web app, a worker and Socket Mode on a real redis-server.
 
-(tests/test_scale_out.py runs the same as separate processes, with faults; these tests look closer
-at one mechanism each: Socket Mode's acks, deliveries that could not be queued or were queued twice,
-a Redis that hangs, polls as delayed messages, and a job that keeps failing.)
+(tests/e2e/test_scale_out.py runs the same as separate processes, with faults; these tests look
+closer at one mechanism each: Socket Mode's acks, deliveries that could not be queued or were queued
+twice, a Redis that hangs, polls as delayed messages, and a job that keeps failing.)
 """
 
 from __future__ import annotations

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from bot.localapi.detector import COCO_LABELS, COCO_MODEL, MODELS_DIR
+from tests.support.paths import REPO
 
-SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "fetch_models.py"
+SCRIPT = REPO / "scripts" / "fetch_models.py"
 _spec = importlib.util.spec_from_file_location("fetch_models", SCRIPT)
 assert _spec is not None and _spec.loader is not None
 fetch_models = importlib.util.module_from_spec(_spec)

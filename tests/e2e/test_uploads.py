@@ -1,8 +1,8 @@
 """Image uploads end to end: signed Events API requests in, Web API calls to the emulator out.
 
-The bot runs as `python -m bot run --http` would (tests/support/slackbot.py) against the Slack emulator, with
-the embedded API and its real detector, or with a tests/support/faultserver.py API when a test needs to see
-or steer what the API receives.
+The bot runs as `python -m bot run --http` would (tests/support/slackbot.py) against the Slack
+emulator, with the embedded API and its real detector, or with a tests/support/faultserver.py API
+when a test needs to see or steer what the API receives.
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 
 Slack's redeliveries, forged and stale requests, acks that never wait on the API, API and Slack
 failures, a shutdown with work in flight, bursts, and secrets kept out of logs and replies. The bot
-runs as in production (tests/support/slackbot.py) against the Slack emulator; the API is the embedded one
-with its real detector, or a tests/support/faultserver.py API when a test injects faults.
+runs as in production (tests/support/slackbot.py) against the Slack emulator; the API is the
+embedded one with its real detector, or a tests/support/faultserver.py API when a test injects
+faults.
 """
 
 from __future__ import annotations
