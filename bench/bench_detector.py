@@ -1,7 +1,7 @@
 """Benchmark the embedded detector: each model's load, CPU per image at 1024 px for the default
 classes, one class per model and all classes, throughput, memory.
 
-    python bench/bench_detector.py [--images 1000] [--threads 2]
+    python -m bench.bench_detector [--images 1000] [--threads 2]
 
 Run it in a fresh process on an otherwise idle machine. "CPU ms" is process CPU time
 (time.process_time: every thread, user + system) divided by the images; "wall ms" is elapsed time.
@@ -16,7 +16,6 @@ import argparse
 import importlib
 import io
 import statistics
-import sys
 import threading
 import time
 from collections.abc import Callable, Collection
@@ -24,17 +23,13 @@ from pathlib import Path
 
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from machine import machine, packages  # noqa: E402
-
-from bot.config import DEFAULT_CLASSES  # noqa: E402
-from bot.imageintelligence.client import ImageIntelligenceClient, blob_image  # noqa: E402
-from bot.images.decode import decode_image  # noqa: E402
-from bot.localapi.detector import Detector  # noqa: E402
-from bot.localapi.service import start_local_api  # noqa: E402
-from bot.vocabulary import (  # noqa: E402
+from bench.machine import machine, packages
+from bot.config import DEFAULT_CLASSES
+from bot.imageintelligence.client import ImageIntelligenceClient, blob_image
+from bot.images.decode import decode_image
+from bot.localapi.detector import Detector
+from bot.localapi.service import start_local_api
+from bot.vocabulary import (
     ANSWERED_BY,
     BLAZEFACE,
     CLASS_NAMES,
@@ -42,7 +37,7 @@ from bot.vocabulary import (  # noqa: E402
     OIDV4,
     labels_needed,
 )
-from tests.support.photos import IMAGES  # noqa: E402
+from tests.support.photos import IMAGES
 
 SIDE = 1024
 # One class per model, and the call that loads it first.

@@ -1,6 +1,6 @@
 """Benchmark the Slack app end to end over real HTTP, against the Slack emulator.
 
-    python bench/bench_slack.py [--events 500] [--clients 20] [--job-seconds 2.0] [--grace 1.0]
+    python -m bench.bench_slack [--events 500] [--clients 20] [--job-seconds 2.0] [--grace 1.0]
                                 [--runs 5] [--burst 100]
 
 (1) Ack latency of `POST /slack/events`: `--events` file-share events (a photo each) sent by
@@ -40,10 +40,7 @@ from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from benchlib import (  # noqa: E402
+from bench.benchlib import (
     MS,
     Row,
     cpu_seconds,
@@ -54,15 +51,14 @@ from benchlib import (  # noqa: E402
     send_events,
     share_all,
 )
-from machine import machine, packages  # noqa: E402
-
-from bot.blocks.errors import interrupted_message  # noqa: E402
-from bot.process.web import SLACK_PATH  # noqa: E402
-from tests.support.cluster import Cluster  # noqa: E402
-from tests.support.faultserver import faulty_api  # noqa: E402
-from tests.support.photos import IMAGES, photo  # noqa: E402
-from tests.support.slack_emulator import SlackEmulator  # noqa: E402
-from tests.support.slackbot import CHANNEL, hosted, memory_queue, running_bot, settings_env  # noqa: E402
+from bench.machine import machine, packages
+from bot.blocks.errors import interrupted_message
+from bot.process.web import SLACK_PATH
+from tests.support.cluster import Cluster
+from tests.support.faultserver import faulty_api
+from tests.support.photos import IMAGES, photo
+from tests.support.slack_emulator import SlackEmulator
+from tests.support.slackbot import CHANNEL, hosted, memory_queue, running_bot, settings_env
 
 PACKAGES = ("slack-bolt", "slack-sdk", "gunicorn", "requests", "ai-edge-litert", "numpy", "pillow")
 # The production defaults (tests/support/slackbot.py lowers them for speed).
