@@ -1,6 +1,6 @@
 """Benchmark the API client against the embedded API (real detector) behind the fault server.
 
-    python bench/bench_client.py [--calls 1000] [--threads 32] [--jobs 20] [--job-seconds 1.0]
+    python -m bench.bench_client [--calls 1000] [--threads 32] [--jobs 20] [--job-seconds 1.0]
 
 (a) `/oauth/token` requests made by one shared client for `--calls` detect calls from `--threads`
     threads (target: 1), counted by the server.
@@ -16,24 +16,18 @@ from __future__ import annotations
 import argparse
 import io
 import statistics
-import sys
 import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from benchlib import MS, percentile  # noqa: E402
-from machine import machine  # noqa: E402
-
-from bot.imageintelligence.client import ImageIntelligenceClient, blob_image  # noqa: E402
-from bot.imageintelligence.errors import ImageIntelligenceError  # noqa: E402
-from tests.faultserver import CLIENT_ID, CLIENT_SECRET, faulty_api  # noqa: E402
+from bench.benchlib import MS, percentile
+from bench.machine import machine
+from bot.imageintelligence.client import ImageIntelligenceClient, blob_image
+from bot.imageintelligence.errors import ImageIntelligenceError
+from tests.support.faultserver import CLIENT_ID, CLIENT_SECRET, faulty_api
 
 
 def tiny_png() -> bytes:

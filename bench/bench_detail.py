@@ -1,7 +1,7 @@
 """Benchmark the embedded detector's two details (DETECT_DETAIL): what each finds against the
 objects marked by hand in tests/images/scenes, and what each costs.
 
-    python bench/bench_detail.py [--images 120]
+    python -m bench.bench_detail [--images 120]
 
 Each detail is measured in a fresh process of its own (so that its peak RSS is its own):
 
@@ -30,22 +30,17 @@ import resource
 import subprocess
 import sys
 from collections.abc import Collection
-from pathlib import Path
 
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from bench_detector import in_threads, photos_at, timed  # noqa: E402
-from machine import machine, packages  # noqa: E402
-
-from bot.config import DEFAULT_CLASSES  # noqa: E402
-from bot.images.decode import decode_image  # noqa: E402
-from bot.localapi.detector import Detector  # noqa: E402
-from bot.localapi.tiles import Detection  # noqa: E402
-from bot.vocabulary import DETAILS, labels_needed  # noqa: E402
-from tests.scenes import SCENES, SCORED_CLASSES, marked, negatives, scene, score  # noqa: E402
+from bench.bench_detector import in_threads, photos_at, timed
+from bench.machine import machine, packages
+from bot.config import DEFAULT_CLASSES
+from bot.images.decode import decode_image
+from bot.localapi.detector import Detector
+from bot.localapi.tiles import Detection
+from bot.vocabulary import DETAILS, labels_needed
+from tests.support.scenes import SCENES, SCORED_CLASSES, marked, negatives, scene, score
 
 SIDE = 1024
 BEACH = "kite.jpg"
@@ -130,7 +125,15 @@ def main() -> None:
     columns = {}
     for detail in DETAILS:
         done = subprocess.run(
-            [sys.executable, __file__, "--child", detail, "--images", str(args.images)],
+            [
+                sys.executable,
+                "-m",
+                "bench.bench_detail",
+                "--child",
+                detail,
+                "--images",
+                str(args.images),
+            ],
             check=True,
             capture_output=True,
             text=True,

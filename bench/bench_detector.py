@@ -3,7 +3,7 @@ classes, one class per model and all classes, throughput, memory. Each model run
 whole image (detail "fast"): what the looking closer of "thorough" costs and finds is
 bench_detail.py's.
 
-    python bench/bench_detector.py [--images 1000] [--threads 2]
+    python -m bench.bench_detector [--images 1000] [--threads 2]
 
 Run it in a fresh process on an otherwise idle machine. "CPU ms" is process CPU time
 (time.process_time: every thread, user + system) divided by the images; "wall ms" is elapsed time.
@@ -18,7 +18,6 @@ import argparse
 import importlib
 import io
 import statistics
-import sys
 import threading
 import time
 from collections.abc import Callable, Collection
@@ -26,17 +25,13 @@ from pathlib import Path
 
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from machine import machine, packages  # noqa: E402
-
-from bot.config import DEFAULT_CLASSES  # noqa: E402
-from bot.imageintelligence.client import ImageIntelligenceClient, blob_image  # noqa: E402
-from bot.images.decode import decode_image  # noqa: E402
-from bot.localapi.detector import Detector  # noqa: E402
-from bot.localapi.service import start_local_api  # noqa: E402
-from bot.vocabulary import (  # noqa: E402
+from bench.machine import machine, packages
+from bot.config import DEFAULT_CLASSES
+from bot.imageintelligence.client import ImageIntelligenceClient, blob_image
+from bot.images.decode import decode_image
+from bot.localapi.detector import Detector
+from bot.localapi.service import start_local_api
+from bot.vocabulary import (
     ANSWERED_BY,
     BLAZEFACE,
     CLASS_NAMES,
@@ -45,7 +40,7 @@ from bot.vocabulary import (  # noqa: E402
     OIDV4,
     labels_needed,
 )
-from tests.photos import IMAGES  # noqa: E402
+from tests.support.photos import IMAGES
 
 SIDE = 1024
 # One class per model, and the call that loads it first.

@@ -1,7 +1,7 @@
 """Dramatiq or RQ under the shared queue: what each engine does with a chat bot's work.
 
     uv sync --locked --group bench   # RQ is only needed here
-    python bench/bench_engines.py
+    python -m bench.bench_engines
 
 Each engine gets a throwaway redis-server and one worker process, set up as a chat bot needs it:
 Dramatiq with the bot's own broker (`bot.queue.redis.make_broker`: a dead worker's heartbeat
@@ -35,18 +35,16 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import dramatiq
+import redis
+import rq
 
-import dramatiq  # noqa: E402
-import redis  # noqa: E402
-import rq  # noqa: E402
-from benchlib import MS, Row, percentile, print_table  # noqa: E402
-from machine import machine, packages  # noqa: E402
-
-from bot.config import Settings  # noqa: E402
-from bot.queue.redis import WORKER_TIMEOUT_MS, make_broker  # noqa: E402
-from tests.redisserver import redis_server  # noqa: E402
+from bench.benchlib import MS, Row, percentile, print_table
+from bench.machine import machine, packages
+from bot.config import Settings
+from bot.queue.redis import WORKER_TIMEOUT_MS, make_broker
+from tests.support.paths import REPO
+from tests.support.redisserver import redis_server
 
 STARTS = "bench:starts"
 JOB_TIMEOUT = int(Settings().detect_timeout) + 60  # seconds, as the bot's Dramatiq time limit
@@ -83,7 +81,8 @@ class Engine:
 
     def worker(self, url: str) -> subprocess.Popen[bytes]:
         return subprocess.Popen(
-            [sys.executable, __file__, "--worker", self.name],
+            [sys.executable, "-m", "bench.bench_engines", "--worker", self.name],
+            cwd=REPO,
             env={**os.environ, "BENCH_REDIS_URL": url},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -110,7 +109,7 @@ class Rq(Engine):
     def enqueue(self, name: str, *, delay: float = 0.0, seconds: float = 0.0) -> None:
         due = time.time() + delay
         options = {"retry": rq.Retry(max=3), "job_timeout": JOB_TIMEOUT}
-        job = "bench_engines.started"  # RQ's workers import it by name, never from __main__
+        job = "bench.bench_engines.started"  # RQ's workers import it by name, never from __main__
         if delay:
             self._queue.enqueue_in(timedelta(seconds=delay), job, name, due, seconds, **options)
         else:

@@ -1,6 +1,6 @@
 """Memory of the deployed processes: what a dyno or an instance must hold.
 
-    python bench/bench_memory.py [--uploads 200] [--classes all]
+    python -m bench.bench_memory [--uploads 200] [--classes all]
 
 Starts the Procfile's processes the way a PaaS runs them (`python -m bot run --http`, `python -m bot
 worker`), on the embedded API (no account: the default deploy), with the emulator as Slack:
@@ -18,22 +18,17 @@ worker between the two, so the PSS of a dyno's processes adds up to what its mem
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from machine import machine, packages  # noqa: E402
-
-from tests.cluster import Cluster  # noqa: E402
-from tests.redisserver import redis_server  # noqa: E402
-from tests.slack_emulator import SlackEmulator  # noqa: E402
-from tests.slackbot import SIGNING_SECRET, shared_photo, wait_for_reply  # noqa: E402
+from bench.machine import machine, packages
+from tests.support.cluster import Cluster
+from tests.support.redisserver import redis_server
+from tests.support.slack_emulator import SlackEmulator
+from tests.support.slackbot import SIGNING_SECRET, shared_photo, wait_for_reply
 
 PHOTOS = ("chelsea.png", "astronaut.png", "grace_hopper.jpg", "coffee.png", "rocket.jpg")
 MIB = 1024 * 1024

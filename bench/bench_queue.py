@@ -1,10 +1,10 @@
 """Benchmark the bot scaled out on Redis: how soon a finished job is seen, acks, throughput.
 
-    python bench/bench_queue.py [--events 300] [--clients 20] [--uploads 200] [--rounds 3]
+    python -m bench.bench_queue [--events 300] [--clients 20] [--uploads 200] [--rounds 3]
                                 [--only 1|2|3]
 
 (1) Job finished on the API -> the bot's poll that sees it, for 21 jobs taking 0.5, 0.6, ... 2.5 s
-    (tests/faultserver.py holds each IN_PROGRESS until its time and records that moment; the first
+    (tests/support/faultserver.py holds each IN_PROGRESS until its time and records that moment; the first
     GET /detect/{id} the server receives after it is when the bot saw the result), and the polls
     each job cost. Four ways to wait, the jobs of each at once:
       ava-slackbot   the old bot's client (Hackthings/ava-slackbot, avabot/vendor/imageintelligence/
@@ -49,10 +49,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from benchlib import (  # noqa: E402
+from bench.benchlib import (
     MS,
     Row,
     cpu_seconds,
@@ -63,17 +60,16 @@ from benchlib import (  # noqa: E402
     send_events,
     share_all,
 )
-from machine import machine, packages  # noqa: E402
-
-from bot.imageintelligence.client import ImageIntelligenceClient, blob_image  # noqa: E402
-from bot.imageintelligence.models import DetectJob  # noqa: E402
-from bot.process.web import SLACK_PATH  # noqa: E402
-from tests.cluster import Cluster  # noqa: E402
-from tests.faultserver import CLIENT_ID, CLIENT_SECRET, FaultyApi, faulty_api  # noqa: E402
-from tests.photos import IMAGES, photo  # noqa: E402
-from tests.redisserver import redis_server  # noqa: E402
-from tests.slack_emulator import SlackEmulator  # noqa: E402
-from tests.slackbot import SIGNING_SECRET, hosted  # noqa: E402
+from bench.machine import machine, packages
+from bot.imageintelligence.client import ImageIntelligenceClient, blob_image
+from bot.imageintelligence.models import DetectJob
+from bot.process.web import SLACK_PATH
+from tests.support.cluster import Cluster
+from tests.support.faultserver import CLIENT_ID, CLIENT_SECRET, FaultyApi, faulty_api
+from tests.support.photos import IMAGES, photo
+from tests.support.redisserver import redis_server
+from tests.support.slack_emulator import SlackEmulator
+from tests.support.slackbot import SIGNING_SECRET, hosted
 
 PACKAGES = ("dramatiq", "redis", "slack-bolt", "slack-sdk", "gunicorn", "ai-edge-litert")
 DURATIONS = [round(0.5 + 0.1 * n, 1) for n in range(21)]  # 0.5 .. 2.5 s

@@ -1,13 +1,13 @@
 """Benchmark the Slack app end to end over real HTTP, against the Slack emulator.
 
-    python bench/bench_slack.py [--events 500] [--clients 20] [--job-seconds 2.0] [--grace 1.0]
+    python -m bench.bench_slack [--events 500] [--clients 20] [--job-seconds 2.0] [--grace 1.0]
                                 [--runs 5] [--burst 100]
 
 (1) Ack latency of `POST /slack/events`: `--events` file-share events (a photo each) sent by
     `--clients` threads, each with its own requests.Session, each posting its next event as soon as
     the last one is acked, while the API takes `--job-seconds` per job. The bot is the production
     web process (`python -m bot run --http`: gunicorn, 8 detect workers) in its own process, as
-    deployed; its hosted API is the embedded API (real detector) behind tests/faultserver.py with
+    deployed; its hosted API is the embedded API (real detector) behind tests/support/faultserver.py with
     `finish_after(...)`, so `POST /detect` answers at once and the job reads IN_PROGRESS for that
     long, as the hosted API's asynchronous jobs do (a delay on `POST /detect` would model a slow
     network instead). Two uploads are answered first (the API has loaded its model, the bot holds
@@ -16,7 +16,7 @@
     "please try again".
 (2) One upload, embedded API, tests/images/chelsea.png: from POSTing the event to the thread
     reply's chat.postMessage reaching the emulator; the first run loads the model, the median is
-    over the `--runs` after it. The bot runs in this process (tests/slackbot.py running_bot).
+    over the `--runs` after it. The bot runs in this process (tests/support/slackbot.py running_bot).
 (3) `--burst` uploads at once, embedded API, the test photos cycled, one file per upload, sent by
     `--clients` threads: every upload answered exactly once (chat.postMessage per thread_ts), and
     the time from the first POST to the last reply. running_bot, as in (2).
@@ -40,10 +40,7 @@ from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from benchlib import (  # noqa: E402
+from bench.benchlib import (
     MS,
     Row,
     cpu_seconds,
@@ -54,18 +51,17 @@ from benchlib import (  # noqa: E402
     send_events,
     share_all,
 )
-from machine import machine, packages  # noqa: E402
-
-from bot.blocks.errors import interrupted_message  # noqa: E402
-from bot.process.web import SLACK_PATH  # noqa: E402
-from tests.cluster import Cluster  # noqa: E402
-from tests.faultserver import faulty_api  # noqa: E402
-from tests.photos import IMAGES, photo  # noqa: E402
-from tests.slack_emulator import SlackEmulator  # noqa: E402
-from tests.slackbot import CHANNEL, hosted, memory_queue, running_bot, settings_env  # noqa: E402
+from bench.machine import machine, packages
+from bot.blocks.errors import interrupted_message
+from bot.process.web import SLACK_PATH
+from tests.support.cluster import Cluster
+from tests.support.faultserver import faulty_api
+from tests.support.photos import IMAGES, photo
+from tests.support.slack_emulator import SlackEmulator
+from tests.support.slackbot import CHANNEL, hosted, memory_queue, running_bot, settings_env
 
 PACKAGES = ("slack-bolt", "slack-sdk", "gunicorn", "requests", "ai-edge-litert", "numpy", "pillow")
-# The production defaults (tests/slackbot.py lowers them for speed).
+# The production defaults (tests/support/slackbot.py lowers them for speed).
 PRODUCTION = {"DETECT_WORKERS": "8", "DETECT_TIMEOUT": "60"}
 
 

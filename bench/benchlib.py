@@ -14,9 +14,9 @@ from pathlib import Path
 
 import requests
 
-from tests.slack_emulator import SlackEmulator
-from tests.slack_signing import sign
-from tests.slackbot import CHANNEL, SIGNING_SECRET, shared_photo
+from tests.support.slack_emulator import SlackEmulator
+from tests.support.slack_signing import sign
+from tests.support.slackbot import CHANNEL, SIGNING_SECRET, shared_photo
 
 MS = 1000.0
 Row = tuple[str, str, str, bool | None]  # metric, value, target, passed (None: no target)

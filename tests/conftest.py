@@ -1,4 +1,6 @@
-"""Shared fixtures."""
+"""Fixtures shared by unit, end-to-end and contract tests: the servers a session starts once
+(PostgreSQL, Redis), and the fakes of outside services each test gets fresh (Slack, the hosted
+API)."""
 
 from __future__ import annotations
 
@@ -8,18 +10,10 @@ from pathlib import Path
 import pytest
 
 from bot.localapi.models import MODELS_DIR
-from bot.localapi.service import RunningLocalApi, start_local_api
-from tests.faultserver import FaultyApi, faulty_api
-from tests.postgres import Postgres, postgres_fixture  # noqa: F401 - the session's PostgreSQL
-from tests.redisserver import RedisServer, redis_server
-from tests.slack_emulator import SlackEmulator
-
-
-@pytest.fixture(scope="session")
-def local_api() -> Iterator[RunningLocalApi]:
-    """The embedded API with the real detector, on a free loopback port, for the whole session."""
-    with start_local_api() as api:
-        yield api
+from tests.support.faultserver import FaultyApi, faulty_api
+from tests.support.postgres import Postgres, postgres_fixture  # noqa: F401 - the session's PostgreSQL
+from tests.support.redisserver import RedisServer, redis_server
+from tests.support.slack_emulator import SlackEmulator
 
 
 @pytest.fixture
