@@ -13,6 +13,7 @@ from bot.blocks.errors import (
     error_sentence,
     failure_message,
     interrupted_message,
+    job_not_found,
 )
 from bot.blocks.feedback import feedback_confirmation
 from bot.blocks.kit import notice
@@ -28,6 +29,7 @@ __all__ = [
     "feedback_confirmation",
     "help_message",
     "interrupted_message",
+    "job_not_found",
     "notice",
     "request_announcement",
     "results_message",

@@ -111,6 +111,11 @@ def channel_unavailable(error: str) -> dict[str, Any]:
     return notice(f"Slack would not let me use this channel ({escape(error)}). Try again later.")
 
 
+def job_not_found(job_id: str) -> dict[str, Any]:
+    """No job of this id was run in this workspace (whether or not another workspace ran one)."""
+    return notice(f"I found no job `{escape(job_id)}` in this workspace. Check the job id.")
+
+
 def interrupted_message() -> dict[str, Any]:
     return notice("The bot was restarting and could not finish this one. Please try again.")
 

@@ -16,7 +16,8 @@ from typing import Any, ClassVar
 from bot import blocks
 from bot.config import Settings
 from bot.imageintelligence.client import ImageIntelligenceClient
-from bot.imageintelligence.errors import ImageIntelligenceError, InvalidClientCredentials
+from bot.imageintelligence.errors import ApiError, ImageIntelligenceError, InvalidClientCredentials
+from bot.imageintelligence.models import DetectJob
 from bot.jobs.steps import Journal, Journals, Step, done
 from bot.slack.clients import TeamSlack
 from bot.workspaces.serving import Workspaces
@@ -91,3 +92,16 @@ def api_failure(exc: ImageIntelligenceError) -> str:
     else:
         logger.warning("Image Intelligence API call failed: %s", exc)
     return blocks.error_sentence(exc)
+
+
+def team_api_job(ctx: Context, job: Job, api_job_id: str) -> DetectJob | None:
+    """The API job `api_job_id` if the job's workspace ran it, else None (the API does not know it,
+    or another workspace ran it: the two answers must not differ, or a job id printed in another
+    workspace's thread would tell what it found there). Raises other API failures."""
+    try:
+        found = ctx.api.get_detect_job(api_job_id)
+    except ApiError as exc:
+        if exc.status == 404:
+            return None
+        raise
+    return found if found.feed_id == job.team_id else None

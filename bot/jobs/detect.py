@@ -307,7 +307,8 @@ class DetectionRun:
             return {"failed": next(iter(skipped.values()))}
         try:
             classes = list(for_api(self.job.classes))
-            api_job = self.ctx.api.detect(items, classes, verify=self.ctx.settings.detect_verify)
+            verify, team = self.ctx.settings.detect_verify, self.job.team_id
+            api_job = self.ctx.api.detect(items, classes, verify=verify, feed_id=team)
         except ImageIntelligenceError as exc:
             return {"failed": api_failure(exc)}
         submitted.append(api_job)

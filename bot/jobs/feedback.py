@@ -1,4 +1,5 @@
-""" "Report a mistake": send the user's correction to the API's /feedback and thank them."""
+""" "Report a mistake": send the user's correction to the API's /feedback and thank them, for a job
+of their own workspace."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import ClassVar
 
 from bot import blocks
 from bot.imageintelligence.errors import ImageIntelligenceError
-from bot.jobs.base import Context, Job, api_failure, tell
+from bot.jobs.base import Context, Job, api_failure, team_api_job, tell
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -23,6 +24,9 @@ def run(job: Feedback, ctx: Context) -> None:
     if slack is None:
         return
     try:
+        if team_api_job(ctx, job, job.api_job_id) is None:
+            tell(slack, job, blocks.job_not_found(job.api_job_id))
+            return
         ctx.api.send_feedback(job.api_job_id, [(job.class_name, job.code)])
     except ImageIntelligenceError as exc:
         tell(slack, job, blocks.failure_message(api_failure(exc), images=0))

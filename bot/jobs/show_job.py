@@ -8,7 +8,7 @@ from typing import ClassVar
 from bot import blocks
 from bot.blocks.results import ImageOutcome
 from bot.imageintelligence.errors import ImageIntelligenceError
-from bot.jobs.base import Context, Job, api_failure, tell
+from bot.jobs.base import Context, Job, api_failure, team_api_job, tell
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -22,9 +22,12 @@ def run(job: ShowJob, ctx: Context) -> None:
     if slack is None:
         return
     try:
-        found = ctx.api.get_detect_job(job.api_job_id)
+        found = team_api_job(ctx, job, job.api_job_id)
     except ImageIntelligenceError as exc:
         tell(slack, job, blocks.failure_message(api_failure(exc), images=0))
+        return
+    if found is None:
+        tell(slack, job, blocks.job_not_found(job.api_job_id))
         return
     # Name url items by their link; the bot's custom ids are mere indexes ("0", "1", ...) and
     # blobs come back with an API-made url ("blob:<id>"), so those are numbered instead.

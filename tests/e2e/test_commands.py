@@ -15,7 +15,8 @@ import pytest
 import requests
 
 from bot.httpserver import ServerThread
-from tests.support.faultserver import FaultyApi, faulty_api
+from bot.imageintelligence.client import ImageIntelligenceClient, blob_image
+from tests.support.faultserver import CLIENT_ID, CLIENT_SECRET, FaultyApi, faulty_api
 from tests.support.photos import photo
 from tests.support.slack_emulator import SlackEmulator
 from tests.support.slackbot import CHANNEL, USER, Bot, hosted, idle, running_bot
@@ -155,9 +156,25 @@ def test_an_unknown_job_id_is_answered_ephemerally_saying_so(
     shown = slack.wait_for("chat.postEphemeral", timeout=10)[0].args
 
     assert (shown["channel"], shown["user"]) == (CHANNEL, USER)
-    assert "(HTTP 404): id: no detect job with this id. Check the job id." in shown["text"]
+    assert shown["text"] == (
+        "I found no job `00000000-dead-beef-0000-000000000000` in this workspace. Check the job id."
+    )
     assert api.count("GET /detect/{id}") == 1
     assert not slack.calls_to("chat.postMessage")
+
+
+def test_a_job_another_workspace_ran_is_not_found_as_if_it_did_not_exist(
+    bot: Bot, slack: SlackEmulator, api: FaultyApi
+):
+    # A job of the same API account, run for another workspace (its id seen in a shared channel).
+    with ImageIntelligenceClient(CLIENT_ID, CLIENT_SECRET, api.base_url) as client:
+        theirs = client.detect([blob_image(photo("chelsea.png"))], ["cat"], feed_id="T0ELSEWHERE")
+
+    assert acked_quietly(bot.command(f"job {theirs.id}"))
+    shown = slack.wait_for("chat.postEphemeral", timeout=10)[0].args
+
+    assert shown["text"] == (f"I found no job `{theirs.id}` in this workspace. Check the job id.")
+    assert "cat" not in str(shown)
 
 
 # -- bad input ------------------------------------------------------------------------------------

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from tests.support.faultserver import FaultyApi
+from bot.imageintelligence.client import ImageIntelligenceClient, blob_image
+from tests.support.faultserver import CLIENT_ID, CLIENT_SECRET, FaultyApi
 from tests.support.photos import photo
 from tests.support.slack_emulator import SlackEmulator
 from tests.support.slack_signing import block_actions_payload, message_shortcut_payload
@@ -154,7 +155,8 @@ def test_a_malformed_value_sends_no_feedback_and_breaks_nothing(
     slack.wait_for("chat.postEphemeral", timeout=10)
     idle(bot)
 
-    assert feedback_sent(api) == [(UNKNOWN_JOB, "cat", "FALSE_POSITIVE")]
+    # The well-formed one is looked up (and not found); the malformed one reached nothing.
+    assert api.count("GET /detect/{id}") == 1 and feedback_sent(api) == []
     assert len(slack.calls_to("chat.postEphemeral")) == 1
     assert "ignored a feedback action with a malformed value" in caplog.messages
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
@@ -168,12 +170,23 @@ def test_feedback_for_a_job_the_api_does_not_know_is_not_confirmed(
     click(bot, message, {"type": "overflow", "action_id": "report_mistake"}, **forged(UNKNOWN_JOB))
     told = slack.wait_for("chat.postEphemeral", timeout=10)[0].args
 
-    assert api.count("POST /feedback") == 1
+    assert api.count("POST /feedback") == 0
     assert (told["channel"], told["user"]) == (CHANNEL, REPORTER)
-    assert told["text"] == (
-        "The Image Intelligence API rejected the request (HTTP 404): "
-        "jobId: no detect job with this id. Check the job id."
-    )
+    assert told["text"] == f"I found no job `{UNKNOWN_JOB}` in this workspace. Check the job id."
+
+
+def test_feedback_on_a_job_another_workspace_ran_is_refused_as_unknown(
+    bot: Bot, slack: SlackEmulator, api: FaultyApi
+):
+    with ImageIntelligenceClient(CLIENT_ID, CLIENT_SECRET, api.base_url) as client:
+        theirs = client.detect([blob_image(photo("chelsea.png"))], ["cat"], feed_id="T0ELSEWHERE")
+    message = slack.add_message(CHANNEL, "a reply", user=slack.bot_user_id)
+
+    click(bot, message, {"type": "overflow", "action_id": "report_mistake"}, **forged(theirs.id))
+    told = slack.wait_for("chat.postEphemeral", timeout=10)[0].args
+
+    assert feedback_sent(api) == []
+    assert told["text"] == f"I found no job `{theirs.id}` in this workspace. Check the job id."
 
 
 # -- the "Detect objects" message shortcut ---------------------------------------------------------
