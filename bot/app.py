@@ -52,8 +52,6 @@ def build_app(queue: Queue, workspaces: Workspaces) -> App:
             process_before_response=True,
             logger=logger,
         )
-        # app_uninstalled and tokens_revoked delete the workspace's installation.
-        app.enable_token_revocation_listeners()
 
     @app.middleware
     def provide(context: BoltContext, next: Callable[[], BoltResponse]) -> BoltResponse:
@@ -61,7 +59,7 @@ def build_app(queue: Queue, workspaces: Workspaces) -> App:
         context[WORKSPACES] = workspaces
         return next()
 
-    register_listeners(app, installed=installations is not None)
+    register_listeners(app)
 
     @app.error
     def on_error(error: Exception, logger: logging.Logger) -> BoltResponse | None:

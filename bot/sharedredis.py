@@ -98,3 +98,15 @@ class Outage:
                 return
             self._down = False
         logger.warning("Redis at %s is reachable again", self._where)
+
+
+def delete_matching(client: redis.Redis, pattern: str) -> None:
+    """Delete every key matching `pattern` (SCAN, a batch at a time: never KEYS on a live Redis)."""
+    batch: list[bytes] = []
+    for key in client.scan_iter(match=pattern, count=500):
+        batch.append(key)
+        if len(batch) == 500:
+            client.delete(*batch)
+            batch.clear()
+    if batch:
+        client.delete(*batch)

@@ -6,6 +6,7 @@ does it, registered here by kind; jobs travel as JSON.
     feedback   "Report a mistake" (jobs/feedback.py)
     notice     a private one-line answer (jobs/notice.py)
     publish_home, open_settings, save_settings   the App Home and its settings (jobs/home.py)
+    forget_workspace   a workspace that uninstalled the app (jobs/forget.py)
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot import blocks
-from bot.jobs import detect, feedback, home, notice, show_job
+from bot.jobs import detect, feedback, forget, home, notice, show_job
 from bot.jobs.base import Context, Job, tell
 from bot.jobs.steps import ENDED, RunAgain
 
@@ -51,6 +52,7 @@ KINDS: dict[str, Kind] = {
         Kind(home.PublishHome, home.publish),
         Kind(home.OpenSettings, home.open_settings),
         Kind(home.SaveSettings, home.save_settings),
+        Kind(forget.ForgetWorkspace, forget.run),
     )
 }
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -51,6 +52,8 @@ class Context:
     api: ImageIntelligenceClient
     workspaces: Workspaces
     journals: Journals
+    # Deletes what is kept of a workspace (its settings, journals, queue marks, API results).
+    forget: Callable[[str], None]
 
     def journal(self, job: Job) -> Journal:
         return self.journals.of(job.team_id, job.id)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from bot.slack.files import image_files, needs_file_info
+from bot.slack.files import image_files, kept, needs_file_info
 from bot.slack.responder import Responder
 
 HISTORY_LOOKBACK = 50
@@ -61,7 +61,7 @@ def resolve(responder: Responder, file: dict[str, Any]) -> PlannedImage | None:
         if not answer.ok:
             problem = FILE_INFO_PROBLEMS.get(str(answer.error), UNKNOWN_FILE)
             return PlannedImage(name=file["id"], problem=problem)
-        file = answer.data["file"]
+        file = kept(answer.data["file"])
         if not image_files([file]):
             return None
     name = file.get("name") or file.get("title") or file.get("id", "file")

@@ -25,6 +25,8 @@ from typing import Any, Protocol, cast
 import redis
 from redis.commands.core import Script
 
+from bot.sharedredis import delete_matching
+
 RECHECK_TAKING = 1.0  # seconds before a run looks again at a step another run is taking
 JOURNAL_SECONDS = 86_400  # a Redis journal lasts a day after its last step
 
@@ -97,6 +99,10 @@ class Journal(Protocol):
 
 class Journals(Protocol):
     def of(self, team_id: str, job_id: str) -> Journal: ...
+
+    def forget(self, team_id: str) -> None:
+        """Delete the journals of every job of the workspace."""
+        ...
 
 
 def take_once(
@@ -181,18 +187,23 @@ class MemoryJournals:
     runs, and by a shutdown that interrupts it)."""
 
     def __init__(self, remember: int = 10_000) -> None:
-        self._jobs: OrderedDict[str, dict[str, Step]] = OrderedDict()
+        self._jobs: OrderedDict[tuple[str, str], dict[str, Step]] = OrderedDict()
         self._remember = remember
         self._lock = threading.Lock()
 
     def of(self, team_id: str, job_id: str) -> Journal:
         with self._lock:
-            steps = self._jobs.get(job_id)
+            steps = self._jobs.get((team_id, job_id))
             if steps is None:
-                steps = self._jobs[job_id] = {}
+                steps = self._jobs[team_id, job_id] = {}
                 if len(self._jobs) > self._remember:
                     self._jobs.popitem(last=False)
             return _MemoryJournal(steps, self._lock)
+
+    def forget(self, team_id: str) -> None:
+        with self._lock:
+            for key in [key for key in self._jobs if key[0] == team_id]:
+                del self._jobs[key]
 
 
 # Compare-and-set on a hash field: ARGV = field, expected, new value ("" deletes), TTL seconds.
@@ -274,3 +285,6 @@ class RedisJournals:
     def of(self, team_id: str, job_id: str) -> Journal:
         key = f"{self._prefix}:journal:{team_id}:{job_id}"
         return _RedisJournal(self._client, key, self._replace)
+
+    def forget(self, team_id: str) -> None:
+        delete_matching(self._client, f"{self._prefix}:journal:{team_id}:*")

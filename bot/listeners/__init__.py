@@ -15,10 +15,8 @@ from slack_bolt import App
 from bot.listeners import actions, commands, events, shortcuts, views
 
 
-def register_listeners(app: App, *, installed: bool) -> None:
-    """`installed`: workspaces install the app through the OAuth flow (Bolt's own listeners then
-    delete an installation on app_uninstalled and tokens_revoked)."""
-    events.register(app, installed=installed)
+def register_listeners(app: App) -> None:
+    events.register(app)
     commands.register(app)
     actions.register(app)
     shortcuts.register(app)

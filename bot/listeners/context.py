@@ -19,10 +19,13 @@ def queue(context: BoltContext) -> Queue:
     return context[QUEUE]
 
 
+def workspaces(context: BoltContext) -> Workspaces:
+    return context[WORKSPACES]
+
+
 def workspace_settings(context: BoltContext) -> WorkspaceSettings:
     """What applies in the workspace the request comes from."""
-    workspaces: Workspaces = context[WORKSPACES]
-    return workspaces.settings(context.team_id or "")
+    return workspaces(context).settings(context.team_id or "")
 
 
 def origin(context: BoltContext, channel: str, user: str | None = None) -> dict[str, Any]:

@@ -1,5 +1,5 @@
 """Events: image uploads (a `message` with subtype `file_share` gets one threaded reply), the App Home
-being opened, and the app being uninstalled."""
+being opened, and the app being uninstalled (the workspace is then forgotten: jobs/forget.py)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ import logging
 from slack_bolt import App, BoltContext
 
 from bot.jobs.detect import DetectImages
+from bot.jobs.forget import ForgetWorkspace
 from bot.jobs.home import PublishHome
-from bot.listeners.context import origin, queue, workspace_settings
-from bot.slack.files import image_files
+from bot.listeners.context import origin, queue, workspace_settings, workspaces
+from bot.slack.files import image_files, kept
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ def message(event: dict, context: BoltContext) -> None:
         **origin(context, channel),
         classes=settings.detect_classes,
         thread_ts=event.get("thread_ts") or ts,
-        files=tuple(files),
+        files=tuple(kept(file) for file in files),
         react_to=ts,
     )
     # One key per message, whichever event brought it (Slack's retries included).
@@ -44,23 +45,35 @@ def message(event: dict, context: BoltContext) -> None:
 def app_home_opened(event: dict, body: dict, context: BoltContext) -> None:
     if event.get("tab") == "home":
         job = PublishHome(**origin(context, event.get("channel", ""), event["user"]))
-        queue(context).submit(job, key=body.get("event_id"))
+        queue(context).submit(job, key=f"{job.team_id}:{body.get('event_id')}")
 
 
-def app_uninstalled(context: BoltContext) -> None:
-    logger.error(
-        "the app was uninstalled from %s: SLACK_BOT_TOKEN no longer works", context.team_id
-    )
+def app_uninstalled(body: dict, context: BoltContext) -> None:
+    """Slack sends it (and stops delivering the workspace's events) when the app is uninstalled."""
+    _forget(body, context, "the app was uninstalled")
 
 
-def tokens_revoked(context: BoltContext) -> None:
-    logger.error("Slack revoked tokens in %s: check SLACK_BOT_TOKEN", context.team_id)
+def tokens_revoked(event: dict, body: dict, context: BoltContext) -> None:
+    """Only a revoked bot token matters: the app asks for no user tokens."""
+    if (event.get("tokens") or {}).get("bot"):
+        _forget(body, context, "Slack revoked the bot token")
 
 
-def register(app: App, *, installed: bool) -> None:
+def _forget(body: dict, context: BoltContext, what: str) -> None:
+    """Delete the installation now (the workspace's events are dropped from here on), and have a
+    job forget the rest of the workspace."""
+    team_id, enterprise_id = context.team_id or "", context.enterprise_id
+    workspaces(context).uninstall(team_id, enterprise_id)
+    if workspaces(context).installations is None:
+        logger.error("%s in %s: SLACK_BOT_TOKEN no longer works", what, team_id)
+    else:
+        logger.warning("%s in %s: forgetting the workspace", what, team_id)
+    job = ForgetWorkspace(**origin(context, ""))
+    queue(context).submit(job, key=f"{team_id}:{body.get('event_id')}")
+
+
+def register(app: App) -> None:
     app.event("message")(message)
     app.event("app_home_opened")(app_home_opened)
-    if not installed:
-        # With one SLACK_BOT_TOKEN there is no installation to delete: say what happened.
-        app.event("app_uninstalled")(app_uninstalled)
-        app.event("tokens_revoked")(tokens_revoked)
+    app.event("app_uninstalled")(app_uninstalled)
+    app.event("tokens_revoked")(tokens_revoked)

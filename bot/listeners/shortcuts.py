@@ -7,7 +7,7 @@ from slack_bolt import Ack, App, BoltContext
 from bot.jobs.detect import DetectImages
 from bot.jobs.notice import Notice
 from bot.listeners.context import origin, queue, workspace_settings
-from bot.slack.files import image_files
+from bot.slack.files import image_files, kept
 
 CALLBACK_ID = "detect_objects"
 
@@ -27,7 +27,7 @@ def detect_objects(ack: Ack, shortcut: dict, context: BoltContext) -> None:
             **where,
             classes=settings.detect_classes,
             thread_ts=message.get("thread_ts") or message["ts"],
-            files=tuple(files),
+            files=tuple(kept(file) for file in files),
             react_to=message["ts"],
         )
         queue(context).submit(job)

@@ -12,6 +12,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+from urllib.parse import urlsplit, urlunsplit
 
 from bot.imageintelligence.contract import (
     IMAGE_IN_PROGRESS,
@@ -38,7 +39,7 @@ class Analysis:
 @dataclass
 class ImageRecord:
     id: str
-    url: str  # the requested URL, or "blob:<id>" for an uploaded blob
+    url: str  # the requested URL without its query (`kept_url`), or "blob:<id>" for a blob
     custom_id: str | None
     result: Analysis = field(default_factory=lambda: Analysis(IMAGE_IN_PROGRESS))
 
@@ -73,7 +74,7 @@ class ApiJob:
         images = []
         for image in request.images:
             image_id = str(uuid.uuid4())
-            url = image.source if isinstance(image.source, str) else f"blob:{image_id}"
+            url = kept_url(image.source) if isinstance(image.source, str) else f"blob:{image_id}"
             images.append(ImageRecord(id=image_id, url=url, custom_id=image.custom_id))
         return cls(
             id=str(uuid.uuid4()),
@@ -151,6 +152,10 @@ class JobStore(Protocol):
         """Matching jobs, newest first."""
         ...
 
+    def forget_feed(self, feed_id: str) -> int:
+        """Delete every job of the feed (the bot's: a workspace that uninstalled it); how many."""
+        ...
+
 
 class MemoryJobStore:
     """At most `max_jobs` jobs; a new job evicts the oldest finished one. When every stored job
@@ -203,3 +208,21 @@ class MemoryJobStore:
     def search(self, query: SearchQuery) -> list[dict[str, Any]]:
         with self._lock:
             return [job.to_json() for job in reversed(self._jobs.values()) if job.matches(query)]
+
+    def forget_feed(self, feed_id: str) -> int:
+        with self._lock:
+            gone = [key for key, job in self._jobs.items() if job.feed_id == feed_id]
+            for key in gone:
+                del self._jobs[key]
+            return len(gone)
+
+
+def kept_url(url: str) -> str:
+    """What a job keeps of a requested URL, and shows: no credentials, query or fragment, which may
+    carry a signature or a token (the image itself is fetched with the whole URL)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))

@@ -196,10 +196,13 @@ class _Drained:
 class LocalApi:
     """The WSGI app. Build it with `create_app`; `close()` stops running images."""
 
-    def __init__(self, app: falcon.App, work: ImageWork, analyser: Analyser) -> None:
+    def __init__(
+        self, app: falcon.App, work: ImageWork, analyser: Analyser, store: JobStore
+    ) -> None:
         self._app = app
         self._work = work
         self._analyser = analyser
+        self._store = store
 
     def __repr__(self) -> str:
         return f"LocalApi(work={type(self._work).__name__})"
@@ -211,6 +214,10 @@ class LocalApi:
             environ["wsgi.input"] = unread = BoundedStream(environ["wsgi.input"], int(length))
         # Falcon types start_response narrower than PEP 3333 (no exc_info); it is the same call.
         return _Drained(self._app(environ, start_response), unread)  # type: ignore[arg-type]
+
+    def forget_feed(self, feed_id: str) -> int:
+        """Delete every job of the feed; how many there were."""
+        return self._store.forget_feed(feed_id)
 
     def close(self) -> None:
         """No new job is taken; queued images are dropped (or, on Redis, left to other
@@ -288,4 +295,4 @@ def create_app(
     app.add_route("/v2/feedback", routes, suffix="feedback")
     app.set_error_serializer(serialize)
     app.add_error_handler(Exception, _internal_error)
-    return LocalApi(app, work, analyser)
+    return LocalApi(app, work, analyser, store)

@@ -44,6 +44,10 @@ class RunningLocalApi:
     def __repr__(self) -> str:
         return f"RunningLocalApi(base_url={self.base_url!r}, client_id={self.client_id!r})"
 
+    def forget_feed(self, feed_id: str) -> int:
+        """Delete every job of the feed (`LocalApi.forget_feed`)."""
+        return self._app.forget_feed(feed_id)
+
     def stop(self) -> None:
         self._server.stop()
         self._app.close()

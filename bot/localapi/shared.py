@@ -14,7 +14,8 @@ cannot reach one another), so what they share is Redis:
 
 Keys, under the broker's namespace: `api:job:<id>` (a hash: "job", the job's JSON without
 results; "image:<n>" per finished image; "tries:<n>" per image run), `api:blob:<id>:<n>` (the
-bytes), `api:jobs` (ids by creation time, for search).
+bytes), `api:jobs` (ids by creation time, for search), `api:feed:<feedId>` (a feed's job ids, so
+that a workspace that uninstalls the bot can be forgotten).
 """
 
 from __future__ import annotations
@@ -73,6 +74,9 @@ class RedisJobStore:
             for index, image in enumerate(inputs):
                 if isinstance(image.source, bytes):
                     pipe.set(self._blob_key(job.id, index), image.source, ex=BLOB_SECONDS)
+            if job.feed_id is not None:
+                pipe.sadd(self._feed_key(job.feed_id), job.id)
+                pipe.expire(self._feed_key(job.feed_id), KEEP_SECONDS)
             pipe.zadd(self._index_key, {job.id: job.created_at})
             pipe.zremrangebyscore(self._index_key, 0, job.created_at - KEEP_SECONDS * 1000)
             pipe.execute()
@@ -107,6 +111,19 @@ class RedisJobStore:
             ids = cast(list[bytes], self._client.zrevrange(self._index_key, 0, SEARCH_LIMIT - 1))
             jobs = [self.load(job_id.decode()) for job_id in ids]
         return [job.to_json() for job in jobs if job is not None and job.matches(query)]
+
+    def forget_feed(self, feed_id: str) -> int:
+        with self._reachable():
+            ids = [
+                i.decode() for i in cast(set[bytes], self._client.smembers(self._feed_key(feed_id)))
+            ]
+            pipe = self._client.pipeline()
+            for job_id in ids:
+                pipe.delete(self._job_key(job_id))
+                pipe.zrem(self._index_key, job_id)
+            pipe.delete(self._feed_key(feed_id))
+            pipe.execute()
+        return len(ids)
 
     def load(self, job_id: str) -> ApiJob | None:
         fields = cast(dict[bytes, bytes], self._client.hgetall(self._job_key(job_id)))
@@ -144,6 +161,9 @@ class RedisJobStore:
 
     def _job_key(self, job_id: str) -> str:
         return f"{self._prefix}:job:{job_id}"
+
+    def _feed_key(self, feed_id: str) -> str:
+        return f"{self._prefix}:feed:{feed_id}"
 
     def _blob_key(self, job_id: str, index: int) -> str:
         return f"{self._prefix}:blob:{job_id}:{index}"

@@ -20,10 +20,10 @@ from bot.config import Settings
 from bot.imageintelligence.client import ImageIntelligenceClient
 from bot.jobs import Context, JobRunner
 from bot.jobs.steps import MemoryJournals, RedisJournals
-from bot.localapi.service import start_local_api
+from bot.localapi.service import RunningLocalApi, start_local_api
 from bot.queue import Queue
 from bot.queue.memory import MemoryQueue
-from bot.queue.redis import RedisQueue, RedisWorker, make_broker
+from bot.queue.redis import RedisQueue, RedisWorker, forget_team, make_broker
 from bot.sharedredis import NAMESPACE, Outage, connect
 from bot.workspaces.serving import serving_workspaces
 
@@ -31,12 +31,19 @@ logger = logging.getLogger(__name__)
 
 
 @contextmanager
-def open_api(
-    settings: Settings, *, pool_size: int = 10, broker: RedisBroker | None = None
-) -> Iterator[ImageIntelligenceClient]:
-    """The API client for these settings; starts (and later stops) the embedded API when needed.
-    With `broker` (a worker process's), the embedded API keeps its jobs in that Redis, where every
-    worker's finds them, and puts each image on the broker for any worker to run."""
+def open_api(settings: Settings, *, pool_size: int = 10) -> Iterator[ImageIntelligenceClient]:
+    """The API client for these settings; starts (and later stops) the embedded API when needed."""
+    with _serving_api(settings, pool_size=pool_size) as (client, _):
+        yield client
+
+
+@contextmanager
+def _serving_api(
+    settings: Settings, *, pool_size: int, broker: RedisBroker | None = None
+) -> Iterator[tuple[ImageIntelligenceClient, RunningLocalApi | None]]:
+    """`open_api`'s client, and the embedded API when it runs in this process. With `broker` (a
+    worker process's), the embedded API keeps its jobs in that Redis, where every worker's finds
+    them, and puts each image on the broker for any worker to run."""
     local = None
     if settings.uses_embedded_api:
         local = start_local_api(
@@ -61,11 +68,22 @@ def open_api(
             pool_size=pool_size,
         )
     try:
-        yield client
+        yield client, local
     finally:
         client.close()
         if local is not None:
             local.stop()
+
+
+def _forgetting(*forgets: Callable[[str], object] | None) -> Callable[[str], None]:
+    """Forget a workspace everywhere it is kept (`Context.forget`)."""
+
+    def forget(team_id: str) -> None:
+        for each in forgets:
+            if each is not None:
+                each(team_id)
+
+    return forget
 
 
 @dataclass
@@ -109,10 +127,14 @@ def running(settings: Settings) -> Iterator[Runtime]:
             client.close()
         return
     with (
-        open_api(settings, pool_size=settings.detect_workers) as api,
+        _serving_api(settings, pool_size=settings.detect_workers) as (api, local),
         serving_workspaces(settings) as workspaces,
     ):
-        ctx = Context(settings, api, workspaces, MemoryJournals())
+        journals = MemoryJournals()
+        forget = _forgetting(
+            workspaces.choices.forget, journals.forget, local.forget_feed if local else None
+        )
+        ctx = Context(settings, api, workspaces, journals, forget)
         memory = MemoryQueue(
             JobRunner(ctx), settings.detect_workers, settings.detect_workers + settings.detect_queue
         )
@@ -132,10 +154,20 @@ def working(settings: Settings) -> Iterator[RedisWorker]:
     broker = make_broker(client, settings)
     try:
         with (
-            open_api(settings, pool_size=settings.detect_workers, broker=broker) as api,
+            _serving_api(settings, pool_size=settings.detect_workers, broker=broker) as (
+                api,
+                local,
+            ),
             serving_workspaces(settings, client, Outage(settings.redis_url)) as workspaces,
         ):
-            ctx = Context(settings, api, workspaces, RedisJournals(client, prefix=NAMESPACE))
+            journals = RedisJournals(client, prefix=NAMESPACE)
+            forget = _forgetting(
+                workspaces.choices.forget,
+                journals.forget,
+                lambda team_id: forget_team(client, team_id),
+                local.forget_feed if local else None,
+            )
+            ctx = Context(settings, api, workspaces, journals, forget)
             worker = RedisWorker(broker, JobRunner(ctx), settings.detect_workers)
             worker.start()
             try:

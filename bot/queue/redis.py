@@ -27,6 +27,7 @@ Slack 503 (it delivers the event again later) rather than acknowledging work it 
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import uuid
 
@@ -38,7 +39,7 @@ from dramatiq.middleware import Retries, TimeLimit
 from bot.config import Settings
 from bot.jobs import Job, JobRunner, RunAgain, decode, encode
 from bot.queue import Submitted
-from bot.sharedredis import NAMESPACE, Outage
+from bot.sharedredis import NAMESPACE, Outage, delete_matching
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +47,7 @@ QUEUE = "jobs"
 RUN = "run_job"
 GIVE_UP = "give_up_job"
 QUEUED_SECONDS = 86_400  # as long as Slack may repeat a delivery, and jobs keep their record
+DEAD_LETTER_MS = QUEUED_SECONDS * 1000  # a job that kept failing is kept as long, not a week
 MAINTENANCE_CHANCE = 50_000  # per million fetches
 # The longest a consumer sleeps between fetches when its queue is empty. A delayed message waits for
 # two of those sleeps (the delay queue's, then the queue's): on average it runs this late.
@@ -61,6 +63,7 @@ def make_broker(client: redis.Redis, settings: Settings) -> RedisBroker:
         client=client,
         namespace=NAMESPACE,
         heartbeat_timeout=int(settings.worker_dead_after * 1000),
+        dead_message_ttl=DEAD_LETTER_MS,
         maintenance_chance=MAINTENANCE_CHANCE,
         middleware=[
             # A run downloads, submits and polls once; it never waits out the API job.
@@ -155,3 +158,21 @@ class RedisWorker:
         job = decode(message["args"][0])
         logger.error("gave up a %s job after %d tries", job.kind, info["retries"] + 1)
         self._runner.give_up(job)
+
+
+def forget_team(client: redis.Redis, team_id: str) -> None:
+    """Delete what the queue keeps of a workspace: the marks of its deliveries, and the jobs of it
+    that kept failing (Dramatiq's dead letters: a sorted set of ids and a hash of messages)."""
+    delete_matching(client, f"{NAMESPACE}:queued:{team_id}:*")
+    dead = f"{NAMESPACE}:{QUEUE}.XQ"
+    for message_id, raw in client.hscan_iter(f"{dead}.msgs"):
+        if _team_of(raw) == team_id:
+            client.hdel(f"{dead}.msgs", message_id)
+            client.zrem(dead, message_id)
+
+
+def _team_of(raw: bytes) -> str | None:
+    try:
+        return str(json.loads(json.loads(raw)["args"][0])["team_id"])
+    except (ValueError, KeyError, IndexError, TypeError):
+        return None

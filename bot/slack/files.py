@@ -224,3 +224,20 @@ def _origin(url: str) -> tuple[str, str, int | None]:
     parts = urlsplit(url)
     default = {"http": 80, "https": 443}.get(parts.scheme)
     return parts.scheme, (parts.hostname or "").lower(), parts.port or default
+
+
+# What a job keeps of a Slack file object: what it takes to pick, download and name the image.
+# Slack's objects also carry who shared it, where, previews and permalinks: none goes on the queue.
+_KEPT = frozenset(
+    {"id", "name", "title", "mimetype", "size", "mode", "file_access", "original_w", "original_h"}
+    | {"url_private", "url_private_download"}
+)
+
+
+def kept(file: SlackFile) -> dict[str, Any]:
+    """The file object with only what a job needs of it (see _KEPT, and the resized thumbnails)."""
+    return {
+        key: value
+        for key, value in file.items()
+        if key in _KEPT or (key.startswith("thumb_") and key.split("_")[1].isdigit())
+    }

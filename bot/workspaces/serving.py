@@ -32,6 +32,11 @@ class Workspaces:
         """What applies in the workspace now."""
         return WorkspaceSettings.of(self.choices.get(team_id), self.defaults)
 
+    def uninstall(self, team_id: str, enterprise_id: str | None) -> None:
+        """Delete the workspace's installation: its events are dropped from now on."""
+        if self.installations is not None:
+            self.installations.store.delete_all(enterprise_id=enterprise_id, team_id=team_id)
+
 
 @contextmanager
 def serving_workspaces(

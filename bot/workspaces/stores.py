@@ -23,6 +23,10 @@ class ChoicesStore(Protocol):
 
     def save(self, team_id: str, choices: Choices) -> None: ...
 
+    def forget(self, team_id: str) -> None:
+        """Delete the workspace's choices."""
+        ...
+
 
 class MemoryChoices:
     """For one process with nowhere else to keep them: kept while it runs."""
@@ -39,6 +43,10 @@ class MemoryChoices:
         with self._lock:
             self._choices[team_id] = choices
 
+    def forget(self, team_id: str) -> None:
+        with self._lock:
+            self._choices.pop(team_id, None)
+
 
 class RedisChoices:
     """For processes that share Redis and no database: every process reads the workspace's key on
@@ -54,6 +62,9 @@ class RedisChoices:
 
     def save(self, team_id: str, choices: Choices) -> None:
         self._outage.run(lambda: self._client.set(self._key(team_id), choices.to_json()))
+
+    def forget(self, team_id: str) -> None:
+        self._outage.run(lambda: self._client.delete(self._key(team_id)))
 
     @staticmethod
     def _key(team_id: str) -> str:
@@ -96,3 +107,7 @@ class DatabaseChoices:
         upsert = insert.on_conflict_do_update(index_elements=[self._table.c.team_id], set_=row)
         with self._engine.begin() as conn:
             conn.execute(upsert)
+
+    def forget(self, team_id: str) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(sqlalchemy.delete(self._table).where(self._table.c.team_id == team_id))

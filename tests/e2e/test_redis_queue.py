@@ -8,13 +8,16 @@ twice, a Redis that hangs, polls as delayed messages, and a job that keeps faili
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import statistics
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import pytest
+import redis
 import requests
 
 from bot.config import Settings, load_settings
@@ -22,11 +25,13 @@ from bot.jobs.detect import DetectImages
 from bot.process.runtime import running, working
 from bot.process.socket_mode import connected
 from bot.queue import Submitted
-from bot.sharedredis import NAMESPACE
+from bot.sharedredis import NAMESPACE, Outage
+from bot.workspaces.settings import Choices
+from bot.workspaces.stores import RedisChoices
 from tests.support.faultserver import FaultyApi
 from tests.support.redisserver import RedisServer
 from tests.support.slack_emulator import SlackEmulator
-from tests.support.slack_signing import socket_envelope
+from tests.support.slack_signing import app_uninstalled_event, socket_envelope, tokens_revoked_event
 from tests.support.slackbot import (
     CHANNEL,
     REPLY_TIMEOUT,
@@ -230,3 +235,47 @@ def test_a_reply_slack_hung_up_on_is_posted_by_the_next_try_once(
     assert slack.replies(message["ts"], status=200) == [reply]
     assert [c.status for c in slack.calls_to("chat.postMessage")] == [0, 0, 0, 200]
     assert caplog.text.count("Retrying message") == 1
+
+
+@pytest.mark.parametrize("removal", [app_uninstalled_event, tokens_revoked_event])
+def test_a_workspace_that_uninstalls_the_app_is_forgotten_everywhere_in_redis(
+    slack: SlackEmulator, redis: RedisServer, removal: Callable[..., dict[str, Any]]
+):
+    team = slack.default_workspace.team_id
+    message, envelope = shared_photo(slack)
+    broken = DetectImages(  # a job that keeps failing (see above), kept as a dead letter
+        team_id=team, channel=CHANNEL, classes=("cat",), files=({"file_access": "check_file_info"},)
+    )
+    client = redis.client()
+    with web_and_worker(slack, REDIS_URL=redis.url) as bot:
+        bot.runtime.queue.submit(broken)
+        assert bot.post_event(envelope).status_code == 200
+        wait_for_reactions(slack, message["ts"], ["white_check_mark"])
+        RedisChoices(client, Outage(redis.url)).save(team, Choices(classes=("cat",)))
+        assert until(lambda: bool(dead_letters_of(client, team)), 30)
+        kept = team_data(client, team)
+        assert {"journal", "queued", "settings", "api"} <= {key.split(":")[1] for key in kept}
+
+        assert bot.post_event(removal(team_id=team)).status_code == 200
+        assert until(lambda: not team_data(client, team), 10)
+        assert dead_letters_of(client, team) == []
+    client.close()
+
+
+def team_data(client: redis.Redis, team: str) -> set[str]:
+    """The keys of the bot's Redis that hold something of `team`: its own keys, and the embedded
+    API's jobs it ran (tagged with the team as their feed)."""
+    keys = {key.decode() for key in client.scan_iter(match=f"{NAMESPACE}:*")}
+    ours = {key for key in keys if f":{team}:" in key or key.endswith(f":{team}")}
+    api_jobs = {
+        key
+        for key in keys
+        if key.startswith(f"{NAMESPACE}:api:job:")
+        and json.loads(client.hget(key, "job") or b"{}").get("feedId") == team
+    }
+    return ours | api_jobs
+
+
+def dead_letters_of(client: redis.Redis, team: str) -> list[bytes]:
+    letters: list[bytes] = client.hvals(f"{NAMESPACE}:jobs.XQ.msgs")  # type: ignore[assignment]
+    return [raw for raw in letters if json.loads(json.loads(raw)["args"][0])["team_id"] == team]

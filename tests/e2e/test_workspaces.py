@@ -11,14 +11,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
+import sqlalchemy
 import yaml
 
+from bot.workspaces.database import Database
+from bot.workspaces.settings import Choices
+from bot.workspaces.stores import DatabaseChoices
 from tests.support.cluster import Cluster
 from tests.support.paths import REPO
 from tests.support.slack_emulator import SlackEmulator
@@ -111,6 +116,18 @@ def test_a_replayed_redirect_and_a_refused_code_install_nothing(
     assert "<h1>Slack did not complete the installation</h1>" in refused.text
 
 
+@contextmanager
+def database_of(bot: Bot) -> Iterator[Database]:
+    """The bot's database, opened as another process would."""
+    url = bot.runtime.settings.database_url
+    assert url is not None
+    db = Database(url)
+    try:
+        yield db
+    finally:
+        db.close()
+
+
 @pytest.mark.parametrize("removal", [app_uninstalled_event, tokens_revoked_event])
 def test_uninstalling_or_revoking_the_token_removes_the_installation_and_drops_later_events(
     removal: Callable[..., dict[str, Any]],
@@ -121,10 +138,16 @@ def test_uninstalling_or_revoking_the_token_removes_the_installation_and_drops_l
     acme = workspace(slack, "T222", "C222")
     install(bot.base_url, slack, acme.team_id)
     bot_user = acme.bot_user_id
+    with database_of(bot) as db:
+        DatabaseChoices(db).save(acme.team_id, Choices(classes=("cat",)))
     slack.uninstall(acme.team_id)
 
     removed = bot.post_event(removal(team_id=acme.team_id, bot_user_id=bot_user))
     assert removed.status_code == 200
+    idle(bot)
+    with database_of(bot) as db, db.engine.connect() as conn:
+        kept = conn.execute(sqlalchemy.text("SELECT team_id FROM workspace_settings")).all()
+    assert kept == []  # the workspace's settings went with it
     calls = len(slack.calls)
     caplog.set_level(logging.ERROR)
     upload(bot, slack, acme, "C222")

@@ -7,7 +7,7 @@ from typing import Any
 from bot.jobs.detect import DetectImages
 from bot.jobs.home import PublishHome
 from bot.listeners import events
-from tests.support.slack_emulator import BOT_USER_ID, TEAM_ID
+from tests.support.slack_emulator import BOT_USER_ID, TEAM_ID, load_payload
 from tests.support.slack_signing import app_home_opened_event, file_share_event
 from tests.unit.listeners.conftest import Make
 
@@ -79,3 +79,22 @@ def test_the_home_tab_opened_is_published_once_per_delivery(listening: Make) -> 
 
     (job,) = listen.submitted()
     assert isinstance(job, PublishHome) and (job.team_id, job.user) == (TEAM_ID, USER)
+
+
+def test_a_job_keeps_of_slacks_file_objects_only_what_it_takes_to_fetch_and_name_them(
+    listening: Make,
+) -> None:
+    listen = listening()
+    files = load_payload("bolt_message_file_share_event.json")["event"]["files"]
+    for file in files:
+        file["mimetype"] = "image/png"
+    assert {"user", "permalink", "channels"} & files[0].keys()  # Slack's object carries them
+
+    events.message(shared(files), listen.context)
+
+    (job,) = listen.submitted()
+    assert isinstance(job, DetectImages) and len(job.files) == len(files)
+    for given, kept in zip(files, job.files, strict=True):
+        assert kept["id"] == given["id"] and kept["name"] == given["name"]
+        assert kept["url_private"] == given["url_private"]
+        assert not {"user", "permalink", "channels", "shares", "preview"} & kept.keys()

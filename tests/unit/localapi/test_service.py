@@ -508,6 +508,21 @@ def test_allowed_private_hosts_are_fetched_and_no_other(make_api: Callable[..., 
     assert images["missing"]["error"] == "the image server answered HTTP 404"
 
 
+def test_a_job_keeps_no_credentials_or_query_of_the_links_it_fetched(
+    make_api: Callable[..., Api],
+) -> None:
+    api = make_api(allowed_private_hosts=["127.0.0.1"])
+    with ServerThread(ImageHost()) as image_server:
+        plain = f"{image_server.url}/chelsea.png"
+        signed = f"{plain}?X-Amz-Signature=s3cr3t&token=t0k3n#frag"
+        body = {"images": [{"url": signed, "customId": "signed"}], "classes": classes("cat")}
+        job = detect(api, body)
+    (image,) = job["imageResults"]
+    assert image["status"] == "COMPLETED_SUCCESSFULLY"  # fetched with the whole link
+    assert image["url"] == plain  # kept and shown without the rest
+    assert "s3cr3t" not in json.dumps(job) and "t0k3n" not in json.dumps(job)  # as stored
+
+
 @pytest.mark.parametrize("entry", ["http://intranet/", "intranet:8080", ""])
 def test_an_allowed_private_host_that_is_not_a_host_is_refused_at_start(
     entry: str, capsys: pytest.CaptureFixture[str]
