@@ -9,9 +9,12 @@ import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+import pytest
 from slack_sdk import WebClient
 
+from bot.cli import main
 from tests.e2e.test_cli import bot_process
+from tests.support.cluster import VARIABLES
 from tests.support.faultserver import FaultyApi, faulty_api
 from tests.support.photos import IMAGES
 from tests.support.slack_emulator import SlackEmulator
@@ -69,6 +72,21 @@ def test_a_hosted_apis_answer_without_boxes_says_nothing_of_how_many(slack: Slac
 
     assert re.fullmatch(r"kite\.jpg: person \d+%, kite \d+% · no dog found", reply["text"])
     assert slack.uploads == []  # nothing to draw
+
+
+def test_detect_prints_the_counts_on_the_images_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name in VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+
+    assert main(["detect", "--classes", "person,kite,dog", str(KITE)]) == 0
+
+    (line,) = capsys.readouterr().out.splitlines()
+    assert line.startswith(f"{KITE}: person \N{MULTIPLICATION SIGN}")
+    assert {name for name, _ in COUNTED.findall(line)} == {"person", "kite"}
+    assert line.endswith("· no dog found")
 
 
 def test_detect_json_counts_each_class_by_its_boxes(tmp_path: Path) -> None:

@@ -149,18 +149,6 @@ def test_detect_json_names_each_image_with_the_apis_result_for_it(monkeypatch, c
     assert cat["verdict"] is True and cat["confidence"] > 0.5
 
 
-def test_detect_says_how_many_of_each_class_it_counted(monkeypatch, capsys):
-    kite = str(IMAGES / "scenes" / "kite.jpg")
-
-    code, out, err = cli(monkeypatch, capsys, "detect", "--classes", "person,kite,dog", kite)
-
-    assert code == 0, err
-    assert re.fullmatch(
-        rf"{re.escape(kite)}: person \u00d7[5-9] \(best 9\d%\), kite \u00d77 \(best 9\d%\) · no dog found",
-        one_line(out),
-    )
-
-
 def test_detect_json_with_no_image_to_send_has_no_job(monkeypatch, capsys):
     code, out, _ = cli(monkeypatch, capsys, "detect", "--json", "missing.png")
 
