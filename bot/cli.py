@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from PIL import Image
 
 from bot import blocks
-from bot.blocks.results import ImageOutcome
+from bot.blocks.results import ImageOutcome, counts
 from bot.check import check, not_ready
 from bot.config import ConfigError, Settings, load_settings
 from bot.imageintelligence.client import blob_image, url_image
@@ -162,7 +162,7 @@ def detect(args: argparse.Namespace, settings: Settings) -> int:
 
     outcomes = {str(n): outcome_of(str(n), name) for n, name in enumerate(args.images)}
     if args.json:
-        print(json.dumps(_as_json(outcomes, job), indent=2))
+        print(json.dumps(_as_json(outcomes, job, classes), indent=2))
     else:
         for key, outcome in outcomes.items():
             if not (failure and key in sent):  # the one line below says it for those
@@ -172,14 +172,17 @@ def detect(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if all(o.result is not None and o.result.ok for o in outcomes.values()) else 1
 
 
-def _as_json(outcomes: dict[str, ImageOutcome], job: DetectJob | None) -> dict[str, Any]:
-    """Each image by the name given, with the API's result for it or why there is none; and the
-    API's job (None when no image could be sent)."""
+def _as_json(
+    outcomes: dict[str, ImageOutcome], job: DetectJob | None, classes: Sequence[str]
+) -> dict[str, Any]:
+    """Each image by the name given, with the API's result for it and how many of each class found
+    were counted (null: the API gave no boxes), or why there is none; and the API's job (None when
+    no image could be sent)."""
     raw = {item.get("customId"): item for item in job.raw.get("imageResults", [])} if job else {}
     return {
         "images": [
-            {"image": outcome.name, "result": raw[key]}
-            if key in raw
+            {"image": outcome.name, "result": raw[key], "counts": counts(outcome.result, classes)}
+            if key in raw and outcome.result is not None
             else {"image": outcome.name, "error": outcome.problem}
             for key, outcome in outcomes.items()
         ],

@@ -264,6 +264,14 @@ def labels_needed(class_names: Iterable[str]) -> frozenset[str]:
     return frozenset().union(*(labels_for(name) or () for name in class_names))
 
 
+def singular(name: str) -> str:
+    """The word as the vocabulary knows it, for a plural it reads: "cats" is "cat", "puppies"
+    "puppy"; any other `name` (a word it knows as it is, or does not know) unchanged."""
+    if name in SYNONYMS:
+        return name
+    return next((one for one in _singulars(name) if one in SYNONYMS), name)
+
+
 def _singulars(name: str) -> list[str]:
     """Possible singulars of a simple English plural: puppies -> puppy, boxes -> box, cats -> cat."""
     if name.endswith("ies"):

@@ -1,10 +1,14 @@
 """A detection's results as Slack messages: one reply for all the images of an upload, a `/detect` or
-a job looked up, the line per image the CLI prints, and the announcement a `/detect` answer is
-threaded under.
+a job looked up, the line per image the CLI prints, the alt text of an annotated image, and the
+announcement a `/detect` answer is threaded under.
 
 A reply has a section per image, with what was found, what was not and what the detector does not
 support, and its "Report a mistake" control; the images past Slack's 50 blocks are summarised in one
 more section, so every image is named or counted, and the job ids end it in small print.
+
+How many of a class were found is the number of its boxes: the embedded API gives one per object
+(a face and the body around it are one person) and none under its models' thresholds. A hosted API
+gives no boxes, and then nothing is said about how many.
 """
 
 from __future__ import annotations
@@ -36,10 +40,13 @@ from bot.imageintelligence.contract import (
     IMAGE_SPIDERWEBS_ERROR,
     IMAGE_UNKNOWN_ERROR,
 )
-from bot.imageintelligence.models import ImageResult
-from bot.vocabulary import everything
+from bot.imageintelligence.models import DetectedObject, ImageResult
+from bot.vocabulary import everything, singular
 
 NOTHING_KNOWN = "Nothing I know of found."
+# files.getUploadURLExternal's alt_txt limit (alt_txt_too_large past it); an image block's
+# alt_text takes 2000, so one alt text fits both.
+MAX_ALT_TEXT = 1000
 
 # Why an image that reached the API has no results, as the end of a sentence naming it.
 IMAGE_STATUS_PHRASES: Mapping[str, str] = {
@@ -75,8 +82,23 @@ class ImageOutcome:
 
 
 @dataclass(frozen=True)
+class _Found:
+    name: str
+    confidence: float
+    count: int | None  # how many (its boxes); None when the API gave no boxes
+
+    def text(self) -> str:
+        """ "person 97%"; "person \N{MULTIPLICATION SIGN}8 (best 97%)" when more than one was
+        counted."""
+        best = _percent(self.confidence)
+        if self.count is None or self.count == 1:
+            return f"{escape(self.name)} {best}"
+        return f"{escape(self.name)} \N{MULTIPLICATION SIGN}{self.count} (best {best})"
+
+
+@dataclass(frozen=True)
 class _Findings:
-    found: tuple[tuple[str, float], ...]  # (class, confidence)
+    found: tuple[_Found, ...]
     missing: tuple[str, ...]
     unsupported: tuple[str, ...]
 
@@ -91,12 +113,12 @@ def _findings(result: ImageResult, classes: Sequence[str]) -> _Findings:
     `all`, only what was found, best first."""
     if everything(classes):
         best_first = sorted(result.found, key=lambda obj: -obj.confidence)
-        return _Findings(tuple((obj.class_name, obj.confidence) for obj in best_first), (), ())
+        return _Findings(tuple(_found(obj.class_name, obj) for obj in best_first), (), ())
     objects = {obj.class_name.lower(): obj for obj in result.objects}
     found_keys = {obj.class_name.lower() for obj in result.found}
     keys = dict.fromkeys(c.lower() for c in classes) | dict.fromkeys(objects)
     spelled = {c.lower(): c for c in reversed(classes)}
-    found: list[tuple[str, float]] = []
+    found: list[_Found] = []
     missing: list[str] = []
     unsupported: list[str] = []
     for key in keys:
@@ -105,10 +127,14 @@ def _findings(result: ImageResult, classes: Sequence[str]) -> _Findings:
         if obj is not None and not obj.supported:
             unsupported.append(name)
         elif obj is not None and key in found_keys:
-            found.append((name, obj.confidence))
+            found.append(_found(name, obj))
         else:
             missing.append(name)
     return _Findings(tuple(found), tuple(missing), tuple(unsupported))
+
+
+def _found(name: str, obj: DetectedObject) -> _Found:
+    return _Found(name, obj.confidence, len(obj.boxes) or None)
 
 
 def _percent(confidence: float) -> str:
@@ -116,7 +142,70 @@ def _percent(confidence: float) -> str:
 
 
 def _found_text(findings: _Findings) -> str:
-    return ", ".join(f"{escape(name)} {_percent(conf)}" for name, conf in findings.found)
+    return ", ".join(found.text() for found in findings.found)
+
+
+def counts(result: ImageResult, classes: Sequence[str]) -> dict[str, int | None]:
+    """How many of each class found were counted (None: the API gave no boxes to count)."""
+    return {found.name: found.count for found in _findings(result, classes).found}
+
+
+def alt_text(result: ImageResult, classes: Sequence[str]) -> str:
+    """The annotated image described for screen readers, within MAX_ALT_TEXT: "Photo with 8 people
+    and 7 kites, boxes drawn around each"; classes past the limit are summed up ("and 12 more")."""
+    counted = [(f.name, f.count) for f in _findings(result, classes).found if f.count]
+    if not counted:
+        return "Photo with no boxes drawn"
+    total = sum(count for _, count in counted)
+    end = "a box drawn around it" if total == 1 else "boxes drawn around each"
+    shown = len(counted)
+    while True:
+        items = [_counted(count, name) for name, count in counted[:shown]]
+        rest = total - sum(count for _, count in counted[:shown])
+        text = f"Photo with {_listed(items + ([f'{rest} more'] if rest else []))}, {end}"
+        if len(text) <= MAX_ALT_TEXT or shown == 1:
+            return text
+        shown -= 1
+
+
+# Plurals not made with -s or -es, of words the vocabulary knows, and words that stay as they are.
+_IRREGULAR = {
+    "person": "people",
+    "man": "men",
+    "woman": "women",
+    "child": "children",
+    "mouse": "mice",
+    "knife": "knives",
+    "ox": "oxen",
+    "calf": "calves",
+    "goose": "geese",
+}
+_SINGULAR = {many: one for one, many in _IRREGULAR.items()}
+_UNCHANGED = frozenset(
+    {"sheep", "cattle", "skis", "scissors", "heels", "footwear", "furniture", "food", "fruit"}
+)
+
+
+def _counted(n: int, name: str) -> str:
+    """ "1 person", "8 people", "2 buses", "3 sheep": `name` (a class as users type it, "cats"
+    included) in the number `n` asks for."""
+    head, space, last = singular(name).rpartition(" ")
+    last = _SINGULAR.get(last, last)
+    if n != 1 and last not in _UNCHANGED:
+        last = _IRREGULAR.get(last) or _regular_plural(last)
+    return f"{n} {head}{space}{last}"
+
+
+def _regular_plural(word: str) -> str:
+    if word.endswith("y") and not word.endswith(("ay", "ey", "iy", "oy", "uy")):
+        return word[:-1] + "ies"
+    if word.endswith(("s", "x", "z", "ch", "sh")):
+        return word + "es"
+    return word + "s"
+
+
+def _listed(items: Sequence[str]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
 
 def _details(outcome: ImageOutcome, classes: Sequence[str]) -> str:
@@ -181,7 +270,7 @@ def _image_block(
     control = None
     if result is not None and result.ok and job_id is not None:
         findings = _findings(result, classes)
-        found = [name for name, _ in findings.found]
+        found = [f.name for f in findings.found]
         control = feedback_control(job_id, found, findings.missing)
     return section(_details(outcome, classes), control)
 

@@ -1,4 +1,5 @@
-"""Draw what was found on the image: a box and a "class 92%" label per bounding box.
+"""Draw what was found on the image: a box and a "class 92%" label per bounding box, which is one per
+object counted (the embedded API gives a box per object; bot/blocks/results.py counts them).
 
 Box coordinates are pixels of the image the API decoded, so the bytes are decoded here with the
 same `decode_image` (RGB, EXIF orientation applied). The result is always JPEG: the images are
@@ -42,7 +43,7 @@ def annotate(image_bytes: bytes, result: ImageResult) -> bytes | None:
     """JPEG bytes of the image with every bounding box of the found objects drawn and labelled,
     or None when the result carries no boxes. Raises `InvalidImage` when the bytes do not decode.
     """
-    # A box that counts for two classes (a face is also a person) is drawn once, for the first.
+    # A box that counts for two classes (a face alone is also a person) is drawn once, for the first.
     drawn: dict[tuple[float, float, float, float], tuple[DetectedObject, BoundingBox]] = {}
     for obj in result.found:
         for box in obj.boxes:

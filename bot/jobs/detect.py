@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from bot import blocks
-from bot.blocks.results import ImageOutcome
+from bot.blocks.results import ImageOutcome, alt_text
 from bot.imageintelligence.client import blob_image, url_image
 from bot.imageintelligence.contract import MAX_IMAGES_PER_JOB
 from bot.imageintelligence.errors import ImageIntelligenceError
@@ -337,7 +337,8 @@ class DetectionRun:
     # -- annotated images ----------------------------------------------------------------------
 
     def annotate(self, thread_ts: str, images: Sequence[PlannedImage], detected: Detected) -> None:
-        """Upload the images with what was found drawn on them, as one message in the thread."""
+        """Upload the images with what was found drawn on them, each with its alt text, as one
+        message in the thread, after the reply (docs/decisions.md: why not in the reply)."""
         drawn: list[list[dict[str, Any]]] = []
 
         def uploads() -> list[dict[str, Any]]:
@@ -376,8 +377,9 @@ class DetectionRun:
             data = self._download(index, image)
             drawn = annotate(data, result) if isinstance(data, bytes) else None
             if drawn is not None:
-                stem = image.name.rsplit(".", 1)[0]
-                yield {"content": drawn, "filename": f"{stem}-detected.jpg", "title": image.name}
+                name = f"{image.name.rsplit('.', 1)[0]}-detected.jpg"
+                alt = alt_text(result, self.job.classes)
+                yield {"content": drawn, "filename": name, "title": image.name, "alt_txt": alt}
 
     # -- reactions -----------------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ from bot.imageintelligence.contract import (
 from bot.images.decode import InvalidImage, decode_image
 from bot.localapi.detector import Detector, get_detector
 from bot.localapi.jobs import Analysis
-from bot.localapi.tiles import Detection
+from bot.localapi.tiles import Detection, one_per_object
 from bot.net.fetch import DownloadError, download, too_large
 from bot.vocabulary import labels_for, labels_needed
 
@@ -99,7 +99,9 @@ class Analyser:
 
 
 def describe(detections: Sequence[Detection], classes: Sequence[str]) -> list[dict[str, Any]]:
-    """One result object per requested class, in order, with the boxes that count for it."""
+    """One result object per requested class, in order, with a box per object that counts for it
+    (``one_per_object``: a face and the body around it are one person), best first. Every box
+    scored at least its model's threshold (the models keep no other)."""
     objects = []
     for name in classes:
         labels = labels_for(name)
@@ -114,9 +116,7 @@ def describe(detections: Sequence[Detection], classes: Sequence[str]) -> list[di
                 }
             )
             continue
-        matches = sorted(
-            (d for d in detections if d.label in labels), key=lambda d: d.confidence, reverse=True
-        )
+        matches = one_per_object([d for d in detections if d.label in labels])
         objects.append(
             {
                 "class": name,

@@ -1,11 +1,12 @@
 """Looking closer (DETECT_DETAIL=thorough): the overlapping tiles a large image is cut into, and the one
-detection per object merged from what the whole view and the tiles found."""
+detection per object merged from what the whole view and the tiles found; and one detection per
+object among the labels that count for one requested class (``one_per_object``)."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from PIL import Image
 
@@ -177,3 +178,39 @@ def closer(
         seen.append((tile, [d for d in found if not _cut(d.box, tile, image.size)]))
     left, top, right, bottom = cut[0]
     return merge(whole, seen, (_OVERLAP * (right - left), _OVERLAP * (bottom - top)))
+
+
+def one_per_object(detections: list[Detection]) -> list[Detection]:
+    """One detection per object among ``detections``, the labels that count for one requested
+    class ("person" counts a face), best first.
+
+    Each model keeps one box per object of a label, but a class may count several labels:
+    - a face mostly inside a person's box is that person's (the smallest such box), and the person
+      takes the face's score when it is higher: BlazeFace is often surer of a portrait than the
+      body model is;
+    - boxes of two other labels overlapping by IoU above _ANY_CLASS_IOU are one object two models
+      named (a desk and a dining table), kept by the better score.
+    """
+    people = [d for d in detections if d.label == "person"]
+    scores = [d.confidence for d in people]
+    others = []
+    for detection in detections:
+        holders = [
+            n
+            for n, person in enumerate(people)
+            if detection.label == "face" and _mostly_inside(detection.box, person.box)
+        ]
+        if holders:
+            holder = min(holders, key=lambda n: _area(people[n].box))
+            scores[holder] = max(scores[holder], detection.confidence)
+        elif detection.label != "person":
+            others.append(detection)
+    found = [replace(p, confidence=score) for p, score in zip(people, scores, strict=True)]
+    kept: list[Detection] = []
+    for detection in sorted(found + others, key=lambda d: -d.confidence):
+        if all(
+            other.label == detection.label or _iou(other.box, detection.box) <= _ANY_CLASS_IOU
+            for other in kept
+        ):
+            kept.append(detection)
+    return kept

@@ -108,7 +108,8 @@ class Responder:
         )
 
     def upload(self, channel: str, thread_ts: str, files: Sequence[dict[str, Any]]) -> Answer:
-        """Upload files (`content`, `filename`, `title` each) into a thread, as one message."""
+        """Upload files (`content`, `filename`, `title` and `alt_txt`, a description for screen
+        readers of at most 1000 characters, each) into a thread, as one message."""
         return self._call(
             "files.upload_v2",
             self.client.files_upload_v2,

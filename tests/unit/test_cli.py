@@ -142,7 +142,7 @@ def test_detect_json_names_each_image_with_the_apis_result_for_it(monkeypatch, c
     assert job["status"] == IMAGE_OK
     (result,) = job["imageResults"]
     assert printed["images"] == [
-        {"image": CHELSEA, "result": result},
+        {"image": CHELSEA, "result": result, "counts": {"cat": 1}},
         {"image": "missing.png", "error": "no such file"},
     ]
     cat = next(o for o in result["objects"] if o["class"] == "cat")

@@ -1,5 +1,5 @@
-"""The emulator's files behave like Slack's: served only with the token, real thumbnails,
-redirects, and files_upload_v2 end to end."""
+"""The emulator's files behave like Slack's: served only with the token, real thumbnails and
+redirects (test_uploads.py: files_upload_v2)."""
 
 from __future__ import annotations
 
@@ -88,46 +88,3 @@ def test_redirects_lead_where_asked(slack: SlackEmulator) -> None:
     assert hop.status_code == 302 and hop.headers["Location"].startswith("/files-pri/")
     again = requests.get(slack.base_url + hop.headers["Location"], timeout=5)
     assert again.headers["Content-Type"].startswith("text/html")  # the token is needed again
-
-
-def test_files_upload_v2_end_to_end(client: WebClient, slack: SlackEmulator) -> None:
-    parent = slack.add_message("CUP", "look")
-    data = photo("coffee.png")
-    answer = client.files_upload_v2(
-        content=data,
-        filename="coffee-annotated.png",
-        title="coffee, annotated",
-        channel="CUP",
-        thread_ts=parent["ts"],
-    )
-    upload = slack.uploads[-1]
-    assert upload.content == data and upload.title == "coffee, annotated"
-    assert upload.channel_id == "CUP" and upload.thread_ts == parent["ts"]
-    assert answer["file"]["id"] == upload.file_id
-    completed = slack.calls_to("files.completeUploadExternal")[-1].response
-    assert unknown_keys(completed, shape("files.completeUploadExternal")) == []
-    url_answer = slack.calls_to("files.getUploadURLExternal")[-1].response
-    assert unknown_keys(url_answer, shape("files.getUploadURLExternal")) == []
-    thread = client.conversations_replies(channel="CUP", ts=parent["ts"])["messages"]
-    assert thread[-1]["files"][0]["id"] == upload.file_id
-    info = client.files_info(file=upload.file_id)["file"]
-    got = requests.get(
-        info["url_private"], headers={"Authorization": f"Bearer {slack.bot_token}"}, timeout=5
-    )
-    assert got.content == data
-    with pytest.raises(SlackApiError) as never_uploaded:
-        client.files_completeUploadExternal(files=[{"id": "F999", "title": "x"}])
-    assert never_uploaded.value.response["error"] == "file_not_found"
-
-
-def test_interleaved_uploads_complete_independently(
-    client: WebClient, slack: SlackEmulator
-) -> None:
-    # Two bots uploading at once: completing one upload must not forget the other's.
-    first = client.files_getUploadURLExternal(filename="a.png", length=3)
-    second = client.files_getUploadURLExternal(filename="b.png", length=3)
-    for answer in (first, second):
-        assert requests.post(answer["upload_url"], data=b"abc", timeout=5).status_code == 200
-    client.files_completeUploadExternal(files=[{"id": first["file_id"]}])
-    client.files_completeUploadExternal(files=[{"id": second["file_id"]}])
-    assert [u.file_id for u in slack.uploads[-2:]] == [first["file_id"], second["file_id"]]

@@ -14,7 +14,8 @@ The app under test reaches it through ``SLACK_API_URL = emulator.api_url`` (slac
 - chat.py: messages, reactions and conversations, in Slack's response shapes (keys from
   ``contracts/slack/payloads/java-slack-sdk-shapes``), with message metadata;
 - files.py: files served like files.slack.com (the bytes with the bot token of the file's workspace,
-  else Slack's login page), real thumbnails, ``files.info`` and ``files_upload_v2``;
+  else Slack's login page), real thumbnails and ``files.info``; uploads.py: ``files_upload_v2``,
+  each image's alt text checked against Slack's limit and kept on the file;
 - oauth.py: the OAuth v2 install (``/oauth/v2/authorize`` then ``oauth.v2.access``), token rotation,
   uninstalls;
 - socket_mode.py: ``apps.connections.open`` and a local WebSocket that speaks Socket Mode;
@@ -40,15 +41,10 @@ from tests.support.slack_emulator.core import (
     Workspace,
     load_payload,
 )
-from tests.support.slack_emulator.files import (
-    FILE_DOWNLOAD,
-    FILE_UPLOAD,
-    FileRequest,
-    Files,
-    Upload,
-)
+from tests.support.slack_emulator.files import FILE_DOWNLOAD, FileRequest
 from tests.support.slack_emulator.oauth import AUTHORIZE_PATH, OAuth, Refresh
 from tests.support.slack_emulator.socket_mode import SocketMode
+from tests.support.slack_emulator.uploads import FILE_UPLOAD, Upload, Uploads
 from tests.support.slack_emulator.views import Views
 
 __all__ = [
@@ -72,7 +68,7 @@ __all__ = [
 ]
 
 
-class SlackEmulator(Files, OAuth, SocketMode, Views):
+class SlackEmulator(Uploads, OAuth, SocketMode, Views):
     """Slack's Web API, file hosts and Socket Mode endpoint, on 127.0.0.1.
 
     Example::

@@ -1,9 +1,7 @@
-"""Files: hosted like files.slack.com, described by files.info, and uploaded with files_upload_v2.
+"""Files: hosted like files.slack.com and described by files.info (uploads.py: how they are uploaded).
 
 A file's bytes are served with ``Authorization: Bearer <bot token>`` of the workspace it was shared
 in, else with ``200`` and an HTML login page, as Slack does; thumbnails are real resized images.
-``files.getUploadURLExternal`` + the upload URL + ``files.completeUploadExternal`` make slack_sdk's
-``files_upload_v2`` work end to end, the upload shared in its channel as a message.
 """
 
 from __future__ import annotations
@@ -19,14 +17,13 @@ from urllib.parse import quote
 
 from PIL import Image, ImageOps
 
-from tests.support.slack_emulator.arguments import JsonDict, SlackError, int_arg, json_arg
+from tests.support.slack_emulator.arguments import JsonDict, SlackError
 from tests.support.slack_emulator.chat import Chat
 from tests.support.slack_emulator.core import DEFAULT_USER, Workspace
 from tests.support.slack_emulator.server import Handler
 
-# Pseudo-method names for fault injection on the file endpoints.
+# Pseudo-method name for fault injection on the file URLs.
 FILE_DOWNLOAD = "file_download"
-FILE_UPLOAD = "file_upload"
 # Resized thumbnails carry _w/_h; the small ones are square crops without (as in the real payload).
 SCALED_THUMBS = (360, 480, 720, 800, 960, 1024)
 CROPPED_THUMBS = (64, 80, 160)
@@ -35,7 +32,6 @@ LOGIN_PAGE = (
     b"<body><h1>Sign in to Slack</h1><p>We suggest using the email address you use at work.</p>"
     b"</body></html>"
 )
-UPLOAD_PATH = "/upload/v1/"
 _FILE_PATH = re.compile(
     r"^/files-(?:pri/[A-Z0-9]+-(?P<id>F[0-9A-Z]+)/(?P<download>download/)?(?P<name>[^/]+)"
     r"|tmb/[A-Z0-9]+-(?P<tid>F[0-9A-Z]+)-[0-9a-f]+/[^/]+_(?P<size>\d+)\.\w+)$"
@@ -59,19 +55,6 @@ class FileRequest:
         return next((v for k, v in self.headers.items() if k.lower() == "authorization"), None)
 
 
-@dataclass(frozen=True)
-class Upload:
-    """A file uploaded through files.getUploadURLExternal + upload URL + files.completeUploadExternal."""
-
-    file_id: str
-    filename: str
-    title: str | None
-    content: bytes
-    channel_id: str | None
-    thread_ts: str | None
-    initial_comment: str | None
-
-
 @dataclass
 class _StoredFile:
     file: JsonDict  # the full object, as files.info returns it
@@ -88,16 +71,8 @@ class Files(Chat):
     def _set_up(self) -> None:
         super()._set_up()
         self.file_requests: list[FileRequest] = []
-        self.uploads: list[Upload] = []
         self._files: dict[str, _StoredFile] = {}
-        self._pending_uploads: dict[str, JsonDict] = {}  # ticket -> {file_id, filename, content}
-        self._methods.update(
-            {
-                "files.info": self._files_info,
-                "files.getUploadURLExternal": self._files_get_upload_url_external,
-                "files.completeUploadExternal": self._files_complete_upload_external,
-            }
-        )
+        self._methods["files.info"] = self._files_info
 
     @property
     def offhost_url(self) -> str:
@@ -238,112 +213,13 @@ class Files(Chat):
             file = dict(stored.file)
         return {"file": file, "comments": []}
 
-    def _files_get_upload_url_external(self, args: JsonDict, workspace: Workspace) -> JsonDict:
-        length = int_arg(args, "length", 0)
-        if length < 1:
-            raise SlackError("missing_argument")
-        ticket = secrets.token_urlsafe(16)
-        file_id = self._next_id("F")
-        with self._lock:
-            self._pending_uploads[ticket] = {
-                "file_id": file_id,
-                "filename": str(args["filename"]),
-                "team": workspace.team_id,
-            }
-        return {"upload_url": f"{self.base_url}{UPLOAD_PATH}{ticket}", "file_id": file_id}
-
-    def _receive_upload(self, ticket: str, content: bytes) -> bool:
-        with self._lock:
-            pending = self._pending_uploads.get(ticket)
-            if pending is None:
-                return False
-            pending["content"] = content
-            return True
-
-    def _files_complete_upload_external(self, args: JsonDict, workspace: Workspace) -> JsonDict:
-        items = json_arg(args, "files")
-        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-            raise SlackError("invalid_arguments")
-        channel_id = args.get("channel_id") or None
-        thread_ts = args.get("thread_ts") or None
-        comment = args.get("initial_comment") or None
-        if channel_id:
-            self._check_channel(str(channel_id), workspace)
-        with self._lock:
-            by_id = {
-                p["file_id"]: p
-                for p in self._pending_uploads.values()
-                if "content" in p and p["team"] == workspace.team_id
-            }
-            if any(item.get("id") not in by_id for item in items):
-                raise SlackError("file_not_found")
-            completed = {item["id"] for item in items}
-            self._pending_uploads = {
-                t: p for t, p in self._pending_uploads.items() if p["file_id"] not in completed
-            }
-            done: list[JsonDict] = []
-            for item in items:
-                pending = by_id[item["id"]]
-                title = item.get("title") or None
-                stored = self._store_file(
-                    pending["content"],
-                    pending["filename"],
-                    None,
-                    user=workspace.bot_user_id,
-                    workspace=workspace,
-                    file_id=item["id"],
-                )
-                stored.file["title"] = title or pending["filename"]
-                stored.shared = dict(stored.file)
-                self.uploads.append(
-                    Upload(
-                        file_id=item["id"],
-                        filename=pending["filename"],
-                        title=title,
-                        content=pending["content"],
-                        channel_id=str(channel_id) if channel_id else None,
-                        thread_ts=str(thread_ts) if thread_ts else None,
-                        initial_comment=str(comment) if comment else None,
-                    )
-                )
-                done.append({"id": item["id"], "title": stored.file["title"]})
-            if channel_id:
-                shared = [dict(self._files[d["id"]].file) for d in done]
-                self.add_message(
-                    str(channel_id),
-                    str(comment or ""),
-                    user=workspace.bot_user_id,
-                    thread_ts=str(thread_ts) if thread_ts else None,
-                    files=shared,
-                    bot_id=workspace.bot_id,
-                )
-        return {"files": done}
-
     # ------------------------------------------------------------------ file hosting
 
     def _serve(self, request: Handler, path: str, query: str, body: bytes) -> bool:
-        if path.startswith(UPLOAD_PATH):
-            self._upload(request, path.removeprefix(UPLOAD_PATH), body)
-        elif path.startswith(("/files-", "/offhost/")):
+        if path.startswith(("/files-", "/offhost/")):
             self._serve_file(request, path, query)
-        else:
-            return super()._serve(request, path, query, body)
-        return True
-
-    def _upload(self, request: Handler, ticket: str, body: bytes) -> None:
-        fault = self._take_fault(FILE_UPLOAD)
-        if fault is not None:
-            request.send_response(fault.status)
-            request.send_header("Content-Type", "text/plain")
-            request.send_body(b"error")
-        elif self._receive_upload(ticket, body):
-            request.send_response(200)
-            request.send_header("Content-Type", "text/plain; charset=utf-8")
-            request.send_body(f"OK - {len(body)}".encode())
-        else:
-            request.send_response(404)
-            request.send_header("Content-Type", "text/plain")
-            request.send_body(b"not found")
+            return True
+        return super()._serve(request, path, query, body)
 
     def _serve_file(self, request: Handler, path: str, query: str) -> None:
         host = request.headers.get("Host", "")

@@ -103,3 +103,20 @@ def test_a_box_that_counts_for_two_classes_is_drawn_once_for_the_first() -> None
     both = annotate(CHELSEA, result(person, DetectedObject("face", 0.87, True, boxes=(face,))))
     assert both is not None
     assert both == annotate(CHELSEA, result(person))
+
+
+def test_every_counted_box_is_drawn_however_many_there_are() -> None:
+    # Eight people, as the embedded API counts them: a box each, in two rows of four.
+    rects = [(20 + 110 * i, y, 90 + 110 * i, y + 80) for y in (100, 210) for i in range(4)]
+    people = DetectedObject(
+        "person", 0.9, True, boxes=tuple(BoundingBox(*rect, 0.9) for rect in rects)
+    )
+
+    drawn = annotate(CHELSEA, result(people))
+
+    assert drawn is not None
+    before, after = pixels(CHELSEA), pixels(drawn)
+    for x0, y0, x1, y1 in rects:
+        assert diff(before, after, slice(x0, x0 + 2), slice(y0 + 10, y1 - 5)) > 25  # left edge
+        assert diff(before, after, slice(x1 - 1, x1 + 1), slice(y0 + 10, y1 - 5)) > 25  # right
+        assert diff(before, after, slice(x0 + 10, x1 - 10), slice(y0 + 10, y1 - 10)) < 5

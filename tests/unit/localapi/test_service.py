@@ -283,21 +283,17 @@ def test_each_model_answers_its_classes_and_every_box_is_drawn(local_api: ApiLik
         if "supported" in obj
     }
     assert unsupported == {"unicorn"}
-    # The person counts twice on the portrait: the COCO body box, and BlazeFace's face inside it.
-    face, body_box = sorted(by_class(results["grace"])["person"]["boundingBoxes"], key=area)
-    assert body_box["xMin"] <= face["xMin"] < face["xMax"] <= body_box["xMax"]
-    assert body_box["yMin"] <= face["yMin"] < face["yMax"] <= body_box["yMax"]
+    # One person on the portrait, in the COCO body box: BlazeFace's face inside it is the same
+    # person (tests/unit/localapi/test_analysis.py).
+    (body_box,) = by_class(results["grace"])["person"]["boundingBoxes"]
+    assert area(body_box) > 512 * 600 // 2
 
     for name, data in images.items():
         result = ImageResult.from_json(results[name])
         drawn = annotate(data, result)
         assert drawn is not None
         boxes = [box for obj in results[name]["objects"] for box in obj["boundingBoxes"]]
-        assert (
-            len(boxes)
-            == sum(len(obj.boxes) for obj in result.found)
-            == (3 if name == "grace" else 2)
-        )
+        assert len(boxes) == sum(len(obj.boxes) for obj in result.found) == 2
         for box in boxes:
             assert edge_change(data, drawn, box) > 25, (name, box)
 
