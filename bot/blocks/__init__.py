@@ -7,12 +7,13 @@ Home tab and the settings modal. The replies jobs and listeners send are importa
 """
 
 from bot.blocks.errors import (
-    busy_message,
+    Refusal,
     channel_unavailable,
     error_message,
     error_sentence,
     failure_message,
     interrupted_message,
+    refusal_message,
 )
 from bot.blocks.feedback import feedback_confirmation
 from bot.blocks.kit import notice
@@ -20,7 +21,7 @@ from bot.blocks.results import request_announcement, results_message, summary_li
 from bot.blocks.usage import help_message, usage_error
 
 __all__ = [
-    "busy_message",
+    "Refusal",
     "channel_unavailable",
     "error_message",
     "error_sentence",
@@ -29,6 +30,7 @@ __all__ = [
     "help_message",
     "interrupted_message",
     "notice",
+    "refusal_message",
     "request_announcement",
     "results_message",
     "summary_line",

@@ -22,6 +22,7 @@ from bot.jobs import Context, JobRunner
 from bot.jobs.steps import MemoryJournals, RedisJournals
 from bot.localapi.service import start_local_api
 from bot.queue import Queue
+from bot.queue.admission import admission_for
 from bot.queue.memory import MemoryQueue
 from bot.queue.redis import RedisQueue, RedisWorker, make_broker
 from bot.sharedredis import NAMESPACE, Outage, connect
@@ -96,7 +97,13 @@ def running(settings: Settings) -> Iterator[Runtime]:
     if settings.redis_url:
         client = connect(settings.redis_url)
         outage = Outage(settings.redis_url)
-        queue = RedisQueue(client, make_broker(client, settings), outage)
+        queue = RedisQueue(
+            client,
+            make_broker(client, settings),
+            outage,
+            admission_for(settings, client),
+            settings.detect_queue,
+        )
         try:
             with serving_workspaces(settings, client, outage) as workspaces:
                 yield Runtime(
@@ -113,8 +120,12 @@ def running(settings: Settings) -> Iterator[Runtime]:
         serving_workspaces(settings) as workspaces,
     ):
         ctx = Context(settings, api, workspaces, MemoryJournals())
+        admission = admission_for(settings)
         memory = MemoryQueue(
-            JobRunner(ctx), settings.detect_workers, settings.detect_workers + settings.detect_queue
+            JobRunner(ctx, admission.release),
+            settings.detect_workers,
+            settings.detect_workers + settings.detect_queue,
+            admission,
         )
         runtime = Runtime(settings, memory, build_app(memory, workspaces))
         try:
@@ -136,7 +147,8 @@ def working(settings: Settings) -> Iterator[RedisWorker]:
             serving_workspaces(settings, client, Outage(settings.redis_url)) as workspaces,
         ):
             ctx = Context(settings, api, workspaces, RedisJournals(client, prefix=NAMESPACE))
-            worker = RedisWorker(broker, JobRunner(ctx), settings.detect_workers)
+            runner = JobRunner(ctx, admission_for(settings, client).release)
+            worker = RedisWorker(broker, runner, settings.detect_workers)
             worker.start()
             try:
                 yield worker
