@@ -12,10 +12,7 @@ loaded machine; bench/bench_fairshares.py measures the wait with the defaults.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager
-from typing import Any
 
 import pytest
 
@@ -23,15 +20,14 @@ from bot.config import load_settings
 from bot.process.runtime import working
 from bot.queue.redis import MESSAGES
 from tests.support.faultserver import FaultyApi, first_poll_seen
-from tests.support.photos import photo
+from tests.support.flood import album, serving, settled
 from tests.support.redisserver import RedisServer
-from tests.support.slack_emulator import SlackEmulator, Workspace
-from tests.support.slack_signing import file_share_event, message_shortcut_payload
+from tests.support.slack_emulator import SlackEmulator
+from tests.support.slack_signing import message_shortcut_payload
 from tests.support.slackbot import (
     CHANNEL,
     REPLY_TIMEOUT,
     USER,
-    Bot,
     hosted,
     idle,
     running_bot,
@@ -39,7 +35,6 @@ from tests.support.slackbot import (
     shared_photo,
     wait_for_reply,
 )
-from tests.support.waiting import until
 from tests.support.workspaces import install, many_workspaces, workspace
 
 FAIR_WITHIN = 5.0  # "a few seconds"
@@ -55,48 +50,6 @@ OURS_IN_FLIGHT = (
 BUSY = "The bot has too much work queued right now. Try again in a minute."
 
 
-@contextmanager
-def serving(
-    slack: SlackEmulator, mode: str, redis: RedisServer | None, **env: str
-) -> Iterator[Bot]:
-    """The bot: one process, or with Redis a web app and a worker."""
-    if mode == "redis":
-        assert redis is not None
-        env = {"REDIS_URL": redis.url, **env}
-    with ExitStack() as stack:
-        bot = stack.enter_context(running_bot(slack, **env))
-        if mode == "redis":
-            stack.enter_context(
-                working(load_settings(settings_env(slack, **env), dotenv_path=None))
-            )
-        yield bot
-
-
-def settled(bot: Bot, redis: RedisServer | None) -> None:
-    """Wait until every job taken has ended."""
-    if redis is None:
-        idle(bot)
-        return
-    with redis.client() as client:
-        assert until(lambda: sum(client.hlen(key) for key in MESSAGES) == 0, REPLY_TIMEOUT)
-
-
-def album(slack: SlackEmulator, team: Workspace, channel: str, user: str) -> dict[str, Any]:
-    """A message of `user` sharing ten photos; its Events API envelope."""
-    files = [
-        slack.add_image(photo("chelsea.png"), f"cat-{n}.png", team=team.team_id) for n in range(10)
-    ]
-    message = slack.add_message(channel, "", user=user, files=files)
-    return file_share_event(
-        files,
-        channel=channel,
-        ts=message["ts"],
-        user=user,
-        team_id=team.team_id,
-        bot_user_id=team.bot_user_id,
-    )
-
-
 @pytest.mark.parametrize("mode", ["memory", "redis"])
 def test_a_workspaces_flood_does_not_hold_up_another_workspaces_upload(
     slack: SlackEmulator, database: str, request: pytest.FixtureRequest, mode: str
@@ -110,7 +63,7 @@ def test_a_workspaces_flood_does_not_hold_up_another_workspaces_upload(
         DETECT_DETAIL="fast",
         DETECT_WORKERS="8",
     )
-    with serving(slack, mode, redis, **env) as bot:
+    with serving(slack, redis, **env) as bot:
         slack.redirect_uri = f"{bot.base_url}/slack/oauth_redirect"
         acme, globex = workspace(slack, "T222", "C222"), workspace(slack, "T333", "C333")
         for team in (acme, globex):

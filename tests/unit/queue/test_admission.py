@@ -150,3 +150,14 @@ def test_a_person_is_told_of_refusals_once_a_minute(shares: Shares):
     assert not web.tell(detection("U1"))
     assert web.tell(detection("U2"))
     assert web.tell(detection("U1", team="T2"))
+
+
+def test_the_default_shares_take_a_photo_a_second_from_one_person_answered_within_20_s():
+    # Issue 15's target: a workspace (one person, here) sharing 60 photos a minute, each answered
+    # within 20 s at most; the default shares must turn none of them away.
+    web = admission_for(Settings())
+    jobs = [detection("U1") for _ in range(60)]
+    for second, job in enumerate(jobs):
+        if second >= 20:
+            web.release(jobs[second - 20])
+        assert web.admit(job) is None, f"photo {second} refused"
