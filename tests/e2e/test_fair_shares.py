@@ -19,6 +19,7 @@ import pytest
 from bot.config import load_settings
 from bot.process.runtime import working
 from bot.queue.redis import MESSAGES
+from bot.sharedredis import NAMESPACE
 from tests.support.faultserver import FaultyApi, first_poll_seen
 from tests.support.flood import album, serving, settled
 from tests.support.redisserver import RedisServer
@@ -142,3 +143,21 @@ def test_detect_and_the_shortcut_count_against_the_same_share_as_uploads(
     )
     assert api.count("POST /detect") == 1  # only the upload's: neither request ran
     assert len(slack.calls_to("chat.postEphemeral")) == 1  # told once a minute
+
+
+def test_a_job_redis_could_not_queue_gives_its_share_back_and_slacks_retry_is_taken(
+    slack: SlackEmulator, redis: RedisServer
+):
+    env = {"REDIS_URL": redis.url, "DETECT_USER_IN_FLIGHT": "1"}
+    with running_bot(slack, **env) as bot, redis.client() as client:
+        message, upload = shared_photo(slack)
+        # Dramatiq's queue is a list: a string there makes queueing fail after the share was taken.
+        client.set(f"{NAMESPACE}:jobs", "not a list")
+        assert bot.post_event(upload).status_code == 503
+        client.delete(f"{NAMESPACE}:jobs")
+        assert bot.post_event(upload, retry_num=1, retry_reason="http_error").status_code == 200
+        with working(load_settings(settings_env(slack, **env), dotenv_path=None)):
+            reply = wait_for_reply(slack, message["ts"])
+
+    assert reply.args["text"].startswith("chelsea.png: cat ")
+    assert slack.calls_to("chat.postEphemeral") == []
