@@ -32,7 +32,9 @@ class Claim:
 class Slots(Protocol):
     def take(self, holder: str, claims: Sequence[Claim], *, now: float, lease: float) -> int | None:
         """Take every claim for `holder` until `now + lease`; or none, and return the index of the
-        first claim that does not fit. `now` is a time.time()."""
+        first claim that does not fit. `now` is a time.time(). What `holder` held already is
+        replaced: a delivery taken again (Slack's retry of a job that could not be queued) is
+        not counted twice."""
         ...
 
     def give_back(self, holder: str, keys: Sequence[str]) -> None:
@@ -51,7 +53,8 @@ class MemorySlots:
                 held = self._held.setdefault(claim.key, {})
                 for expired in [h for h, (_, until) in held.items() if until <= now]:
                     del held[expired]
-                if sum(cost for cost, _ in held.values()) + claim.cost > claim.limit:
+                others = sum(cost for h, (cost, _) in held.items() if h != holder)
+                if others + claim.cost > claim.limit:
                     return index
             for claim in claims:
                 self._held[claim.key][holder] = (claim.cost, now + lease)
@@ -70,12 +73,14 @@ class MemorySlots:
 # whole or not at all, so web processes taking slots at once never overfill a scope.
 _TAKE = """
 local now, lease, holder = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
-local n = #KEYS
+local mine, n = holder .. ' ', #KEYS
 for i, key in ipairs(KEYS) do
   redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
   local held = 0
   for _, member in ipairs(redis.call('ZRANGE', key, 0, -1)) do
-    held = held + tonumber(string.match(member, ' (%d+)$'))
+    if string.sub(member, 1, #mine) ~= mine then
+      held = held + tonumber(string.match(member, ' (%d+)$'))
+    end
   end
   if held + tonumber(ARGV[3 + i]) > tonumber(ARGV[3 + n + i]) then
     return i

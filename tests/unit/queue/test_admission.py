@@ -100,6 +100,16 @@ def test_a_request_larger_than_a_share_runs_alone(shares: Shares):
     assert web.admit(detection()) == Refusal(IN_FLIGHT, USER, 3)
 
 
+def test_a_job_taken_again_is_counted_once(shares: Shares):
+    # With Redis, Slack's retry of a delivery that could not be queued is the same job.
+    web, worker = shares(detect_user_in_flight=1)
+    job = detection()
+    assert web.admit(job) is None and web.admit(job) is None
+    assert web.admit(detection()) == Refusal(IN_FLIGHT, USER, 1)
+    worker.release(job)
+    assert web.admit(detection()) is None
+
+
 def test_a_job_lost_in_a_crash_holds_its_slots_until_its_lease_ends(shares: Shares):
     clock = Clock()
     web, _ = shares(clock, detect_user_in_flight=1, detect_timeout=60.0)
