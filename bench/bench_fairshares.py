@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
-from bench.benchlib import Row, print_table
+from bench.benchlib import NO_SHARES, Row, print_table
 from bench.machine import machine, packages
 from tests.support.flood import album, serving, settled
 from tests.support.postgres import Postgres, throwaway_postgres
@@ -31,12 +31,6 @@ from tests.support.slack_emulator import SlackEmulator, Workspace
 from tests.support.slackbot import Bot, shared_photo, wait_for_reply
 from tests.support.workspaces import install, many_workspaces, workspace
 
-UNLIMITED = {
-    "DETECT_USER_IN_FLIGHT": "1000000",
-    "DETECT_TEAM_IN_FLIGHT": "1000000",
-    "DETECT_USER_RATE": "1000000/minute",
-    "DETECT_TEAM_RATE": "1000000/minute",
-}
 TARGET = 5.0  # seconds: "a few"
 
 
@@ -97,7 +91,7 @@ def main() -> None:
     rows: list[Row] = []
     with throwaway_postgres() as postgres, redis_server() as redis:
         for where, server in (("one process", None), ("Redis", redis)):
-            for shares, env in (("default shares", {}), ("no shares", UNLIMITED)):
+            for shares, env in (("default shares", {}), ("no shares", NO_SHARES)):
                 alone, flooded, answered = measure(
                     postgres, server, args.rounds, args.albums, **env
                 )
