@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.benchlib import NO_SHARES
 from bench.machine import machine, packages
 from tests.support.cluster import Cluster
 from tests.support.redisserver import redis_server
@@ -78,6 +79,7 @@ def deployed(
         "SLACK_API_URL": slack.api_url,
         **({"REDIS_URL": redis_url} if redis_url else {}),
         **({"DETECT_CLASSES": classes} if classes else {}),
+        **NO_SHARES,
     }
     with tempfile.TemporaryDirectory(prefix="bench-memory-") as directory:
         cluster = Cluster(Path(directory), env)

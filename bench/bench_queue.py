@@ -51,6 +51,7 @@ from pathlib import Path
 
 from bench.benchlib import (
     MS,
+    NO_SHARES,
     Row,
     cpu_seconds,
     machine_busy,
@@ -149,6 +150,7 @@ def scaled_out(
                 "SLACK_API_URL": slack.api_url,
                 "REDIS_URL": redis.url,
                 "LOG_LEVEL": "INFO",  # a worker says it is ready at INFO
+                **NO_SHARES,
                 **env,
             },
         )

@@ -42,6 +42,7 @@ from pathlib import Path
 
 from bench.benchlib import (
     MS,
+    NO_SHARES,
     Row,
     cpu_seconds,
     machine_busy,
@@ -61,8 +62,8 @@ from tests.support.slack_emulator import SlackEmulator
 from tests.support.slackbot import CHANNEL, hosted, memory_queue, running_bot, settings_env
 
 PACKAGES = ("slack-bolt", "slack-sdk", "gunicorn", "requests", "ai-edge-litert", "numpy", "pillow")
-# The production defaults (tests/support/slackbot.py lowers them for speed).
-PRODUCTION = {"DETECT_WORKERS": "8", "DETECT_TIMEOUT": "60"}
+# The production defaults (tests/support/slackbot.py lowers them for speed), and no fair shares.
+PRODUCTION = {"DETECT_WORKERS": "8", "DETECT_TIMEOUT": "60", **NO_SHARES}
 
 
 def log_lines(stderr: str, level: str) -> list[str]:

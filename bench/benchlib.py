@@ -19,6 +19,14 @@ from tests.support.slack_signing import sign
 from tests.support.slackbot import CHANNEL, SIGNING_SECRET, shared_photo
 
 MS = 1000.0
+# Shares too large to matter. The bursts the benchmarks send come from one person, whose fair share
+# (issue 14) would turn most of them away: where a benchmark measures capacity, it lifts the shares.
+NO_SHARES = {
+    "DETECT_USER_IN_FLIGHT": "1000000",
+    "DETECT_TEAM_IN_FLIGHT": "1000000",
+    "DETECT_USER_RATE": "1000000/minute",
+    "DETECT_TEAM_RATE": "1000000/minute",
+}
 Row = tuple[str, str, str, bool | None]  # metric, value, target, passed (None: no target)
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+import limits
 from dotenv import dotenv_values
 
 from bot.imageintelligence.contract import DEFAULT_BASE_URL, VERIFY_MODES
@@ -69,6 +70,12 @@ class Settings:
     port: int = 3000
     detect_workers: int = 8
     detect_queue: int = 1000
+    # Fair shares (bot/queue/admission.py): the images one person, and one workspace, may have
+    # being worked on at once, and may send (a rate in the `limits` notation: "120/minute").
+    detect_user_in_flight: int = 30
+    detect_team_in_flight: int = 40
+    detect_user_rate: str = "120/minute"
+    detect_team_rate: str = "300/minute"
     max_image_bytes: int = 10_000_000
     allowed_channels: frozenset[str] = frozenset()
     auto_detect: bool = True
@@ -188,6 +195,10 @@ def load_settings(
         port=get("PORT", _port, 3000),
         detect_workers=get("DETECT_WORKERS", _number(int), 8),
         detect_queue=get("DETECT_QUEUE", _number(int), 1000),
+        detect_user_in_flight=get("DETECT_USER_IN_FLIGHT", _number(int), 30),
+        detect_team_in_flight=get("DETECT_TEAM_IN_FLIGHT", _number(int), 40),
+        detect_user_rate=get("DETECT_USER_RATE", _rate, "120/minute"),
+        detect_team_rate=get("DETECT_TEAM_RATE", _rate, "300/minute"),
         max_image_bytes=get("MAX_IMAGE_BYTES", _number(int), 10_000_000),
         allowed_channels=get("ALLOWED_CHANNELS", _channel_set, frozenset()),
         auto_detect=get("AUTO_DETECT", parse_bool, True),
@@ -240,6 +251,19 @@ def _number(kind: Callable[[str], N], *, allow_zero: bool = False) -> Callable[[
         return value
 
     return parse
+
+
+def _rate(raw: str) -> str:
+    """A rate in the `limits` notation ("120/minute", "10 per 5 minutes") of at least one."""
+    try:
+        amount = limits.parse(raw).amount
+    except ValueError:
+        amount = 0
+    if amount < 1:
+        raise ValueError(
+            f"must be a number of images per second, minute, hour or day, such as 120/minute, not {raw!r}"
+        )
+    return raw
 
 
 def _port(raw: str) -> int:

@@ -7,13 +7,14 @@ Home tab and the settings modal. The replies jobs and listeners send are importa
 """
 
 from bot.blocks.errors import (
-    busy_message,
+    Refusal,
     channel_unavailable,
     error_message,
     error_sentence,
     failure_message,
     interrupted_message,
     job_not_found,
+    refusal_message,
 )
 from bot.blocks.feedback import feedback_confirmation
 from bot.blocks.kit import notice
@@ -21,7 +22,7 @@ from bot.blocks.results import request_announcement, results_message, summary_li
 from bot.blocks.usage import help_message, usage_error
 
 __all__ = [
-    "busy_message",
+    "Refusal",
     "channel_unavailable",
     "error_message",
     "error_sentence",
@@ -31,6 +32,7 @@ __all__ = [
     "interrupted_message",
     "job_not_found",
     "notice",
+    "refusal_message",
     "request_announcement",
     "results_message",
     "summary_line",

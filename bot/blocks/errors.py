@@ -1,12 +1,14 @@
-"""What went wrong, in sentences for users: the Image Intelligence API's failures, the bot busy or
-restarting, a channel the bot cannot use. Never the exception's own text, which is for the log, and
-never a secret: a reason from the API is shown only when it is short, plain and names none.
+"""What went wrong, in sentences for users: the Image Intelligence API's failures, a request not
+taken (the bot busy or restarting, or a person's or workspace's share used up), a channel the bot
+cannot use. Never the exception's own text, which is for the log, and never a secret: a reason
+from the API is shown only when it is short, plain and names none.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from bot.blocks.kit import escape, notice, plural
@@ -120,8 +122,66 @@ def interrupted_message() -> dict[str, Any]:
     return notice("The bot was restarting and could not finish this one. Please try again.")
 
 
-def busy_message(*, restarting: bool) -> dict[str, Any]:
-    """Why a request was not taken: the bot is shutting down, or its queue is full."""
-    if restarting:
+# Why a request was not taken (`Refusal.reason`).
+RESTARTING, BUSY, IN_FLIGHT, RATE = "restarting", "busy", "in_flight", "rate"
+USER, TEAM = "user", "team"
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a request was not taken: the bot is RESTARTING, its queue is full (BUSY), or the
+    person's or workspace's (`scope`, USER or TEAM) share is used up: images IN_FLIGHT (at most
+    `limit` at a time) or their RATE (at most `limit` every `period` seconds, a turn again in
+    `retry_after` seconds)."""
+
+    reason: str
+    scope: str = ""
+    limit: int = 0
+    period: int = 0
+    retry_after: int = 0
+
+
+def refusal_message(refusal: Refusal) -> dict[str, Any]:
+    """What the person whose request was not taken is told."""
+    if refusal.reason == RESTARTING:
         return notice("The bot is restarting and is not taking new work. Try again in a minute.")
-    return notice("The bot has too much work queued right now. Try again in a minute.")
+    if refusal.reason == BUSY:
+        return notice("The bot has too much work queued right now. Try again in a minute.")
+    limit = plural(refusal.limit, "image")
+    if refusal.reason == IN_FLIGHT and refusal.scope == USER:
+        return notice(
+            f"I am still working on earlier images of yours, and I take at most {limit} at a "
+            "time from one person. Send this again once I have answered those."
+        )
+    if refusal.reason == IN_FLIGHT:
+        return notice(
+            f"I am still working on earlier images from this workspace, and I take at most "
+            f"{limit} at a time from one workspace. Try again in a minute."
+        )
+    who, one = (
+        ("You have", "one person")
+        if refusal.scope == USER
+        else ("This workspace has", "one workspace")
+    )
+    return notice(
+        f"{who} sent me more images than I take from {one}: at most {limit} "
+        f"{_every(refusal.period)}. Try again in {_wait(refusal.retry_after)}."
+    )
+
+
+_UNITS = (("day", 86_400), ("hour", 3_600), ("minute", 60), ("second", 1))
+
+
+def _every(seconds: int) -> str:
+    """How often a rate renews: "a minute", "an hour", "every 10 minutes"."""
+    unit, length = next((unit, length) for unit, length in _UNITS if seconds % length == 0)
+    count = seconds // length
+    if count > 1:
+        return f"every {count} {unit}s"
+    return "an hour" if unit == "hour" else f"a {unit}"
+
+
+def _wait(seconds: int) -> str:
+    if seconds <= 90:
+        return plural(max(seconds, 1), "second")
+    return plural(-(-seconds // 60), "minute")

@@ -84,26 +84,46 @@ def decode(text: str) -> Job:
 
 
 class JobRunner:
-    """Runs jobs with one context: what a worker thread calls, whichever queue it serves."""
+    """Runs jobs with one context: what a worker thread calls, whichever queue it serves.
 
-    def __init__(self, ctx: Context) -> None:
+    `release` gives back a job's share of the queue (`queue.admission`) once the job has ended:
+    done, failed, or cut short. (A run that fails in Redis mode is retried, within seconds, outside
+    its share.)"""
+
+    def __init__(self, ctx: Context, release: Callable[[Job], None]) -> None:
         self.ctx = ctx
+        self._release = release
 
     def run(self, job: Job) -> None:
-        KINDS[job.kind].run(job, self.ctx)
+        ended = True
+        try:
+            KINDS[job.kind].run(job, self.ctx)
+        except RunAgain:
+            ended = False
+            raise
+        finally:
+            if ended:
+                self._release(job)
 
     def interrupt(self, job: Job) -> None:
         KINDS[job.kind].cut_short(job, self.ctx, blocks.interrupted_message())
+        self._release(job)
 
     def give_up(self, job: Job) -> None:
         """The job kept failing: tell the user, the way an unexpected error is told."""
         KINDS[job.kind].cut_short(job, self.ctx, blocks.error_message(RuntimeError(), images=0))
 
-    def refuse(self, job: Job, *, restarting: bool) -> None:
-        """Tell the user the job was not taken (Slack will not deliver an acked event again)."""
+    def refuse(self, job: Job, refusal: blocks.Refusal) -> None:
+        """Tell the person who asked that the job was not taken (Slack will not deliver an acked
+        event again): privately, or in the job's thread if no one asked."""
         slack = self.ctx.slack_for(job)
-        if slack is not None:
-            tell(slack, job, blocks.busy_message(restarting=restarting))
+        if slack is None:
+            return
+        message = blocks.refusal_message(refusal)
+        if job.user:
+            slack.responder.ephemeral(job.channel, job.user, message)
+        else:
+            tell(slack, job, message)
 
 
 __all__ = ["KINDS", "Context", "Job", "JobRunner", "RunAgain", "decode", "encode"]

@@ -32,7 +32,8 @@ def message(event: dict, context: BoltContext) -> None:
         return
     ts = event["ts"]
     job = DetectImages(
-        **origin(context, channel),
+        # Who shared: their share of the bot (queue.admission), and who is told if it is used up.
+        **origin(context, channel, event.get("user")),
         classes=settings.detect_classes,
         thread_ts=event.get("thread_ts") or ts,
         files=tuple(kept(file) for file in files),

@@ -22,6 +22,7 @@ from bot.jobs import Context, JobRunner
 from bot.jobs.steps import MemoryJournals, RedisJournals
 from bot.localapi.service import RunningLocalApi, start_local_api
 from bot.queue import Queue
+from bot.queue.admission import admission_for
 from bot.queue.memory import MemoryQueue
 from bot.queue.redis import RedisQueue, RedisWorker, forget_team, make_broker
 from bot.sharedredis import NAMESPACE, Outage, connect
@@ -114,7 +115,13 @@ def running(settings: Settings) -> Iterator[Runtime]:
     if settings.redis_url:
         client = connect(settings.redis_url)
         outage = Outage(settings.redis_url)
-        queue = RedisQueue(client, make_broker(client, settings), outage)
+        queue = RedisQueue(
+            client,
+            make_broker(client, settings),
+            outage,
+            admission_for(settings, client),
+            settings.detect_queue,
+        )
         try:
             with serving_workspaces(settings, client, outage) as workspaces:
                 yield Runtime(
@@ -135,8 +142,12 @@ def running(settings: Settings) -> Iterator[Runtime]:
             workspaces.choices.forget, journals.forget, local.forget_feed if local else None
         )
         ctx = Context(settings, api, workspaces, journals, forget)
+        admission = admission_for(settings)
         memory = MemoryQueue(
-            JobRunner(ctx), settings.detect_workers, settings.detect_workers + settings.detect_queue
+            JobRunner(ctx, admission.release),
+            settings.detect_workers,
+            settings.detect_workers + settings.detect_queue,
+            admission,
         )
         runtime = Runtime(settings, memory, build_app(memory, workspaces))
         try:
@@ -168,7 +179,8 @@ def working(settings: Settings) -> Iterator[RedisWorker]:
                 local.forget_feed if local else None,
             )
             ctx = Context(settings, api, workspaces, journals, forget)
-            worker = RedisWorker(broker, JobRunner(ctx), settings.detect_workers)
+            runner = JobRunner(ctx, admission_for(settings, client).release)
+            worker = RedisWorker(broker, runner, settings.detect_workers)
             worker.start()
             try:
                 yield worker

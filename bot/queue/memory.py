@@ -1,8 +1,9 @@
 """The single-process queue: a bounded pool for the slow work behind Slack's 3-second acks.
 
 Listeners submit a job and ack; the queue runs it on one of `workers` threads. A burst beyond the
-workers waits in the queue (up to `capacity` jobs in all); past that, `submit` says so at once and
-the user is told, instead of the work being dropped silently. Keys de-duplicate work that Slack
+workers waits in the queue (up to `capacity` jobs in all, and each person's and workspace's share of
+it: `admission`); past that, `submit` says so at once and the user is told, instead of the work
+being dropped silently. Keys de-duplicate work that Slack
 delivers twice (its retries carry the same message). A run that raises `RunAgain` (a poll of an API
 job still running) is run again after its delay, from a timer: no thread waits meanwhile, and the
 job keeps its place. On shutdown the queue stops taking work, lets the jobs in flight finish within
@@ -18,15 +19,23 @@ import threading
 from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
 
+from bot.blocks.errors import BUSY, RESTARTING, Refusal
 from bot.jobs import Job, RunAgain
-from bot.queue import Runner, Submitted
+from bot.queue import Runner, Submitted, refused
+from bot.queue.admission import Admission
 
 logger = logging.getLogger(__name__)
 
 
 class MemoryQueue:
     def __init__(
-        self, runner: Runner, workers: int, capacity: int, *, remember_keys: int = 10_000
+        self,
+        runner: Runner,
+        workers: int,
+        capacity: int,
+        admission: Admission,
+        *,
+        remember_keys: int = 10_000,
     ) -> None:
         if workers < 1 or capacity < workers:
             raise ValueError("need at least one worker and a capacity of at least `workers`")
@@ -36,6 +45,7 @@ class MemoryQueue:
         # during a shutdown too.
         self._notices = ThreadPoolExecutor(max_workers=1, thread_name_prefix="refused")
         self._capacity = capacity
+        self._admission = admission
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._pending: dict[int, Job] = {}  # every job taken and not finished, by number
@@ -50,11 +60,13 @@ class MemoryQueue:
     def submit(self, job: Job, *, key: str | None = None) -> Submitted:
         with self._lock:
             if not self._accepting:
-                outcome = Submitted.STOPPING
+                outcome, refusal = Submitted.STOPPING, Refusal(RESTARTING)
             elif key is not None and key in self._keys:
                 return Submitted.DUPLICATE
             elif len(self._pending) >= self._capacity:
-                outcome = Submitted.BUSY
+                outcome, refusal = Submitted.BUSY, Refusal(BUSY)
+            elif (limited := self._admission.admit(job)) is not None:
+                outcome, refusal = Submitted.LIMITED, limited
             else:
                 if key is not None:
                     self._keys[key] = None
@@ -64,9 +76,9 @@ class MemoryQueue:
                 self._pending[number] = job
                 self._queued[number] = self._executor.submit(self._run, number, job)
                 return Submitted.ACCEPTED
-        logger.warning("not taking a %s job: %s", job.kind, outcome.value)
-        restarting = outcome is Submitted.STOPPING
-        self._notices.submit(self._refuse, job, restarting)
+        refused(job, outcome, refusal)
+        if self._admission.tell(job):
+            self._notices.submit(self._refuse, job, refusal)
         return outcome
 
     @property
@@ -103,9 +115,9 @@ class MemoryQueue:
             if self._waiting.pop(number, None) is not None:
                 self._queued[number] = self._executor.submit(self._run, number, job)
 
-    def _refuse(self, job: Job, restarting: bool) -> None:
+    def _refuse(self, job: Job, refusal: Refusal) -> None:
         try:
-            self._runner.refuse(job, restarting=restarting)
+            self._runner.refuse(job, refusal)
         except Exception:
             logger.exception("could not tell the user a %s job was not taken", job.kind)
 

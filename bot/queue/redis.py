@@ -30,15 +30,18 @@ import dataclasses
 import json
 import logging
 import uuid
+from typing import Any
 
 import redis
 from dramatiq import Actor, Message, Worker
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import Retries, TimeLimit
 
+from bot.blocks.errors import BUSY, Refusal
 from bot.config import Settings
 from bot.jobs import Job, JobRunner, RunAgain, decode, encode
-from bot.queue import Submitted
+from bot.queue import Submitted, refused
+from bot.queue.admission import Admission
 from bot.sharedredis import NAMESPACE, Outage, delete_matching
 
 logger = logging.getLogger(__name__)
@@ -46,6 +49,10 @@ logger = logging.getLogger(__name__)
 QUEUE = "jobs"
 RUN = "run_job"
 GIVE_UP = "give_up_job"
+REFUSE = "refuse_job"
+# Where Dramatiq's Redis broker keeps each message of the queue until it is acknowledged: queued,
+# running, or waiting for its delay.
+MESSAGES = (f"{NAMESPACE}:{QUEUE}.msgs", f"{NAMESPACE}:{QUEUE}.DQ.msgs")
 QUEUED_SECONDS = 86_400  # as long as Slack may repeat a delivery, and jobs keep their record
 DEAD_LETTER_MS = QUEUED_SECONDS * 1000  # a job that kept failing is kept as long, not a week
 MAINTENANCE_CHANCE = 50_000  # per million fetches
@@ -87,13 +94,35 @@ def _message(text: str) -> Message:
     )
 
 
-class RedisQueue:
-    """The producer side, for web and Socket Mode processes."""
+def _refusal(text: str, refusal: Refusal) -> Message:
+    return Message(
+        queue_name=QUEUE,
+        actor_name=REFUSE,
+        args=(text, dataclasses.asdict(refusal)),
+        kwargs={},
+        options={},
+    )
 
-    def __init__(self, client: redis.Redis, broker: RedisBroker, outage: Outage) -> None:
+
+class RedisQueue:
+    """The producer side, for web and Socket Mode processes. The queue holds at most `capacity`
+    messages (DETECT_QUEUE); past that, and past a share (`admission`), a job is refused, and its
+    person is told by a worker: the refusal is a small message of its own, beyond the capacity but
+    at most one a minute for each person."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        broker: RedisBroker,
+        outage: Outage,
+        admission: Admission,
+        capacity: int,
+    ) -> None:
         self._client = client
         self._broker = broker
         self._outage = outage
+        self._admission = admission
+        self._capacity = capacity
         self.stopped = False
 
     def submit(self, job: Job, *, key: str | None = None) -> Submitted:
@@ -106,10 +135,29 @@ class RedisQueue:
     def _enqueue(self, job: Job, queued: str | None) -> Submitted:
         if queued is not None and self._client.exists(queued):
             return Submitted.DUPLICATE
-        self._broker.enqueue(_message(encode(job)))
-        if queued is not None:
-            self._client.set(queued, job.id, ex=QUEUED_SECONDS)
-        return Submitted.ACCEPTED
+        if self._messages() >= self._capacity:
+            outcome, refusal = Submitted.BUSY, Refusal(BUSY)
+        elif (limited := self._admission.admit(job)) is not None:
+            outcome, refusal = Submitted.LIMITED, limited
+        else:
+            try:
+                self._broker.enqueue(_message(encode(job)))
+            except BaseException:
+                self._admission.release(job)
+                raise
+            if queued is not None:
+                self._client.set(queued, job.id, ex=QUEUED_SECONDS)
+            return Submitted.ACCEPTED
+        refused(job, outcome, refusal)
+        if self._admission.tell(job):
+            self._broker.enqueue(_refusal(encode(job), refusal))
+        return outcome
+
+    def _messages(self) -> int:
+        with self._client.pipeline(transaction=False) as pipe:
+            for key in MESSAGES:
+                pipe.hlen(key)
+            return sum(pipe.execute())
 
     def shutdown(self, grace: float) -> int:
         """Nothing runs here: what was submitted is safe in Redis."""
@@ -124,14 +172,15 @@ class RedisWorker:
         self._broker = broker
         self._runner = runner
         Actor(self._run, broker=broker, actor_name=RUN, queue_name=QUEUE, priority=0, options={})
-        Actor(
-            self._give_up,
-            broker=broker,
-            actor_name=GIVE_UP,
-            queue_name=QUEUE,
-            priority=0,
-            options={"max_retries": 1},
-        )
+        for act, name in ((self._give_up, GIVE_UP), (self._refuse, REFUSE)):
+            Actor(
+                act,
+                broker=broker,
+                actor_name=name,
+                queue_name=QUEUE,
+                priority=0,
+                options={"max_retries": 1},
+            )
         # Only the jobs' queue: the embedded API runs its own on the same broker.
         self._worker = Worker(
             broker, queues={QUEUE}, worker_threads=threads, worker_timeout=WORKER_TIMEOUT_MS
@@ -153,6 +202,9 @@ class RedisWorker:
             # never less than half (a busy queue is not late, and a rerun costs a message).
             delay = max(again.delay - DELAY_LATENESS, again.delay / 2)
             self._broker.enqueue(_message(text), delay=max(1, round(delay * 1000)))
+
+    def _refuse(self, text: str, refusal: dict[str, Any]) -> None:
+        self._runner.refuse(decode(text), Refusal(**refusal))
 
     def _give_up(self, message: dict, info: dict) -> None:
         job = decode(message["args"][0])

@@ -33,6 +33,7 @@ from tests.support.slackbot import (
     CHANNEL,
     REPLY_TIMEOUT,
     SIGNING_SECRET,
+    USER,
     Bot,
     hosted,
     idle,
@@ -260,7 +261,7 @@ def test_shutdown_interrupts_work_in_flight_once_and_takes_no_more(
 ):
     api.hold_jobs()
     env = {**hosted(api), "SHUTDOWN_GRACE": "0.5", "DETECT_WORKERS": "1"}
-    with running_bot(slack, **env) as bot, watching("bot.queue.memory") as log:
+    with running_bot(slack, **env) as bot, watching("bot.queue") as log:
         polled = first_poll_seen(api)
         running = share_cat(bot, slack, "running.png")
         assert polled.wait(REPLY_TIMEOUT)
@@ -279,14 +280,19 @@ def test_shutdown_interrupts_work_in_flight_once_and_takes_no_more(
         idle(bot)
         late = share_cat(bot, slack, "late.png")
         assert log.wait_for(lambda r: r.getMessage().endswith(": stopping"))
-        # Slack will not deliver an acked event again: the upload is told, in its thread.
-        slack.wait_for("chat.postMessage", count=3, timeout=REPLY_TIMEOUT)
+        # Slack will not deliver an acked event again: whoever shared it is told, privately.
+        (told,) = slack.wait_for("chat.postEphemeral", timeout=REPLY_TIMEOUT)
 
     assert 0.5 <= took < 2.0
     assert thread_texts(bot, running["ts"]) == [INTERRUPTED]
     assert thread_texts(bot, queued["ts"]) == [INTERRUPTED]
-    assert thread_texts(bot, late["ts"]) == [RESTARTING]
-    assert len(slack.calls_to("chat.postMessage")) == 3
+    assert (told.args["user"], told.args["channel"], told.args["text"]) == (
+        USER,
+        CHANNEL,
+        RESTARTING,
+    )
+    assert thread_texts(bot, late["ts"]) == []
+    assert len(slack.calls_to("chat.postMessage")) == 2
     assert slack.reactions(CHANNEL, running["ts"]) == ["warning"]
     assert slack.reactions(CHANNEL, queued["ts"]) == ["warning"]
     assert slack.reactions(CHANNEL, late["ts"]) == []
@@ -294,7 +300,7 @@ def test_shutdown_interrupts_work_in_flight_once_and_takes_no_more(
     assert api.count("POST /detect") == 2
 
 
-def test_an_upload_past_the_queue_is_told_in_its_thread_and_the_others_answered(
+def test_an_upload_past_the_queue_is_told_privately_and_the_others_answered(
     slack: SlackEmulator, api: FaultyApi
 ):
     api.hold_jobs()
@@ -306,12 +312,13 @@ def test_an_upload_past_the_queue_is_told_in_its_thread_and_the_others_answered(
         queued = share_cat(bot, slack, "queued.png")
         assert until(lambda: memory_queue(bot.runtime).pending == 2)
         turned_away = share_cat(bot, slack, "one-too-many.png")
-        slack.wait_for("chat.postMessage", timeout=REPLY_TIMEOUT)
-        assert thread_texts(bot, turned_away["ts"]) == [BUSY]
+        (told,) = slack.wait_for("chat.postEphemeral", timeout=REPLY_TIMEOUT)
+        assert (told.args["user"], told.args["text"]) == (USER, BUSY)
 
         api.hold_jobs(0)
-        slack.wait_for("chat.postMessage", count=3, timeout=REPLY_TIMEOUT)
+        slack.wait_for("chat.postMessage", count=2, timeout=REPLY_TIMEOUT)
         idle(bot)
+    assert thread_texts(bot, turned_away["ts"]) == []
     assert "cat" in thread_texts(bot, running["ts"])[0]
     assert "cat" in thread_texts(bot, queued["ts"])[0]
 

@@ -18,6 +18,8 @@ def test_defaults_use_the_embedded_api():
     assert settings.detect_detail == "thorough"
     assert settings.slack_api_url == "https://slack.com/api/"
     assert not settings.socket_mode
+    assert (settings.detect_user_in_flight, settings.detect_team_in_flight) == (30, 40)
+    assert (settings.detect_user_rate, settings.detect_team_rate) == ("120/minute", "300/minute")
 
 
 def test_values_are_parsed():
@@ -30,9 +32,13 @@ def test_values_are_parsed():
             "AUTO_DETECT": "false",
             "SLACK_API_URL": "http://127.0.0.1:9/api",
             "SLACK_APP_TOKEN": "xapp-1-fake",
+            "DETECT_TEAM_IN_FLIGHT": "100",
+            "DETECT_USER_RATE": "10 per 5 minutes",
         },
         dotenv_path=None,
     )
+    assert settings.detect_team_in_flight == 100
+    assert settings.detect_user_rate == "10 per 5 minutes"
     assert settings.detect_classes == ("person", "coffee cup")
     assert settings.detect_verify == "ALWAYS"
     assert settings.detect_detail == "fast"
@@ -60,6 +66,10 @@ def test_values_are_parsed():
         ("REDIS_URL", "http://127.0.0.1:6379"),
         ("WORKER_DEAD_AFTER", "0"),
         ("REDIS_TLS_VERIFY", "perhaps"),
+        ("DETECT_USER_IN_FLIGHT", "0"),
+        ("DETECT_TEAM_RATE", "300"),
+        ("DETECT_USER_RATE", "0/minute"),
+        ("DETECT_USER_RATE", "5/fortnight"),
     ],
 )
 def test_a_bad_value_is_named_in_one_line(name, value):

@@ -8,10 +8,17 @@ import json
 import pytest
 
 from bot.blocks.errors import (
-    busy_message,
+    BUSY,
+    IN_FLIGHT,
+    RATE,
+    RESTARTING,
+    TEAM,
+    USER,
+    Refusal,
     channel_unavailable,
     error_message,
     interrupted_message,
+    refusal_message,
 )
 from bot.imageintelligence.errors import (
     ApiError,
@@ -125,17 +132,53 @@ def test_anything_else_is_a_generic_sentence(error: BaseException) -> None:
     )
 
 
-# --- the bot busy, interrupted, or kept out of a channel ------------------------------------------
+# --- the bot busy, a share used up, interrupted, or kept out of a channel -------------------------
 
 
 def test_busy_says_whether_the_bot_is_restarting_or_full() -> None:
-    restarting = busy_message(restarting=True)
-    full = busy_message(restarting=False)
+    restarting = refusal_message(Refusal(RESTARTING))
+    full = refusal_message(Refusal(BUSY))
     assert "restarting" in restarting["text"]
     assert "too much work" in full["text"]
     for message in (restarting, full):
         assert message["text"].endswith("Try again in a minute.")
         assert slack_problems(message) == []
+
+
+@pytest.mark.parametrize(
+    ("refusal", "text"),
+    [
+        (
+            Refusal(IN_FLIGHT, USER, 30),
+            "I am still working on earlier images of yours, and I take at most 30 images at a "
+            "time from one person. Send this again once I have answered those.",
+        ),
+        (
+            Refusal(IN_FLIGHT, TEAM, 1),
+            "I am still working on earlier images from this workspace, and I take at most 1 image "
+            "at a time from one workspace. Try again in a minute.",
+        ),
+        (
+            Refusal(RATE, USER, 120, 60, 42),
+            "You have sent me more images than I take from one person: at most 120 images a "
+            "minute. Try again in 42 seconds.",
+        ),
+        (
+            Refusal(RATE, TEAM, 1_000, 3_600, 1_790),
+            "This workspace has sent me more images than I take from one workspace: at most 1000 "
+            "images an hour. Try again in 30 minutes.",
+        ),
+        (
+            Refusal(RATE, USER, 10, 300, 0),
+            "You have sent me more images than I take from one person: at most 10 images every 5 "
+            "minutes. Try again in 1 second.",
+        ),
+    ],
+)
+def test_a_share_used_up_says_which_and_when_to_try_again(refusal: Refusal, text: str) -> None:
+    message = refusal_message(refusal)
+    assert message["text"] == text
+    assert slack_problems(message) == []
 
 
 def test_the_interrupted_message() -> None:

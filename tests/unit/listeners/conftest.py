@@ -14,9 +14,11 @@ import pytest
 from slack_bolt import BoltContext
 from slack_bolt.context.ack import Ack
 
+from bot.blocks import Refusal
 from bot.config import load_settings
 from bot.jobs import Job
 from bot.listeners.context import QUEUE, WORKSPACES
+from bot.queue.admission import admission_for
 from bot.queue.memory import MemoryQueue
 from bot.workspaces.serving import serving_workspaces
 from tests.support.slack_emulator import BOT_USER_ID, TEAM_ID
@@ -34,8 +36,8 @@ class Recorded:
     def interrupt(self, job: Job) -> None:
         raise AssertionError("a listener's job was interrupted")
 
-    def refuse(self, job: Job, *, restarting: bool) -> None:
-        raise AssertionError("a listener's job was refused")
+    def refuse(self, job: Job, refusal: Refusal) -> None:
+        raise AssertionError(f"a listener's job was refused: {refusal}")
 
 
 @dataclass
@@ -70,7 +72,7 @@ def listening() -> Iterator[Make]:
                 dotenv_path=None,
             )
             recorded = Recorded()
-            queue = MemoryQueue(recorded, workers=1, capacity=10)
+            queue = MemoryQueue(recorded, 1, 10, admission_for(settings))
             opened.callback(queue.shutdown, 0)
             context = BoltContext(team_id=TEAM_ID, bot_user_id=BOT_USER_ID)
             context[QUEUE] = queue

@@ -6,10 +6,13 @@ The queue's runner here is a small one that blocks until released and answers th
 
 import threading
 
+from bot.blocks.errors import BUSY, RESTARTING, Refusal
+from bot.config import Settings
 from bot.jobs.base import Job
 from bot.jobs.notice import Notice
 from bot.jobs.steps import MemoryJournals, RunAgain, done
 from bot.queue import Submitted
+from bot.queue.admission import Admission, admission_for
 from bot.queue.memory import MemoryQueue
 from tests.support.waiting import until
 
@@ -20,7 +23,7 @@ class BlockingRunner:
         self.release = threading.Event()
         self.done: list[str] = []
         self.told: list[str] = []
-        self.refused: list[tuple[str, bool]] = []
+        self.refused: list[tuple[str, str]] = []
         self.told_refusal = threading.Event()
         self.journals = MemoryJournals()
 
@@ -36,8 +39,8 @@ class BlockingRunner:
         if self.journals.of(job.team_id, job.id).claim("answer", done("interrupted")):
             self.told.append(name(job))
 
-    def refuse(self, job: Job, *, restarting: bool) -> None:
-        self.refused.append((name(job), restarting))
+    def refuse(self, job: Job, refusal: Refusal) -> None:
+        self.refused.append((name(job), refusal.reason))
         self.told_refusal.set()
 
 
@@ -46,13 +49,17 @@ def name(job: Job) -> str:
     return job.notice
 
 
+def shares() -> Admission:
+    return admission_for(Settings())
+
+
 def job(name: object) -> Notice:
     return Notice(team_id="T1", channel="C1", user="U1", notice=str(name))
 
 
 def test_a_burst_beyond_the_workers_waits_and_nothing_is_dropped():
     runner = BlockingRunner()
-    queue = MemoryQueue(runner, workers=2, capacity=50)
+    queue = MemoryQueue(runner, workers=2, capacity=50, admission=shares())
     outcomes = [queue.submit(job(n)) for n in range(30)]
     assert outcomes == [Submitted.ACCEPTED] * 30
     assert runner.started.acquire(timeout=5) and runner.started.acquire(timeout=5)
@@ -65,7 +72,7 @@ def test_a_burst_beyond_the_workers_waits_and_nothing_is_dropped():
 
 def test_past_capacity_the_caller_and_the_user_are_told():
     runner = BlockingRunner()
-    queue = MemoryQueue(runner, workers=1, capacity=2)
+    queue = MemoryQueue(runner, workers=1, capacity=2, admission=shares())
     assert queue.submit(job(1)) is Submitted.ACCEPTED
     assert queue.submit(job(2)) is Submitted.ACCEPTED
     assert queue.submit(job(3)) is Submitted.BUSY
@@ -73,13 +80,13 @@ def test_past_capacity_the_caller_and_the_user_are_told():
     assert queue.join(timeout=5)
     assert sorted(runner.done) == ["1", "2"]
     queue.shutdown(0)
-    assert runner.refused == [("3", False)]
+    assert runner.refused == [("3", BUSY)]
 
 
 def test_a_key_is_taken_once():
     runner = BlockingRunner()
     runner.release.set()
-    queue = MemoryQueue(runner, workers=1, capacity=10)
+    queue = MemoryQueue(runner, workers=1, capacity=10, admission=shares())
     assert queue.submit(job("a"), key="T1:C1:1.0") is Submitted.ACCEPTED
     assert queue.join(timeout=5)
     assert queue.submit(job("b"), key="T1:C1:1.0") is Submitted.DUPLICATE
@@ -90,7 +97,7 @@ def test_a_key_is_taken_once():
 
 def test_shutdown_finishes_quick_work_and_interrupts_the_rest_once():
     runner = BlockingRunner()
-    queue = MemoryQueue(runner, workers=1, capacity=10)
+    queue = MemoryQueue(runner, workers=1, capacity=10, admission=shares())
     assert queue.submit(job("slow")) is Submitted.ACCEPTED
     assert queue.submit(job("queued")) is Submitted.ACCEPTED
     assert runner.started.acquire(timeout=5)
@@ -106,17 +113,17 @@ def test_shutdown_finishes_quick_work_and_interrupts_the_rest_once():
 
 def test_a_refusal_during_shutdown_is_still_told():
     runner = BlockingRunner()
-    queue = MemoryQueue(runner, workers=1, capacity=10)
+    queue = MemoryQueue(runner, workers=1, capacity=10, admission=shares())
     queue.shutdown(0)
     assert queue.submit(job("late")) is Submitted.STOPPING
     assert runner.told_refusal.wait(5)
-    assert runner.refused == [("late", True)]
+    assert runner.refused == [("late", RESTARTING)]
 
 
 def test_a_failing_job_does_not_stop_the_queue(caplog):
     runner = BlockingRunner()
     runner.release.set()
-    queue = MemoryQueue(runner, workers=1, capacity=10)
+    queue = MemoryQueue(runner, workers=1, capacity=10, admission=shares())
     queue.submit(job("boom"))
     queue.submit(job("fine"))
     assert queue.join(timeout=5)
@@ -142,7 +149,7 @@ class PollingRunner(BlockingRunner):
 
 def test_a_job_run_again_later_holds_no_thread_meanwhile_and_keeps_its_place():
     runner = PollingRunner()
-    queue = MemoryQueue(runner, workers=1, capacity=2)
+    queue = MemoryQueue(runner, workers=1, capacity=2, admission=shares())
     assert queue.submit(job("poll-3")) is Submitted.ACCEPTED
     assert queue.submit(job("quick")) is Submitted.ACCEPTED
     assert queue.submit(job("over")) is Submitted.BUSY  # the waiting job still counts
@@ -156,7 +163,7 @@ def test_a_job_run_again_later_holds_no_thread_meanwhile_and_keeps_its_place():
 
 def test_shutdown_interrupts_a_job_waiting_to_be_run_again_and_runs_it_no_more():
     runner = PollingRunner()
-    queue = MemoryQueue(runner, workers=1, capacity=10)
+    queue = MemoryQueue(runner, workers=1, capacity=10, admission=shares())
     assert queue.submit(job("poll-1000")) is Submitted.ACCEPTED
     assert until(lambda: bool(runner.runs))
     assert queue.shutdown(grace=0.05) == 1
