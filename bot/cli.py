@@ -27,6 +27,7 @@ from bot.imageintelligence.contract import MAX_IMAGES_PER_JOB, MAX_URL_LENGTH, V
 from bot.imageintelligence.errors import ImageIntelligenceError
 from bot.imageintelligence.models import DetectJob
 from bot.images.decode import InvalidImage, decode_image
+from bot.logs import set_up_logging
 from bot.process.runtime import open_api
 from bot.process.socket_mode import run_socket_mode
 from bot.process.web import run_http
@@ -61,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level = settings.log_level
     else:
         level = "CRITICAL" if args.command == "check" else "WARNING"
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    set_up_logging(level, settings)
     try:
         return int(args.handler(args, settings))
     except UsageError as problem:
