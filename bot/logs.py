@@ -71,8 +71,8 @@ class SafeFormatter(logging.Formatter):
     def redact(self, text: str) -> str:
         if self._secrets is not None:
             text = self._secrets.sub(REDACTED, text)
-        text = _TOKENS.sub(lambda m: f"{m.group(1)}-{REDACTED}", text)
-        return _FIELDS.sub(lambda m: m.group("name") + REDACTED, text)
+        text = _FIELDS.sub(lambda m: m.group("name") + REDACTED, text)
+        return _TOKENS.sub(lambda m: f"{m.group(1)}-{REDACTED}", text)
 
 
 def configured_secrets(settings: Settings) -> list[str]:
