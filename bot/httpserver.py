@@ -182,9 +182,9 @@ class _HeaderDeadline(H11Protocol):
 
 
 class AsgiServer:
-    """Serve an ASGI app on host:port (0: a free port), or on a listening `sock`, from a thread
-    running uvicorn's event loop. `stop(grace)` stops accepting, closes idle connections, and
-    waits up to `grace` seconds for the requests in flight before cutting them off.
+    """Serve an ASGI app on host:port (0: a free port) from a thread running uvicorn's event loop.
+    `stop(grace)` stops accepting, closes idle connections, and waits up to `grace` seconds for the
+    requests in flight before cutting them off.
 
     No access log, no lifespan, no WebSocket: uvicorn's own records (a malformed request, a
     start-up failure) go to the root logger like the rest.
@@ -195,9 +195,8 @@ class AsgiServer:
         app: Callable[..., Awaitable[None]],
         host: str = "127.0.0.1",
         port: int = 0,
-        sock: socket.socket | None = None,
     ) -> None:
-        self._sock = sock or socket.create_server((host, port), backlog=1024)
+        self._sock = socket.create_server((host, port), backlog=1024)
         self._host = host
         self._config = uvicorn.Config(
             app,

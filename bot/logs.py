@@ -82,12 +82,8 @@ def configured_secrets(settings: Settings) -> list[str]:
 
 
 def set_up_logging(level: str | int, settings: Settings | None = None) -> None:
-    """Log records at `level` and above to stderr, through SafeFormatter. Replaces any handler on
-    the root logger, so calling it again (a test, a second command) leaves one."""
+    """Log records at `level` and above to stderr, through SafeFormatter. As logging.basicConfig,
+    nothing changes when the root logger already has a handler (a test runner's)."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(SafeFormatter(configured_secrets(settings) if settings else ()))
-    root = logging.getLogger()
-    for old in root.handlers[:]:
-        root.removeHandler(old)
-    root.addHandler(handler)
-    root.setLevel(level)
+    logging.basicConfig(level=level, handlers=[handler])

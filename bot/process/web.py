@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-import time
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -24,7 +23,6 @@ from slack_bolt import BoltRequest, BoltResponse
 
 from bot.config import Settings
 from bot.httpserver import MAX_HEADER_BYTES, AsgiServer
-from bot.logs import one_line
 from bot.process import StopSignal, freeze_startup_objects
 from bot.process.runtime import Runtime, running
 from bot.process.signed import SlackSignatures, is_ssl_check
@@ -194,7 +192,6 @@ class SlackEdge:
 
     async def _on_pool(self, work: Callable[..., Answer | BoltResponse], *args: Any) -> Answer:
         loop = asyncio.get_running_loop()
-        started = time.monotonic()
         try:
             answer = await loop.run_in_executor(self._pool, work, *args)
         except Unavailable:
@@ -202,7 +199,6 @@ class SlackEdge:
             return Answer(503, "")
         except _Refused as refused:
             return refused.answer
-        logger.debug("answered in %.1f ms", (time.monotonic() - started) * 1000)
         return answer if isinstance(answer, Answer) else Answer.from_bolt(answer)
 
     def _dispatch(self, headers: Headers, body: bytes, scope: Scope) -> BoltResponse:
@@ -237,7 +233,7 @@ def _bolt_request(body: bytes, scope: Scope, headers: Headers) -> BoltRequest:
             headers=dict(headers),
         )
     except (ValueError, RecursionError) as problem:
-        logger.info("refused a request Bolt cannot read: %s", one_line(type(problem).__name__))
+        logger.info("refused a request Bolt cannot read (%s)", type(problem).__name__)
         raise _Refused(Answer(400, "malformed request\n")) from None
 
 

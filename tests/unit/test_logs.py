@@ -22,6 +22,7 @@ def logged(monkeypatch: pytest.MonkeyPatch) -> Iterator[io.StringIO]:
     monkeypatch.setattr(sys, "stderr", stderr)
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
+    root.handlers.clear()  # as in a process of its own, not under pytest
     settings = load_settings({"SLACK_SIGNING_SECRET": SIGNING_SECRET}, dotenv_path=None)
     set_up_logging("DEBUG", settings)
     try:
