@@ -12,20 +12,27 @@ import re
 import socket
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
-from pathlib import Path
 
 import pytest
 import requests
 
+from bot import sharedredis
 from bot.httpserver import HEADER_SECONDS
+from bot.process.signed import RedisReplays
 from bot.process.web import BODY_SECONDS, MAX_BODY_BYTES, SLACK_PATH
 from tests.support.cluster import Cluster, Process
 from tests.support.redisserver import RedisServer
 from tests.support.slack_emulator import SlackEmulator
 from tests.support.slack_signing import sign, slash_command_body
-from tests.support.slackbot import CHANNEL, SIGNING_SECRET, USER, shared_photo, wait_for_reply
+from tests.support.slackbot import (
+    CHANNEL,
+    SIGNING_SECRET,
+    USER,
+    running_bot,
+    shared_photo,
+    wait_for_reply,
+)
 
 # Slack gives up on an answer after 3 s; the target is well under 1 s (bench_slack (4)).
 ANSWERED_WITHIN = 2.5
@@ -170,32 +177,18 @@ def test_a_replayed_signed_command_runs_once(web: Process, slack: SlackEmulator)
     assert "refused a replay of a request already taken" in web.logged()
 
 
-def test_a_replay_is_refused_by_every_web_process_on_the_same_redis(
-    slack: SlackEmulator, redis: RedisServer, tmp_path: Path
+def test_on_redis_a_replay_is_refused_and_the_signature_is_taken_for_every_process(
+    slack: SlackEmulator, redis: RedisServer
 ):
-    env = {
-        "SLACK_BOT_TOKEN": slack.bot_token,
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SLACK_API_URL": slack.api_url,
-        "REDIS_URL": redis.url,
-    }
-    cluster = Cluster(tmp_path, env)
-    try:
-        with ThreadPoolExecutor(2) as starting:
-            webs = list(starting.map(cluster.start_web, ["web-1", "web-2"]))
-        body = slash_command_body(UNKNOWN_JOB, channel=CHANNEL, user=USER)
-        headers = {
-            "Content-Type": "application/x-www-form-urlencoded",
-            **sign(SIGNING_SECRET, body),
-        }
-        answers = [
-            requests.post(f"{web.url}{SLACK_PATH}", data=body, headers=headers, timeout=10)
-            for web in webs
-        ]
-    finally:
-        cluster.stop()
+    body = slash_command_body(UNKNOWN_JOB, channel=CHANNEL, user=USER)
+    headers = {"Content-Type": "application/x-www-form-urlencoded", **sign(SIGNING_SECRET, body)}
+    with running_bot(slack, REDIS_URL=redis.url) as bot:
+        answers = [requests.post(bot.url, data=body, headers=headers, timeout=10) for _ in "12"]
 
     assert [answer.status_code for answer in answers] == [200, 401]
+    # Another web process on the same Redis finds the signature taken.
+    other = RedisReplays(sharedredis.connect(redis.url), sharedredis.Outage(redis.url))
+    assert other.first(headers["X-Slack-Signature"], 60) is False
 
 
 FORGED = "2030-01-01 00:00:00,000 ERROR bot.cli: forged"
