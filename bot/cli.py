@@ -95,7 +95,7 @@ def _parser() -> argparse.ArgumentParser:
         "run", help="run the Slack app (default; Socket Mode if SLACK_APP_TOKEN is set, else HTTP)"
     )
     transport = run_parser.add_mutually_exclusive_group()
-    transport.add_argument("--http", action="store_true", help="serve HTTP on $PORT (gunicorn)")
+    transport.add_argument("--http", action="store_true", help="serve HTTP on $PORT (uvicorn)")
     transport.add_argument("--socket-mode", action="store_true", help="connect over Socket Mode")
     run_parser.set_defaults(handler=run, command="run")
 
