@@ -1,12 +1,12 @@
 """Benchmark the Slack app end to end over real HTTP, against the Slack emulator.
 
     python -m bench.bench_slack [--events 500] [--clients 20] [--job-seconds 2.0] [--grace 1.0]
-                                [--runs 5] [--burst 100]
+                                [--runs 5] [--burst 100] [--samples 20]
 
 (1) Ack latency of `POST /slack/events`: `--events` file-share events (a photo each) sent by
     `--clients` threads, each with its own requests.Session, each posting its next event as soon as
     the last one is acked, while the API takes `--job-seconds` per job. The bot is the production
-    web process (`python -m bot run --http`: gunicorn, 8 detect workers) in its own process, as
+    web process (`python -m bot run --http`: uvicorn, 8 detect workers) in its own process, as
     deployed; its hosted API is the embedded API (real detector) behind tests/support/faultserver.py with
     `finish_after(...)`, so `POST /detect` answers at once and the job reads IN_PROGRESS for that
     long, as the hosted API's asynchronous jobs do (a delay on `POST /detect` would model a slow
@@ -20,6 +20,11 @@
 (3) `--burst` uploads at once, embedded API, the test photos cycled, one file per upload, sent by
     `--clients` threads: every upload answered exactly once (chat.postMessage per thread_ts), and
     the time from the first POST to the last reply. running_bot, as in (2).
+(4) Slow clients against the production web process (as in (1), embedded API): 8 connections
+    stall in the middle of a body they declared and 8 in the middle of their headers; meanwhile
+    `--samples` GET /healthz and `--samples` signed uploads, one at a time, must each be answered
+    in under a second. Then when the stalled bodies got their 408 and the slow headers' connections
+    were closed, counted from when they connected.
 
 The senders run in a child process. Everything shares this machine's cores: the emulator and the
 fake API (with its real detector) take CPU a real deployment would not give them. Prints a Markdown
@@ -32,13 +37,17 @@ import argparse
 import logging
 import multiprocessing
 import os
+import socket
 import statistics
 import sys
 import tempfile
 import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack
 from pathlib import Path
+
+import requests
 
 from bench.benchlib import (
     MS,
@@ -61,7 +70,16 @@ from tests.support.photos import IMAGES, photo
 from tests.support.slack_emulator import SlackEmulator
 from tests.support.slackbot import CHANNEL, hosted, memory_queue, running_bot, settings_env
 
-PACKAGES = ("slack-bolt", "slack-sdk", "gunicorn", "requests", "ai-edge-litert", "numpy", "pillow")
+PACKAGES = (
+    "slack-bolt",
+    "slack-sdk",
+    "uvicorn",
+    "h11",
+    "requests",
+    "ai-edge-litert",
+    "numpy",
+    "pillow",
+)
 # The production defaults (tests/support/slackbot.py lowers them for speed), and no fair shares.
 PRODUCTION = {"DETECT_WORKERS": "8", "DETECT_TIMEOUT": "60", **NO_SHARES}
 
@@ -218,6 +236,65 @@ def burst(sender: ProcessPoolExecutor, uploads: int, clients: int) -> tuple[list
     return rows, logged.lines()
 
 
+def slow_clients(samples: int) -> tuple[list[Row], list[str]]:
+    with SlackEmulator() as slack, tempfile.TemporaryDirectory() as home:
+        cluster = Cluster(Path(home), settings_env(slack, **PRODUCTION, LOG_LEVEL="WARNING"))
+        try:
+            bot = cluster.start_web("web")
+            assert bot.url
+            address = ("127.0.0.1", int(bot.url.rsplit(":", 1)[1]))
+            _, bodies = share_all(slack, ["chelsea.png"] * samples)
+            with ExitStack() as opened:
+                connected = time.monotonic()
+                stalled = [
+                    opened.enter_context(socket.create_connection(address)) for _ in range(8)
+                ]
+                slow = [opened.enter_context(socket.create_connection(address)) for _ in range(8)]
+                for client in stalled:
+                    client.sendall(STALLED_BODY)
+                for client in slow:
+                    client.sendall(SLOW_HEADERS)
+                health = []
+                with requests.Session() as session:
+                    for _ in range(samples):
+                        begun = time.perf_counter()
+                        session.get(f"{bot.url}/healthz", timeout=10).raise_for_status()
+                        health.append(time.perf_counter() - begun)
+                acks = send_events(f"{bot.url}{SLACK_PATH}", bodies, 1)
+                refused = [_answered(client, connected) for client in stalled]
+                closed = [_answered(client, connected) for client in slow]
+            _, stderr = cluster.terminate("web", timeout=60)
+        finally:
+            cluster.stop()
+    statuses = Counter(status for status, _ in refused)
+    rows: list[Row] = [
+        (f"(4) GET /healthz, 8 stalled bodies and 8 slow headers open, max of {samples}", f"{max(health) * MS:.1f} ms", "< 1000 ms", max(health) < 1),
+        (f"(4) signed upload acked 200 meanwhile, max of {samples}", f"{max(acks.latencies) * MS:.1f} ms ({acks.acked} / {samples} acked)", "< 1000 ms", max(acks.latencies) < 1 and acks.acked == samples),
+        ("(4) the stalled bodies: answered after", f"{dict(statuses)} in {min(t for _, t in refused):.1f}-{max(t for _, t in refused):.1f} s", "408", set(statuses) == {"408"}),
+        ("(4) the slow headers: closed unanswered after", f"{min(t for _, t in closed):.1f}-{max(t for _, t in closed):.1f} s", "closed", all(status == "closed" for status, _ in closed)),
+    ]  # fmt: skip
+    return rows, [*log_lines(stderr, "ERROR"), *log_lines(stderr, "WARNING")]
+
+
+STALLED_BODY = (
+    f"POST {SLACK_PATH} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
+    "Content-Length: 500000\r\n\r\n{"
+).encode()
+SLOW_HEADERS = f"POST {SLACK_PATH} HTTP/1.1\r\nHost: bench\r\n".encode()
+
+
+def _answered(client: socket.socket, since: float) -> tuple[str, float]:
+    """The status the server answered `client` with ("closed": none; "open": still waiting after
+    30 s), and when, from `since`."""
+    client.settimeout(30)
+    try:
+        head = client.recv(1024)
+    except TimeoutError:
+        return "open", time.monotonic() - since
+    status = head.split(b" ", 2)[1].decode() if head else "closed"
+    return status, time.monotonic() - since
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=500)
@@ -226,6 +303,7 @@ def main() -> None:
     parser.add_argument("--grace", type=float, default=1.0)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--burst", type=int, default=100)
+    parser.add_argument("--samples", type=int, default=20)
     args = parser.parse_args()
     logging.getLogger().setLevel(logging.WARNING)  # listed after the table, not as they come
 
@@ -238,9 +316,11 @@ def main() -> None:
         ack_rows, ack_log = ack_latency(
             sender, args.events, args.clients, args.job_seconds, args.grace
         )
-    rows = ack_rows + upload_rows + burst_rows
+    slow_rows, slow_log = slow_clients(args.samples)
+    rows = ack_rows + upload_rows + burst_rows + slow_rows
     print_table(rows)
-    for scenario, lines in (("(1)", ack_log), ("(2)", upload_log), ("(3)", burst_log)):
+    logs = (("(1)", ack_log), ("(2)", upload_log), ("(3)", burst_log), ("(4)", slow_log))
+    for scenario, lines in logs:
         for line, count in Counter(lines).most_common():
             print(f"\n{scenario} logged {count} x {line}", end="")
     print(f"\n\nMachine: {machine()}\nPackages: {packages(PACKAGES)}")

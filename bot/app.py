@@ -38,6 +38,9 @@ def build_app(queue: Queue, workspaces: Workspaces) -> App:
             token_verification_enabled=False,
             # Listeners only submit a job; Slack's answer waits for that, so nothing unqueued is acked.
             process_before_response=True,
+            # The web process's edge checks every request before Bolt parses it, and never logs
+            # one it refuses (bot/process/signed.py); Socket Mode's requests carry no signature.
+            request_verification_enabled=False,
             logger=logger,
         )
     else:
@@ -50,6 +53,7 @@ def build_app(queue: Queue, workspaces: Workspaces) -> App:
             installation_store=installations.store,
             installation_store_bot_only=True,
             process_before_response=True,
+            request_verification_enabled=False,  # as above
             logger=logger,
         )
 

@@ -27,6 +27,7 @@ from bot.imageintelligence.contract import MAX_IMAGES_PER_JOB, MAX_URL_LENGTH, V
 from bot.imageintelligence.errors import ImageIntelligenceError
 from bot.imageintelligence.models import DetectJob
 from bot.images.decode import InvalidImage, decode_image
+from bot.logs import set_up_logging
 from bot.process.runtime import open_api
 from bot.process.socket_mode import run_socket_mode
 from bot.process.web import run_http
@@ -61,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level = settings.log_level
     else:
         level = "CRITICAL" if args.command == "check" else "WARNING"
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    set_up_logging(level, settings)
     try:
         return int(args.handler(args, settings))
     except UsageError as problem:
@@ -94,7 +95,7 @@ def _parser() -> argparse.ArgumentParser:
         "run", help="run the Slack app (default; Socket Mode if SLACK_APP_TOKEN is set, else HTTP)"
     )
     transport = run_parser.add_mutually_exclusive_group()
-    transport.add_argument("--http", action="store_true", help="serve HTTP on $PORT (gunicorn)")
+    transport.add_argument("--http", action="store_true", help="serve HTTP on $PORT (uvicorn)")
     transport.add_argument("--socket-mode", action="store_true", help="connect over Socket Mode")
     run_parser.set_defaults(handler=run, command="run")
 

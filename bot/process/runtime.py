@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from dramatiq.brokers.redis import RedisBroker
 from slack_bolt import App
@@ -21,6 +21,7 @@ from bot.imageintelligence.client import ImageIntelligenceClient
 from bot.jobs import Context, JobRunner
 from bot.jobs.steps import MemoryJournals, RedisJournals
 from bot.localapi.service import RunningLocalApi, start_local_api
+from bot.process.signed import MemoryReplays, RedisReplays, Replays
 from bot.queue import Queue
 from bot.queue.admission import admission_for
 from bot.queue.memory import MemoryQueue
@@ -96,6 +97,8 @@ class Runtime:
     app: App
     # What keeps the process from taking work (for /healthz), or None when all is well.
     health_problem: Callable[[], str | None] = lambda: None
+    # The signed requests already taken (bot/process/signed.py): in the queue's Redis, if any.
+    replays: Replays = field(default_factory=MemoryReplays)
 
     def shutdown(self) -> None:
         """Stop taking work and finish (or interrupt) what is in flight within the grace period.
@@ -129,6 +132,7 @@ def running(settings: Settings) -> Iterator[Runtime]:
                     queue,
                     build_app(queue, workspaces),
                     lambda: None if outage.healthy(client) else "redis: unreachable",
+                    RedisReplays(client, outage),
                 )
         finally:
             client.close()

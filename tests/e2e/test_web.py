@@ -1,4 +1,4 @@
-"""The HTTP deployment: GET /healthz, and `python -m bot run --http` (gunicorn) as a real process.
+"""The HTTP deployment: GET /healthz, and `python -m bot run --http` as a real process.
 
 The process is started as the Procfile's `web:` line starts it, with the emulator as Slack: it
 serves a signed upload of a real photo, answers it in the thread, and on SIGTERM finishes the work
@@ -14,6 +14,7 @@ from pathlib import Path
 import requests
 
 from bot.cli import _parser
+from bot.process.web import STOP_HTTP_SECONDS
 from tests.support.cluster import Cluster
 from tests.support.paths import REPO
 from tests.support.slack_emulator import SlackEmulator
@@ -26,8 +27,8 @@ from tests.support.slackbot import (
 )
 
 SHUTDOWN_GRACE = 5
-# `python -m bot run --http` gives gunicorn the app's grace plus 5 s to stop its worker.
-STOP_WITHIN = SHUTDOWN_GRACE + 5
+# The requests in flight get STOP_HTTP_SECONDS, then the queued work SHUTDOWN_GRACE.
+STOP_WITHIN = STOP_HTTP_SECONDS + SHUTDOWN_GRACE
 
 
 def test_healthz_answers_ok_over_http(slack: SlackEmulator):

@@ -50,6 +50,10 @@ def post_signed(
     ``retry_num`` adds ``X-Slack-Retry-Num`` / ``X-Slack-Retry-Reason`` as on Slack's redeliveries;
     ``timestamp`` signs with another time (e.g. a stale one).
     """
+    if timestamp is None and retry_num is not None:
+        # Slack signs each try as it sends it, after the one before: never with the same signature
+        # (which the bot refuses as a replay).
+        timestamp = int(time.time()) + retry_num
     headers = {"Content-Type": content_type, **sign(secret, body, timestamp)}
     if retry_num is not None:
         headers["X-Slack-Retry-Num"] = str(retry_num)

@@ -1,8 +1,8 @@
 """The bot under test: the real app, served over real HTTP, talking to the Slack emulator.
 
 `running_bot(slack, **env)` builds the settings from `env` the way the process does, starts
-everything `python -m bot run --http` starts (the API, the queue and its jobs, the Bolt app) and serves the
-WSGI app on loopback; requests are built from Slack's own payloads and signed like Slack signs them.
+everything `python -m bot run --http` starts (the API, the queue and its jobs, the Bolt app) and serves it
+through the web process's edge on loopback; requests are built from Slack's own payloads and signed like Slack signs them.
 `shared_photo` shares a test photo in the emulator, and `wait_for_reply` / `wait_for_reactions` wait
 for the bot's answer to it.
 """
@@ -18,9 +18,8 @@ from typing import Any
 import requests
 
 from bot.config import load_settings
-from bot.httpserver import ServerThread
 from bot.process.runtime import Runtime, running
-from bot.process.web import SLACK_PATH, SlackWebApp
+from bot.process.web import SLACK_PATH, serving
 from bot.queue.memory import MemoryQueue
 from tests.support.faultserver import CLIENT_ID, CLIENT_SECRET, FaultyApi
 from tests.support.photos import photo
@@ -176,5 +175,5 @@ def settings_env(slack: SlackEmulator, **env: str) -> dict[str, str]:
 @contextmanager
 def running_bot(slack: SlackEmulator, **env: str) -> Iterator[Bot]:
     settings = load_settings(settings_env(slack, **env), dotenv_path=None)
-    with running(settings) as runtime, ServerThread(SlackWebApp(runtime)) as server:
+    with running(settings) as runtime, serving(runtime) as server:
         yield Bot(server.url + SLACK_PATH, runtime, slack)
