@@ -306,7 +306,7 @@ def test_the_embedded_api_refuses_a_link_to_a_private_address(
         _, reply = announcement_and_reply(bot, slack)
 
     assert reply["text"] == (
-        f"{photos.url} could not be downloaded: it points at a private or local address"
+        f"{photos.url} could not be downloaded: no image could be fetched from this link"
     )
     assert photos.gets == []
 
