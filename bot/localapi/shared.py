@@ -9,10 +9,10 @@ cannot reach one another), so what they share is Redis:
 - `DramatiqImages`: one message per image on the bot's broker, run by any worker process: `blob`
   images on the `images` queue, on LOCAL_API_WORKERS threads of its own (a second Dramatiq
   Worker, so detection keeps its own memory and CPU budget beside the bot's jobs), `url` images
-  on the `image-links` queue, on LINK_THREADS threads of a third (links to a slow server
-  never delay an upload). A process killed mid-image leaves
-  the message to Dramatiq, which puts it back on the queue once its heartbeat is stale; an image
-  whose runs keep killing their process is given up after MAX_DELIVERIES.
+  on the `image-links` queue, on LINK_THREADS threads of a third (links to a slow server never
+  delay an upload). A process killed mid-image leaves the message to Dramatiq, which puts it back
+  on the queue once its heartbeat is stale; an image whose runs keep killing their process is
+  given up after MAX_DELIVERIES.
 
 Keys, under the broker's namespace: `api:job:<id>` (a hash: "job", the job's JSON without
 results; "image:<n>" per finished image; "tries:<n>" per image run), `api:blob:<id>:<n>` (the
@@ -163,15 +163,11 @@ class RedisJobStore:
 
 
 class DramatiqImages:
-    """The `work.ImageWork` of worker processes: the images of every process's jobs, run on
-    `workers` threads of this one."""
+    """The `work.ImageWork` of worker processes: the images of every process's jobs, `blob`
+    ones run on `workers` threads of this one, `url` ones on LINK_THREADS others."""
 
     def __init__(
-        self,
-        analyser: Analyser,
-        store: RedisJobStore,
-        broker: RedisBroker,
-        workers: int,
+        self, analyser: Analyser, store: RedisJobStore, broker: RedisBroker, workers: int
     ) -> None:
         self._analyser = analyser
         self._store = store
