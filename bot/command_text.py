@@ -12,8 +12,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bot.imageintelligence.contract import JOB_ID, MAX_IMAGES_PER_JOB, MAX_URL_LENGTH
+from bot.imageintelligence.contract import JOB_ID, MAX_URL_LENGTH
 from bot.vocabulary import parse_classes
+
+# Links one /detect may carry: as many files as one Slack message may. Each is fetched by the
+# embedded API (or the hosted one) for whoever typed them; more would let one command hold the
+# API's link threads for longer without giving anyone more than a message of images.
+MAX_LINKS = 10
 
 
 class CommandError(ValueError):
@@ -61,9 +66,9 @@ def parse(text: str) -> Command:
             rest.append(word)
         else:
             urls.append(url)
-    if len(urls) > MAX_IMAGES_PER_JOB:
+    if len(urls) > MAX_LINKS:
         raise CommandError(
-            f"That is {len(urls)} links; I can look at {MAX_IMAGES_PER_JOB} at a time at most."
+            f"That is {len(urls)} links; I can look at {MAX_LINKS} at a time at most."
         )
     return Detect(urls=tuple(urls), classes=_classes(rest))
 

@@ -96,8 +96,8 @@ class DetectedObject:
 
 @dataclass(frozen=True)
 class ImageResult:
-    """One image of a job. `error` is why it failed, in words fit for users ("it points at a
-    private or local address"), when the API says (the embedded API does; the spec has no such
+    """One image of a job. `error` is why it failed, in words fit for users ("no image could be
+    fetched from this link"), when the API says (the embedded API does; the spec has no such
     field, so a hosted API may leave it out)."""
 
     id: str

@@ -4,10 +4,9 @@ and describe what it found in the v2 spec's terms. Whichever process runs an ima
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from typing import Any
-
-import requests
 
 from bot.imageintelligence.contract import (
     IMAGE_DETECTION_ENGINE_ERROR,
@@ -20,10 +19,27 @@ from bot.images.decode import InvalidImage, decode_image
 from bot.localapi.detector import Detector, get_detector
 from bot.localapi.jobs import Analysis
 from bot.localapi.tiles import Detection, one_per_object
-from bot.net.fetch import DownloadError, download, too_large
+from bot.net.fetch import Fetcher, FetchError, TooLarge, TooSlow
 from bot.vocabulary import labels_for, labels_needed
 
 logger = logging.getLogger(__name__)
+
+# All the links of one job are fetched within this long of its creation; whatever is left then
+# fails at once, so that one job's links to a slow server hold the link threads this long at most.
+JOB_FETCH_SECONDS = 30.0
+# Why a link gave no image, whatever the reason (refused, unresolved, unreachable, an HTTP error):
+# a caller learns nothing of the network this API runs in. The log has the reason.
+NOT_FETCHED = "no image could be fetched from this link"
+
+
+def fetch_deadline(created_at_ms: int) -> float:
+    """When (UNIX seconds) the links of a job created at `created_at_ms` must be fetched by."""
+    return created_at_ms / 1000 + JOB_FETCH_SECONDS
+
+
+def too_large(max_bytes: int) -> str:
+    """Why an image over the size limit was refused."""
+    return f"larger than {max_bytes} bytes"
 
 
 class Analyser:
@@ -31,7 +47,8 @@ class Analyser:
 
     `detector=None` uses the process's shared detector, loaded on the first image: gunicorn forks
     after the app is built, and a model runtime's threads do not survive a fork. `url` images are
-    fetched with bot.net.fetch's guard against server-side request forgery (see create_app).
+    fetched by `fetcher` (bot.net.fetch: the guard against server-side request forgery, see
+    create_app), each within `url_timeout` and by its job's deadline on `clock` (UNIX seconds).
     """
 
     def __init__(
@@ -41,48 +58,56 @@ class Analyser:
         detail: str,
         max_image_bytes: int,
         url_timeout: float,
-        private_urls: bool,
-        allowed_private_hosts: frozenset[str],
+        fetcher: Fetcher,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._detector = detector
         self._detail = detail
         self._max_image_bytes = max_image_bytes
         self._url_timeout = url_timeout
-        self._private_urls = private_urls
-        self._allowed_private_hosts = allowed_private_hosts
-        self._session = requests.Session()
+        self._fetcher = fetcher
+        self._clock = clock
 
     def __repr__(self) -> str:
         return f"Analyser(max_image_bytes={self._max_image_bytes})"
 
-    def run(self, classes: Sequence[str], source: str | bytes) -> Analysis:
-        """The image's analysis; never raises (an unexpected failure is an UNKNOWN_ERROR)."""
+    def run(self, classes: Sequence[str], source: str | bytes, fetch_by: float) -> Analysis:
+        """The image's analysis; never raises (an unexpected failure is an UNKNOWN_ERROR).
+        A `url` source is fetched by `fetch_by` (UNIX seconds, see fetch_deadline)."""
         try:
-            return self._analyse(classes, source)
+            data = self._fetch(source, fetch_by) if isinstance(source, str) else source
+            if isinstance(data, Analysis):
+                return data
+            return self._analyse(classes, data)
         except Exception:
             logger.exception("unexpected error on an image")
             return Analysis(IMAGE_UNKNOWN_ERROR, error="unexpected error")
 
     def close(self) -> None:
-        self._session.close()
+        self._fetcher.close()
 
-    def _analyse(self, classes: Sequence[str], source: str | bytes) -> Analysis:
+    def _fetch(self, url: str, fetch_by: float) -> bytes | Analysis:
+        timeout = min(self._url_timeout, fetch_by - self._clock())
         try:
-            data = source
-            if isinstance(data, str):
-                data = download(
-                    self._session,
-                    data,
-                    max_bytes=self._max_image_bytes,
-                    timeout=self._url_timeout,
-                    private_urls=self._private_urls,
-                    allowed_private_hosts=self._allowed_private_hosts,
-                )
-            elif len(data) > self._max_image_bytes:
+            if timeout > 0:
+                return self._fetcher.fetch(url, max_bytes=self._max_image_bytes, timeout=timeout)
+        except TooLarge:
+            return Analysis(IMAGE_DOWNLOAD_ERROR, error=too_large(self._max_image_bytes))
+        except TooSlow:
+            pass
+        except FetchError as exc:
+            logger.info("a url image was not fetched: %s", exc)
+            return Analysis(IMAGE_DOWNLOAD_ERROR, error=NOT_FETCHED)
+        if timeout < self._url_timeout:
+            ran_out = f"its job's {JOB_FETCH_SECONDS:g} s for fetching links ran out"
+            return Analysis(IMAGE_DOWNLOAD_ERROR, error=ran_out)
+        return Analysis(IMAGE_DOWNLOAD_ERROR, error=f"took longer than {self._url_timeout:g} s")
+
+    def _analyse(self, classes: Sequence[str], data: bytes) -> Analysis:
+        try:
+            if len(data) > self._max_image_bytes:
                 raise InvalidImage(too_large(self._max_image_bytes))
             picture = decode_image(data)
-        except DownloadError as exc:
-            return Analysis(IMAGE_DOWNLOAD_ERROR, error=str(exc))
         except InvalidImage as exc:
             return Analysis(IMAGE_FORMAT_ERROR, error=str(exc))
         try:

@@ -31,7 +31,7 @@ from bot.localapi.jobs import ApiJob, JobStore, MemoryJobStore
 from bot.localapi.shared import DramatiqImages, RedisJobStore
 from bot.localapi.tokens import TokenAuthority
 from bot.localapi.work import ImageWork, ThreadedImages
-from bot.net.hosts import private_hosts
+from bot.net.fetch import Fetcher
 from bot.vocabulary import DEFAULT_DETAIL
 
 if TYPE_CHECKING:
@@ -254,13 +254,15 @@ def create_app(
     UNIX seconds: token times and job `createdAt` come from it, so tests can move time.
 
     `url` images are fetched by this process, for whoever can call the API (through the bot, any
-    Slack user): with `private_urls=False` (the default) URLs pointing at loopback, private or
-    link-local addresses are refused, so nobody can use the API to reach services on its own
-    network (server-side request forgery), such as cloud metadata at 169.254.169.254. True is
-    for tests and trusted callers that serve images from such addresses.
+    Slack user), through bot.net.fetch: with `private_urls=False` (the default) URLs pointing at
+    loopback, private or link-local addresses are refused, so nobody can use the API to reach
+    services on its own network (server-side request forgery), such as cloud metadata at
+    169.254.169.254. True is for tests and trusted callers that serve images from such addresses.
     `allowed_private_hosts` names the exceptions: host names or IP addresses (a company's
     intranet image server) whose URLs are fetched although they point at such addresses; every
-    redirect is still checked. Raises ValueError for an entry that is neither.
+    redirect is still checked. Raises ValueError for an entry that is neither. Each link is
+    fetched within `url_timeout`, and all of a job's by analysis.JOB_FETCH_SECONDS after it was
+    created; a link that fails says no more than that (analysis.NOT_FETCHED).
 
     `max_image_bytes` caps each image, downloaded or sent as a blob (after base64 decoding); a
     larger one fails alone, saying so.
@@ -270,8 +272,8 @@ def create_app(
         detail=detail,
         max_image_bytes=max_image_bytes,
         url_timeout=url_timeout,
-        private_urls=private_urls,
-        allowed_private_hosts=private_hosts(allowed_private_hosts),
+        fetcher=Fetcher(private_hosts=allowed_private_hosts, private_urls=private_urls),
+        clock=clock,
     )
     store: JobStore
     work: ImageWork

@@ -6,11 +6,13 @@ cannot reach one another), so what they share is Redis:
 - `RedisJobStore`: a job's description and its finished images, kept a day, so that
   `/detect job ID`, "Report a mistake" and a poll continued by another worker find it. The bytes
   of blob images wait in Redis for their turn (BLOB_SECONDS at most), never inside a message.
-- `DramatiqImages`: one message per image on the `images` queue of the bot's broker, run by any
-  worker process, on LOCAL_API_WORKERS threads of its own (a second Dramatiq Worker, so detection
-  keeps its own memory and CPU budget beside the bot's jobs). A process killed mid-image leaves
-  the message to Dramatiq, which puts it back on the queue once its heartbeat is stale; an image
-  whose runs keep killing their process is given up after MAX_DELIVERIES.
+- `DramatiqImages`: one message per image on the bot's broker, run by any worker process: `blob`
+  images on the `images` queue, on LOCAL_API_WORKERS threads of its own (a second Dramatiq
+  Worker, so detection keeps its own memory and CPU budget beside the bot's jobs), `url` images
+  on the `image-links` queue, on LINK_THREADS threads of a third (links to a slow server never
+  delay an upload). A process killed mid-image leaves the message to Dramatiq, which puts it back
+  on the queue once its heartbeat is stale; an image whose runs keep killing their process is
+  given up after MAX_DELIVERIES.
 
 Keys, under the broker's namespace: `api:job:<id>` (a hash: "job", the job's JSON without
 results; "image:<n>" per finished image; "tries:<n>" per image run), `api:blob:<id>:<n>` (the
@@ -31,10 +33,11 @@ from dramatiq import Actor, Worker
 from dramatiq.brokers.redis import RedisBroker
 
 from bot.imageintelligence.contract import IMAGE_IN_PROGRESS, IMAGE_UNKNOWN_ERROR
-from bot.localapi.analysis import Analyser
+from bot.localapi.analysis import Analyser, fetch_deadline
 from bot.localapi.bodies import ImageInput, SearchQuery
 from bot.localapi.errors import unavailable
 from bot.localapi.jobs import Analysis, ApiJob, ImageRecord
+from bot.localapi.work import LINK_THREADS
 from bot.queue.redis import WORKER_TIMEOUT_MS
 
 logger = logging.getLogger(__name__)
@@ -45,6 +48,8 @@ SEARCH_LIMIT = 1_000
 MAX_DELIVERIES = 3
 QUEUE = "images"
 ACTOR = "detect_image"
+LINKS_QUEUE = "image-links"
+LINKS_ACTOR = "fetch_image"
 STOP_MS = 2_000  # then images still running are left to Dramatiq's redelivery
 
 
@@ -178,35 +183,46 @@ class RedisJobStore:
 
 
 class DramatiqImages:
-    """The `work.ImageWork` of worker processes: the images of every process's jobs, run on
-    `workers` threads of this one."""
+    """The `work.ImageWork` of worker processes: the images of every process's jobs, `blob`
+    ones run on `workers` threads of this one, `url` ones on LINK_THREADS others."""
 
     def __init__(
         self, analyser: Analyser, store: RedisJobStore, broker: RedisBroker, workers: int
     ) -> None:
         self._analyser = analyser
         self._store = store
-        self._actor = Actor(
+        self._blobs = Actor(
             self._run, broker=broker, actor_name=ACTOR, queue_name=QUEUE, priority=0, options={}
         )
-        self._worker = Worker(
-            broker, queues={QUEUE}, worker_threads=workers, worker_timeout=WORKER_TIMEOUT_MS
+        self._links = Actor(
+            self._run,
+            broker=broker,
+            actor_name=LINKS_ACTOR,
+            queue_name=LINKS_QUEUE,
+            priority=0,
+            options={},
         )
-        self._worker.start()
+        self._workers = [
+            Worker(broker, queues={queue}, worker_threads=threads, worker_timeout=WORKER_TIMEOUT_MS)
+            for queue, threads in ((QUEUE, workers), (LINKS_QUEUE, LINK_THREADS))
+        ]
+        for worker in self._workers:
+            worker.start()
         self._closed = False
 
     def start(self, job: ApiJob, inputs: Sequence[ImageInput]) -> None:
         if self._closed:
             raise unavailable("the API is shutting down")
         try:
-            for index in range(len(job.images)):
-                self._actor.send(job.id, index)
+            for index, image in enumerate(job.images):
+                (self._blobs if image.blob else self._links).send(job.id, index)
         except redis.RedisError:
             raise unavailable("the job store cannot be reached; try again shortly") from None
 
     def close(self) -> None:
         self._closed = True
-        self._worker.stop(timeout=STOP_MS)
+        for worker in self._workers:
+            worker.stop(timeout=STOP_MS)
 
     def _run(self, job_id: str, index: int) -> None:
         job = self._store.load(job_id)
@@ -221,5 +237,5 @@ class DramatiqImages:
         elif source is None:
             result = Analysis(IMAGE_UNKNOWN_ERROR, error="it waited too long for its turn")
         else:
-            result = self._analyser.run(job.classes, source)
+            result = self._analyser.run(job.classes, source, fetch_deadline(job.created_at))
         self._store.finish_image(job_id, index, result)

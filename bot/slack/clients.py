@@ -13,7 +13,6 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Protocol
 
-import requests
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
@@ -22,6 +21,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 
 from bot.config import Settings
+from bot.net.fetch import Fetcher
 from bot.slack.files import SlackFileDownloader
 from bot.slack.responder import Responder
 from bot.workspaces.installations import Installations
@@ -52,15 +52,15 @@ class TeamSlack:
     files: SlackFileDownloader
 
 
-def _team_slack(settings: Settings, token: str, session: requests.Session) -> TeamSlack:
+def _team_slack(settings: Settings, token: str, files: Fetcher) -> TeamSlack:
     """The clients of the workspace whose bot token is `token`."""
-    files = SlackFileDownloader(
+    downloader = SlackFileDownloader(
         token,
         slack_api_url=settings.slack_api_url,
         max_bytes=settings.max_image_bytes,
-        session=session,
+        fetcher=files,
     )
-    return TeamSlack(Responder(make_web_client(settings, token)), files)
+    return TeamSlack(Responder(make_web_client(settings, token)), downloader)
 
 
 class SlackClients(Protocol):
@@ -71,8 +71,8 @@ class SlackClients(Protocol):
 class SingleWorkspace:
     """The one workspace whose bot token is `SLACK_BOT_TOKEN`; every team id gets its clients."""
 
-    def __init__(self, settings: Settings, session: requests.Session) -> None:
-        self._team = _team_slack(settings, settings.slack_bot_token or "", session)
+    def __init__(self, settings: Settings, files: Fetcher) -> None:
+        self._team = _team_slack(settings, settings.slack_bot_token or "", files)
 
     def for_team(self, team_id: str, enterprise_id: str | None = None) -> TeamSlack:
         return self._team
@@ -81,12 +81,10 @@ class SingleWorkspace:
 class InstalledWorkspaces:
     """Every workspace that installed the app, each with its own bot token."""
 
-    def __init__(
-        self, installations: Installations, settings: Settings, session: requests.Session
-    ) -> None:
+    def __init__(self, installations: Installations, settings: Settings, files: Fetcher) -> None:
         self._installations = installations
         self._settings = settings
-        self._session = session
+        self._files = files
         self._lock = threading.Lock()
         self._clients: OrderedDict[str, TeamSlack] = OrderedDict()  # by token
 
@@ -98,7 +96,7 @@ class InstalledWorkspaces:
             team = self._clients.get(bot.bot_token)
             if team is None:
                 team = self._clients[bot.bot_token] = _team_slack(
-                    self._settings, bot.bot_token, self._session
+                    self._settings, bot.bot_token, self._files
                 )
                 if len(self._clients) > MAX_CLIENTS:
                     self._clients.popitem(last=False)

@@ -1,9 +1,10 @@
 """Getting the images people share in Slack, safely.
 
-Slack's file URLs are private: the bot fetches them with its bot token. The token goes only to
-Slack's own file hosts over HTTPS, or to the host of ``SLACK_API_URL`` (which receives the token on
-every Web API call anyway; that is how a local Slack emulator serves files in tests). Redirects are
-followed by hand so that each hop is checked again: a hop off Slack is fetched without the token.
+Slack's file URLs are private: the bot fetches them with its bot token, through bot.net.fetch (the
+one way this app fetches a URL: every hop read once, its host resolved once and checked). The
+token goes only to Slack's own file hosts over HTTPS, or to the origin of ``SLACK_API_URL`` (which
+receives the token on every Web API call anyway; that is how a local Slack emulator serves files
+in tests), judged at each hop on the URL connected to: a hop off Slack is fetched without it.
 
 Every reason a file is not analysed is a :class:`FileSkipped` whose text is a short sentence for
 users, shown next to the file's name in the reply. Tokens never appear in it.
@@ -11,17 +12,25 @@ users, shown next to the file's name in the reply. Tokens never appear in it.
 
 from __future__ import annotations
 
+import logging
 import mimetypes
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
-from urllib.parse import urljoin, urlsplit
 
-import requests
+from bot.net.fetch import (
+    Fetcher,
+    FetchError,
+    Reply,
+    TooLarge,
+    TooManyRedirects,
+    TooSlow,
+)
+from bot.net.urls import BadUrl, Location, parse
+
+logger = logging.getLogger(__name__)
 
 THUMB_MAX_PX = 1024
 THUMB_SIZES = (1024, 960, 800, 720, 480, 360, 160, 80, 64)
-MAX_REDIRECTS = 5
-CHUNK_BYTES = 64 * 1024
 # Slack's file and API hosts (commercial and GovSlack): the domain itself or any subdomain.
 SLACK_FILE_DOMAINS = ("slack.com", "slack-edge.com", "slack-files.com", "slack-gov.com")
 # Formats decoded as they are; others (HEIC, TIFF...) go through Slack's thumbnails.
@@ -103,10 +112,19 @@ def format_size(size: int) -> str:
     return f"{size} bytes"
 
 
-class SlackFileDownloader:
-    """Downloads shared image files with the bot token, checking every hop and capping the size.
+def file_fetcher(slack_api_url: str, private_hosts: Iterable[str] = ()) -> Fetcher:
+    """The Fetcher that Slack downloads share: public addresses, SLACK_API_URL's host wherever it
+    points (it gets the token on every Web API call; a local Slack emulator in tests), and the
+    operator's `private_hosts` (LOCAL_API_ALLOW_PRIVATE_HOSTS), which a redirect off Slack may
+    lead to like any link."""
+    return Fetcher(private_hosts={*private_hosts, parse(slack_api_url).host})
 
-    Thread-safe for concurrent ``download`` calls (one ``requests.Session``, no other shared state).
+
+class SlackFileDownloader:
+    """Downloads shared image files with the bot token through `fetcher` (see file_fetcher):
+    every hop checked, the token only to Slack, the size capped.
+
+    Thread-safe for concurrent ``download`` calls.
     """
 
     def __init__(
@@ -115,34 +133,26 @@ class SlackFileDownloader:
         *,
         slack_api_url: str,
         max_bytes: int,
+        fetcher: Fetcher,
         timeout: float = 10.0,
-        session: requests.Session | None = None,
     ) -> None:
-        api = urlsplit(slack_api_url)
-        if not api.scheme or not api.hostname:
-            raise ValueError("slack_api_url must be an absolute URL")
+        api = parse(slack_api_url)
         self._token = token
-        self._api_origin = _origin(slack_api_url)
+        self._api_origin = (api.scheme, api.host, api.port)
         self.max_bytes = max_bytes
         self.timeout = timeout
-        self._own_session = session is None
-        self._session = session or requests.Session()
+        self._fetcher = fetcher
 
     def __repr__(self) -> str:
         return f"SlackFileDownloader(max_bytes={self.max_bytes}, timeout={self.timeout})"
 
-    def close(self) -> None:
-        """Close the HTTP session if this downloader created it."""
-        if self._own_session:
-            self._session.close()
-
-    def may_send_token(self, url: str) -> bool:
-        """True when ``url`` may get the bot token: Slack's hosts over HTTPS, or SLACK_API_URL's."""
-        parts = urlsplit(url)
-        host = (parts.hostname or "").lower()
-        if _origin(url) == self._api_origin:
+    def may_send_token(self, location: Location) -> bool:
+        """True when a request to ``location`` may carry the bot token: Slack's hosts over HTTPS
+        on the default port, or SLACK_API_URL's origin."""
+        if (location.scheme, location.host, location.port) == self._api_origin:
             return True
-        return parts.scheme == "https" and any(
+        host = location.host
+        return (location.scheme, location.port) == ("https", 443) and any(
             host == domain or host.endswith("." + domain) for domain in SLACK_FILE_DOMAINS
         )
 
@@ -170,60 +180,54 @@ class SlackFileDownloader:
             isinstance(declared, int) and declared > self.max_bytes
         ):
             raise FileSkipped(self._too_large(format_size(declared)))
-        if not self.may_send_token(url):
+        try:
+            location: Location | None = parse(url)
+        except BadUrl:
+            location = None
+        if location is None or not self.may_send_token(location):
             raise FileSkipped("its link does not point to Slack")
         try:
-            return self._fetch(url)
-        except requests.Timeout:
+            return self._fetcher.fetch(
+                url,
+                max_bytes=self.max_bytes,
+                timeout=self.timeout,
+                headers=self._headers,
+                accept=_image,
+            )
+        except TooLarge as exc:
+            raise FileSkipped(
+                self._too_large(format_size(exc.size) if exc.size else None)
+            ) from None
+        except TooSlow:
             raise FileSkipped("could not be downloaded (Slack did not answer in time)") from None
-        except requests.RequestException:
+        except TooManyRedirects:
+            raise FileSkipped("could not be downloaded (too many redirects)") from None
+        except FetchError as exc:
+            logger.info("a Slack file was not downloaded: %s", exc)
             raise FileSkipped("could not be downloaded (connection failed)") from None
 
-    def _fetch(self, url: str) -> bytes:
-        for _ in range(MAX_REDIRECTS + 1):
-            headers = {"Authorization": f"Bearer {self._token}"} if self.may_send_token(url) else {}
-            response = self._session.get(
-                url, headers=headers, stream=True, allow_redirects=False, timeout=self.timeout
-            )
-            with response:
-                if response.is_redirect:
-                    url = urljoin(url, response.headers["Location"])
-                    continue
-                return self._read_image(response)
-        raise FileSkipped("could not be downloaded (too many redirects)")
-
-    def _read_image(self, response: requests.Response) -> bytes:
-        if response.status_code in (401, 403):
-            raise FileSkipped(NO_ACCESS)
-        if response.status_code == 404:
-            raise FileSkipped("it is no longer on Slack")
-        if response.status_code != 200:
-            raise FileSkipped(f"could not be downloaded (HTTP {response.status_code})")
-        content_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
-        if content_type == "text/html":
-            # Slack's answer to a missing or refused token: 200 and its login page.
-            raise FileSkipped(NO_ACCESS)
-        if not content_type.startswith("image/"):
-            raise FileSkipped(f"Slack sent {content_type or 'something'} instead of an image")
-        length = response.headers.get("Content-Length", "")
-        if length.isdigit() and int(length) > self.max_bytes:
-            raise FileSkipped(self._too_large(format_size(int(length))))
-        data = bytearray()
-        for chunk in response.iter_content(CHUNK_BYTES):
-            data += chunk
-            if len(data) > self.max_bytes:
-                raise FileSkipped(self._too_large(None))
-        return bytes(data)
+    def _headers(self, location: Location) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._token}"} if self.may_send_token(location) else {}
 
     def _too_large(self, size: str | None) -> str:
         limit = f"limit {format_size(self.max_bytes)}"
         return f"too large ({size}, {limit})" if size else f"too large ({limit})"
 
 
-def _origin(url: str) -> tuple[str, str, int | None]:
-    parts = urlsplit(url)
-    default = {"http": 80, "https": 443}.get(parts.scheme)
-    return parts.scheme, (parts.hostname or "").lower(), parts.port or default
+def _image(reply: Reply) -> None:
+    """Slack's answer is an image to read, or the reason it is not."""
+    if reply.status in (401, 403):
+        raise FileSkipped(NO_ACCESS)
+    if reply.status == 404:
+        raise FileSkipped("it is no longer on Slack")
+    if reply.status != 200:
+        raise FileSkipped(f"could not be downloaded (HTTP {reply.status})")
+    content_type = reply.headers.get("Content-Type", "").split(";")[0].strip().lower()
+    if content_type == "text/html":
+        # Slack's answer to a missing or refused token: 200 and its login page.
+        raise FileSkipped(NO_ACCESS)
+    if not content_type.startswith("image/"):
+        raise FileSkipped(f"Slack sent {content_type or 'something'} instead of an image")
 
 
 # What a job keeps of a Slack file object: what it takes to pick, download and name the image.

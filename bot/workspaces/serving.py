@@ -8,11 +8,11 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass
 
 import redis
-import requests
 
 from bot.config import Settings
 from bot.sharedredis import Outage
 from bot.slack.clients import InstalledWorkspaces, SingleWorkspace, SlackClients, make_web_client
+from bot.slack.files import file_fetcher
 from bot.workspaces.database import Database
 from bot.workspaces.installations import Installations
 from bot.workspaces.settings import WorkspaceSettings
@@ -47,10 +47,11 @@ def serving_workspaces(
     reached through `outage`."""
     database = Database(settings.database_url) if settings.database_url else None
     try:
-        with closing(requests.Session()) as session:
+        files = file_fetcher(settings.slack_api_url, settings.local_api_allow_private_hosts)
+        with closing(files):
             choices = _choices_store(database, shared, outage)
             if not settings.many_workspaces:
-                yield Workspaces(SingleWorkspace(settings, session), choices, None, settings)
+                yield Workspaces(SingleWorkspace(settings, files), choices, None, settings)
                 return
             assert database and settings.slack_client_id and settings.slack_client_secret
             installations = Installations(
@@ -60,7 +61,7 @@ def serving_workspaces(
                 client=make_web_client(settings, None),
                 rotation=settings.slack_token_rotation,
             )
-            slack = InstalledWorkspaces(installations, settings, session)
+            slack = InstalledWorkspaces(installations, settings, files)
             yield Workspaces(slack, choices, installations, settings)
     finally:
         if database is not None:

@@ -166,7 +166,7 @@ def test_detect_hands_urls_to_the_api_and_reports_each_image_on_its_line(monkeyp
 
     assert code == 1, err  # the link could not be read
     assert out.splitlines()[0] == (
-        f"{url} could not be downloaded: it points at a private or local address"
+        f"{url} could not be downloaded: no image could be fetched from this link"
     )
     assert re.search(r"\bcat \d+%", out.splitlines()[1])
     (body,) = api.bodies("POST /detect")

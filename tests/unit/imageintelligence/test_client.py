@@ -85,7 +85,7 @@ def test_a_failed_image_says_why_and_the_others_have_no_error(api: FaultyApi) ->
         False,
         "IMAGE_DOWNLOAD_ERROR",
     )
-    assert nowhere.error == "it points at a private or local address"
+    assert nowhere.error == "no image could be fetched from this link"
     assert (cat.ok, cat.error) == (True, None)
 
 

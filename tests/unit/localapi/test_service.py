@@ -11,14 +11,12 @@ import io
 import json
 import logging
 import os
-import re
 import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -29,8 +27,9 @@ from bot.httpserver import ServerThread
 from bot.imageintelligence.models import ImageResult
 from bot.images.annotate import annotate
 from bot.images.decode import decode_image
-from bot.localapi.service import create_app, generate_credentials, serve, start_local_api
+from bot.localapi.service import create_app, generate_credentials, start_local_api
 from tests.support import apispec
+from tests.support.imagehost import ImageHost, closed_port
 from tests.support.localapi_client import (
     Api,
     ApiLike,
@@ -66,24 +65,6 @@ def assert_error(response: requests.Response, status: int, code: str, field: str
 
 def assert_still_serving(api: ApiLike) -> None:
     assert isinstance(search(api, "", bearer(api)), list)
-
-
-@pytest.fixture
-def make_api() -> Iterator[Callable[..., Api]]:
-    """An embedded API built with create_app(**options), served until the test ends."""
-    running: list[tuple[ServerThread, Any]] = []
-
-    def make(**options: Any) -> Api:
-        client_id, client_secret = generate_credentials()
-        app = create_app(client_id, client_secret, **options)
-        server = ServerThread(app).start()
-        running.append((server, app))
-        return Api(f"{server.url}/v2", client_id, client_secret)
-
-    yield make
-    for server, app in running:
-        server.stop()
-        app.close()
 
 
 class Clock:
@@ -367,170 +348,6 @@ def test_a_job_whose_images_all_fail_is_all_error(local_api: ApiLike) -> None:
         "INVALID_IMAGE_FORMAT_ERROR",
     ]
     assert job["jobResults"] == []
-
-
-# --- url images ----------------------------------------------------------------------------------
-
-IMAGE_CAP = 300_000  # chelsea.png (240,512 bytes) fits
-
-
-class ImageHost:
-    """A tiny image server: the photo, oversized bodies, a trickle, and a 404."""
-
-    def __init__(self) -> None:
-        self.release = threading.Event()
-
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
-        path = environ["PATH_INFO"]
-        if path == "/chelsea.png":
-            body = photo("chelsea.png")
-            start_response("200 OK", [("Content-Length", str(len(body)))])
-            return [body]
-        if path == "/big":  # declares its size
-            start_response("200 OK", [("Content-Length", str(IMAGE_CAP + 1))])
-            return [b"\0" * (IMAGE_CAP + 1)]
-        if path == "/big-undeclared":  # no Content-Length: the cap must apply while streaming
-            start_response("200 OK", [("Content-Type", "image/png")])
-            return (b"\0" * 65536 for _ in range(IMAGE_CAP // 65536 + 2))
-        if path == "/trickle":  # a few bytes at a time, never finishing before the deadline
-            start_response("200 OK", [("Content-Length", "100000")])
-            return self._trickle()
-        start_response("404 Not Found", [("Content-Length", "0")])
-        return [b""]
-
-    def _trickle(self) -> Iterator[bytes]:
-        for _ in range(1000):
-            yield b"\x89PNG"
-            if self.release.wait(0.02):
-                return
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def test_url_images_are_fetched_with_a_size_cap_and_a_deadline(
-    make_api: Callable[..., Api],
-) -> None:
-    api = make_api(max_image_bytes=IMAGE_CAP, url_timeout=0.5, workers=4, private_urls=True)
-    host = ImageHost()
-    with ServerThread(host) as image_server:
-        urls = {
-            "photo": f"{image_server.url}/chelsea.png",
-            "big": f"{image_server.url}/big",
-            "big-undeclared": f"{image_server.url}/big-undeclared",
-            "trickle": f"{image_server.url}/trickle",
-            "missing": f"{image_server.url}/missing.png",
-            "refused": f"http://127.0.0.1:{closed_port()}/x.png",
-            "ftp": "ftp://127.0.0.1/x.png",
-            "file": "file:///etc/passwd",
-        }
-        body = {
-            "images": [{"url": url, "customId": name} for name, url in urls.items()],
-            "classes": classes("cat"),
-        }
-        started = time.monotonic()
-        try:
-            job = detect(api, body)
-        finally:
-            host.release.set()
-        elapsed = time.monotonic() - started
-
-    assert job["status"] == "COMPLETED_PARTIAL_ERROR"
-    images = {image["customId"]: image for image in job["imageResults"]}
-    assert images["photo"]["status"] == "COMPLETED_SUCCESSFULLY"
-    assert images["photo"]["url"] == urls["photo"]
-    assert by_class(images["photo"])["cat"]["verdict"] is True
-    errors = {name: image["error"] for name, image in images.items() if name != "photo"}
-    assert {images[name]["status"] for name in errors} == {"IMAGE_DOWNLOAD_ERROR"}
-    assert errors == {
-        "big": f"larger than {IMAGE_CAP} bytes",
-        "big-undeclared": f"larger than {IMAGE_CAP} bytes",
-        "trickle": "took longer than 0.5 s",
-        "missing": "the image server answered HTTP 404",
-        "refused": "could not connect to its server",
-        "ftp": "only http and https URLs can be fetched",
-        "file": "only http and https URLs can be fetched",
-    }
-    # The trickle was cut at its deadline, not after its declared 100 kB arrived (~10 s).
-    assert elapsed < 3
-
-
-def test_by_default_url_images_on_local_addresses_are_refused_without_a_request(
-    local_api: ApiLike, make_api: Callable[..., Api]
-) -> None:
-    requests_seen: list[str] = []
-    host = ImageHost()
-
-    def image_host(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
-        requests_seen.append(environ["PATH_INFO"])
-        return host(environ, start_response)
-
-    with ServerThread(image_host) as image_server:
-        url = f"{image_server.url}/chelsea.png"
-        body = {"images": [{"url": url}], "classes": classes("cat")}
-        # start_local_api() (what the bot runs) and create_app() both default to refusing.
-        for api in (local_api, make_api()):
-            job = detect(api, body)
-            assert job["status"] == "COMPLETED_ALL_ERROR"
-            [image] = job["imageResults"]
-            assert image["status"] == "IMAGE_DOWNLOAD_ERROR"
-            assert image["error"] == "it points at a private or local address"
-        # The same photo is served to a request that is let through.
-        assert requests.get(url, timeout=10).status_code == 200
-    assert requests_seen == ["/chelsea.png"]
-
-
-def test_allowed_private_hosts_are_fetched_and_no_other(make_api: Callable[..., Api]) -> None:
-    api = make_api(allowed_private_hosts=["127.0.0.1"])
-    with ServerThread(ImageHost()) as image_server:
-        urls = {
-            "allowed": f"{image_server.url}/chelsea.png",
-            "localhost": f"http://localhost:{image_server.port}/chelsea.png",
-            "missing": f"{image_server.url}/missing.png",
-        }
-        body = {
-            "images": [{"url": url, "customId": name} for name, url in urls.items()],
-            "classes": classes("cat"),
-        }
-        job = detect(api, body)
-    images = {image["customId"]: image for image in job["imageResults"]}
-    assert images["allowed"]["status"] == "COMPLETED_SUCCESSFULLY"
-    assert by_class(images["allowed"])["cat"]["verdict"] is True
-    assert images["localhost"]["status"] == "IMAGE_DOWNLOAD_ERROR"
-    assert images["localhost"]["error"] == "it points at a private or local address"
-    assert images["missing"]["error"] == "the image server answered HTTP 404"
-
-
-def test_a_job_keeps_no_credentials_or_query_of_the_links_it_fetched(
-    make_api: Callable[..., Api],
-) -> None:
-    api = make_api(allowed_private_hosts=["127.0.0.1"])
-    with ServerThread(ImageHost()) as image_server:
-        plain = f"{image_server.url}/chelsea.png"
-        signed = f"{plain}?X-Amz-Signature=s3cr3t&token=t0k3n#frag"
-        body = {"images": [{"url": signed, "customId": "signed"}], "classes": classes("cat")}
-        job = detect(api, body)
-    (image,) = job["imageResults"]
-    assert image["status"] == "COMPLETED_SUCCESSFULLY"  # fetched with the whole link
-    assert image["url"] == plain  # kept and shown without the rest
-    assert "s3cr3t" not in json.dumps(job) and "t0k3n" not in json.dumps(job)  # as stored
-
-
-@pytest.mark.parametrize("entry", ["http://intranet/", "intranet:8080", ""])
-def test_an_allowed_private_host_that_is_not_a_host_is_refused_at_start(
-    entry: str, capsys: pytest.CaptureFixture[str]
-) -> None:
-    message = f"{entry!r} is not a host name or an IP address"
-    with pytest.raises(ValueError, match=re.escape(message)):
-        create_app("id", "secret", allowed_private_hosts=["intranet", entry])
-    with pytest.raises(ValueError, match=re.escape(message)):
-        start_local_api(allowed_private_hosts=[entry])
-    with pytest.raises(ValueError, match=re.escape(message)):
-        serve("127.0.0.1", closed_port(), allowed_private_hosts=[entry])
-    assert capsys.readouterr().out == ""  # serve printed no settings for a server it never ran
 
 
 # --- bad requests ----------------------------------------------------------------------------------

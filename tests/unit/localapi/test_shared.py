@@ -26,10 +26,12 @@ from bot.httpserver import ServerThread
 from bot.localapi.server import LocalApi
 from bot.localapi.service import create_app, generate_credentials
 from bot.localapi.shared import MAX_DELIVERIES
+from bot.localapi.work import LINK_THREADS
 from bot.queue.redis import make_broker
 from bot.sharedredis import NAMESPACE, connect
 from tests.support import apispec
 from tests.support.cluster import Cluster
+from tests.support.imagehost import upload_beside_stalled_links
 from tests.support.localapi_client import (
     Api,
     bearer,
@@ -154,6 +156,17 @@ def test_with_redis_down_the_api_answers_503_and_recovers(
     # Redis is back (empty: the test's keeps nothing): the store answers again.
     assert search(api, "", headers) == []
     assert submit(api, body, headers)["status"] == "IN_PROGRESS"
+
+
+def test_links_to_a_stalled_server_do_not_delay_an_upload_on_any_worker(
+    shared_api: Callable[..., tuple[Api, LocalApi]],
+) -> None:
+    api, _ = shared_api(workers=1, allowed_private_hosts=["127.0.0.1"])
+    upload, took, waiting, links = upload_beside_stalled_links(api)
+    assert upload["status"] == "COMPLETED_SUCCESSFULLY"
+    assert took < 5  # the links hold the `image-links` queue's threads, not the detector's
+    assert waiting == LINK_THREADS
+    assert {image["status"] for image in links["imageResults"]} == {"IMAGE_DOWNLOAD_ERROR"}
 
 
 # -- worker processes ---------------------------------------------------------------------------

@@ -1,21 +1,26 @@
 """bot.slack.files against the Slack emulator over real HTTP: which files, which rendition, the token
-only where it belongs, Slack's login page, redirects, size caps and every reason a file is skipped."""
+only where it belongs (judged on the URL connected to), Slack's login page, redirects, size caps and
+every reason a file is skipped."""
 
 from __future__ import annotations
 
 import io
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 import pytest
 from PIL import Image
 from slack_sdk import WebClient
 
+from bot.httpserver import ServerThread
+from bot.net.fetch import MAX_REDIRECTS
+from bot.net.urls import parse
 from bot.slack.files import (
-    MAX_REDIRECTS,
     NO_ACCESS,
     FileSkipped,
     SlackFileDownloader,
+    file_fetcher,
     format_size,
     image_files,
     needs_file_info,
@@ -34,11 +39,19 @@ def slack() -> Iterator[SlackEmulator]:
         yield emulator
 
 
+def downloader_for(
+    api_url: str, token: str, *, private_hosts: Iterable[str] = (), **options: Any
+) -> SlackFileDownloader:
+    fetcher = file_fetcher(api_url, private_hosts)
+    return SlackFileDownloader(token, slack_api_url=api_url, fetcher=fetcher, **options)
+
+
 @pytest.fixture
-def downloader(slack: SlackEmulator) -> Iterator[SlackFileDownloader]:
-    loader = SlackFileDownloader(slack.bot_token, slack_api_url=slack.api_url, max_bytes=LIMIT)
-    yield loader
-    loader.close()
+def downloader(slack: SlackEmulator) -> SlackFileDownloader:
+    # The emulator's "offhost" redirects go to localhost, allowed as an operator may allow a host.
+    return downloader_for(
+        slack.api_url, slack.bot_token, private_hosts=["localhost"], max_bytes=LIMIT
+    )
 
 
 def skipped(loader: SlackFileDownloader, file: dict) -> str:
@@ -103,9 +116,10 @@ def test_the_token_goes_only_to_slack_hosts(
         "https://evilslack.com/a.png",
         f"{slack.offhost_url}/a.png",  # same server, another host name
         f"http://127.0.0.1:{slack.port + 1}/a.png",  # another port
+        "https://files.slack.com:8443/files-pri/T1-F1/a.png",
     ]
-    assert [u for u in allowed if not downloader.may_send_token(u)] == []
-    assert [u for u in refused if downloader.may_send_token(u)] == []
+    assert [u for u in allowed if not downloader.may_send_token(parse(u))] == []
+    assert [u for u in refused if downloader.may_send_token(parse(u))] == []
 
 
 # --------------------------------------------------------------------------- downloading
@@ -148,7 +162,7 @@ def test_download_of_a_small_photo_is_the_original(
 
 def test_the_login_page_means_no_access(slack: SlackEmulator) -> None:
     file = slack.add_image(photo("chelsea.png"), "chelsea.png")
-    wrong = SlackFileDownloader("xoxb-revoked", slack_api_url=slack.api_url, max_bytes=LIMIT)
+    wrong = downloader_for(slack.api_url, "xoxb-revoked", max_bytes=LIMIT)
     assert skipped(wrong, file) == NO_ACCESS
     assert slack.file_requests[-1].status == 200  # Slack's answer: 200 and an HTML page
 
@@ -166,6 +180,73 @@ def test_a_redirect_off_slack_drops_the_token(
     assert all(slack.bot_token not in value for value in off_slack.headers.values())
 
 
+class Recorder:
+    """A server that records the Authorization header of every request, and answers `answer`."""
+
+    def __init__(self, answer: str = "") -> None:
+        self.authorizations: list[str | None] = []
+        self.answer = answer
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        self.authorizations.append(environ.get("HTTP_AUTHORIZATION"))
+        if self.answer:
+            start_response("302 Found", [("Location", self.answer), ("Content-Length", "0")])
+        else:
+            start_response("200 OK", [("Content-Type", "image/png")])
+        return [b"" if self.answer else photo("chelsea.png")]
+
+
+@pytest.mark.parametrize("hop", ["first", "redirect"])
+def test_the_token_never_goes_where_another_parser_would_connect(hop: str) -> None:
+    # Finding 4: `http://127.0.0.1:EVIL\@127.0.0.1:SLACK/x` is SLACK_API_URL's origin to urlsplit,
+    # and 127.0.0.1:EVIL to urllib3, which connected there with the token.
+    evil, slack = Recorder(), Recorder()
+    with ServerThread(evil) as attacker, ServerThread(slack) as slack_server:
+        path = "/files-pri/T1-F1/download/a.png"
+        bent = f"http://127.0.0.1:{attacker.port}\\@127.0.0.1:{slack_server.port}{path}"
+        slack.answer = bent if hop == "redirect" else ""
+        file = {
+            "id": "F1",
+            "mimetype": "image/png",
+            "url_private_download": bent if hop == "first" else slack_server.url + path,
+        }
+        loader = downloader_for(slack_server.url + "/api/", "xoxb-secret", max_bytes=LIMIT)
+        reason = skipped(loader, file)
+    assert evil.authorizations == []
+    if hop == "first":
+        assert reason == "its link does not point to Slack"
+        assert slack.authorizations == []
+    else:
+        assert reason == "could not be downloaded (connection failed)"
+        assert slack.authorizations == ["Bearer xoxb-secret"]
+
+
+def test_a_link_only_another_parser_reads_as_slack_gets_no_request(
+    slack: SlackEmulator, downloader: SlackFileDownloader
+) -> None:
+    before = len(slack.file_requests)
+    for url in (
+        "https://cdn.attacker.test\\@files.slack.com/x.png",
+        "https://files.slack.com@cdn.attacker.test/x.png",
+        "https://files.slack.com%2F@cdn.attacker.test/x.png",
+        "https://files.slack.com./x.png\t",
+    ):
+        file = {"id": "F1", "mimetype": "image/png", "url_private_download": url}
+        assert skipped(downloader, file) == "its link does not point to Slack"
+    assert len(slack.file_requests) == before
+
+
+def test_a_redirect_off_slack_to_a_private_address_is_not_followed(slack: SlackEmulator) -> None:
+    file = slack.add_image(photo("coffee.png"), "coffee.png", redirect="offhost")
+    strict = downloader_for(
+        slack.api_url, slack.bot_token, max_bytes=LIMIT
+    )  # localhost not allowed
+    before = len(slack.file_requests)
+    assert skipped(strict, file) == "could not be downloaded (connection failed)"
+    [on_slack] = slack.file_requests[before:]
+    assert on_slack.status == 302 and on_slack.host == f"127.0.0.1:{slack.port}"
+
+
 def test_a_redirect_inside_slack_keeps_the_token(
     slack: SlackEmulator, downloader: SlackFileDownloader
 ) -> None:
@@ -180,7 +261,7 @@ def test_a_redirect_inside_slack_keeps_the_token(
 
 def test_oversized_files_are_refused_without_reading_them_all(slack: SlackEmulator) -> None:
     data = photo("chelsea.png")
-    small = SlackFileDownloader(slack.bot_token, slack_api_url=slack.api_url, max_bytes=100_000)
+    small = downloader_for(slack.api_url, slack.bot_token, max_bytes=100_000)
     declared = slack.add_image(data, "chelsea.png", size=12_345_678)
     before = len(slack.file_requests)
     assert skipped(small, declared) == "too large (12.3 MB, limit 100 kB)"
@@ -257,13 +338,11 @@ def test_network_failures(slack: SlackEmulator) -> None:
         silent.bind(("127.0.0.1", 0))
         silent.listen()
         stalled = f"http://127.0.0.1:{silent.getsockname()[1]}"
-        slow = SlackFileDownloader(
-            slack.bot_token, slack_api_url=stalled + "/api/", max_bytes=LIMIT, timeout=0.2
-        )
+        slow = downloader_for(stalled + "/api/", slack.bot_token, max_bytes=LIMIT, timeout=0.2)
         reason = skipped(slow, {**file, "url_private_download": stalled + path})
         assert reason == "could not be downloaded (Slack did not answer in time)"
     closed = stalled  # nothing listens there any more
-    nobody = SlackFileDownloader(slack.bot_token, slack_api_url=closed + "/api/", max_bytes=LIMIT)
+    nobody = downloader_for(closed + "/api/", slack.bot_token, max_bytes=LIMIT)
     reason = skipped(nobody, {**file, "url_private_download": closed + path})
     assert reason == "could not be downloaded (connection failed)"
 
@@ -282,4 +361,4 @@ def test_format_size() -> None:
 
 def test_slack_api_url_must_be_absolute() -> None:
     with pytest.raises(ValueError, match="absolute"):
-        SlackFileDownloader("xoxb-x", slack_api_url="/api/", max_bytes=LIMIT)
+        downloader_for("/api/", "xoxb-x", max_bytes=LIMIT)
