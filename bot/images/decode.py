@@ -27,7 +27,7 @@ import numpy as np
 from PIL import ExifTags, Image, ImageFile, ImageOps
 from PIL.JpegImagePlugin import JpegImageFile
 
-from bot.images.budget import Budget
+from bot.images.budget import Budget, give_back_freed_blocks
 
 # Decoding time: libjpeg reads every coefficient of a JPEG, whatever the scale it decodes to.
 MAX_PIXELS = 40_000_000
@@ -38,15 +38,18 @@ DECODE_BUDGET = 200_000_000
 ACCEPTED_FORMATS = frozenset({"JPEG", "MPO", "PNG", "GIF", "WEBP", "BMP", "TIFF"})
 
 BUDGET = Budget(DECODE_BUDGET)
+give_back_freed_blocks()
 _LIMIT = f"limit {MAX_PIXELS // 1_000_000} megapixels"
-# Whole copies of the frame a decoder keeps besides Pillow's: libwebp's canvas and the bytes it
-# hands over; libtiff's strip buffer, which may be the whole image.
-_DECODER_COPIES = {"WEBP": 3, "TIFF": 2}
+# Whole copies of the frame a decoder holds, Pillow's own included: libwebp's (4, measured by
+# bench_decode), and libtiff's strip buffer, which may be the whole image.
+_DECODER_COPIES = {"WEBP": 4, "TIFF": 2}
 # Copies of the reduced picture on the way to RGB: conversion, flattening, orientation.
-_OUTPUT_COPIES = 3
+_OUTPUT_COPIES = 4
 _RGB_BYTES = 4  # Pillow keeps an RGB pixel in 4 bytes
 # Modes reduced as RGB: averaging palette indexes or bits would mean nothing.
 _REDUCED_AS_RGB = frozenset({"1", "P", "PA"})
+# Modes copied whole (4 bytes a pixel) to be reduced: made RGB, or premultiplied by Pillow.
+_COPIED_TO_REDUCE = _REDUCED_AS_RGB | {"LA", "RGBA"}
 # The brands of HEIF files of HEVC-coded images (ISO/IEC 23008-12): phones' photos.
 _HEIC_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs"})
 _SVG = re.compile(
@@ -90,12 +93,15 @@ class _Plan:
     cost: int
 
 
-def check_image(data: bytes) -> None:
-    """Raises `InvalidImage` when the header tells that ``data`` cannot be decoded: empty, not an
-    image, a format not supported (named: "unsupported format (HEIC)"), or too large. Decodes no
-    pixel."""
-    image, _ = _open(data)
+def check_image(data: bytes) -> int:
+    """The bytes decoding ``data`` will hold, read from its header (no pixel is decoded).
+
+    Raises `InvalidImage` when the header tells that it cannot be decoded: empty, not an image, a
+    format not supported (named: "unsupported format (HEIC)"), or too large.
+    """
+    image, plan = _open(data)
     image.close()
+    return plan.cost
 
 
 def decode_image(data: bytes) -> Decoded:
@@ -153,7 +159,7 @@ def _plan(image: ImageFile.ImageFile, data: bytes) -> _Plan:
             factor = _factor(image.size)
     pixels = image.width * image.height
     decoded = pixels * _pixel_bytes(image.mode) * _DECODER_COPIES.get(str(image.format), 1)
-    if factor > 1 and image.mode in _REDUCED_AS_RGB:
+    if factor > 1 and image.mode in _COPIED_TO_REDUCE:
         decoded += pixels * _RGB_BYTES
     reduced = -(-image.width // factor) * -(-image.height // factor)
     cost = buffers + decoded + _OUTPUT_COPIES * reduced * _RGB_BYTES
@@ -253,8 +259,11 @@ def to_rgb(image: Image.Image) -> Image.Image:
     if image.mode == "I" or image.mode.startswith("I;16"):
         # PIL's own convert() clips these to 0..255, which turns a 16-bit photo white. Integer
         # greys come from 16-bit files (PNG, TIFF): 0..65535 to 0..255, rounded, in integers.
-        values = np.clip(np.asarray(image), 0, 65535).astype(np.uint32)
-        return Image.fromarray(((values + 128) // 257).astype(np.uint8)).convert("RGB")
+        values = np.array(image, dtype=np.int32)
+        np.clip(values, 0, 65535, out=values)
+        values += 128
+        values //= 257
+        return Image.fromarray(values.astype(np.uint8)).convert("RGB")
     if image.has_transparency_data:
         # Premultiplied grey ("La", from TIFF) has no direct conversion to RGBA.
         rgba = (image.convert("LA") if image.mode == "La" else image).convert("RGBA")
