@@ -103,3 +103,18 @@ def test_a_box_that_counts_for_two_classes_is_drawn_once_for_the_first() -> None
     both = annotate(CHELSEA, result(person, DetectedObject("face", 0.87, True, boxes=(face,))))
     assert both is not None
     assert both == annotate(CHELSEA, result(person))
+
+
+def test_a_large_image_is_drawn_reduced_with_its_boxes_scaled() -> None:
+    with Image.open(io.BytesIO(CHELSEA)) as image:
+        big = image.convert("RGB").resize((451 * 6, 300 * 6), Image.Resampling.LANCZOS)
+    data = io.BytesIO()
+    big.save(data, "PNG")
+    # The box in the pixels of the image sent: the one of the first test, 6 times larger.
+    drawn = annotate(data.getvalue(), result(cat(BoundingBox(900, 480, 1980, 1740, 0.87))))
+    assert drawn is not None
+    after = pixels(drawn)
+    assert after.shape == (900, 1353, 3)  # reduced 2 times: at most 4 Mpx
+    before = np.asarray(big.reduce(2), dtype=np.int16)
+    assert diff(before, after, slice(450, 455), slice(300, 840)) > 25  # the left edge, at 450
+    assert diff(before, after, slice(500, 960), slice(300, 840)) < 5  # inside: JPEG noise only

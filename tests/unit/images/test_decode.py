@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageSequence
 
+from bot.imageintelligence.client import ImageIntelligenceClient, blob_image
 from bot.images.decode import (
     DETECT_PIXELS,
     MAX_PIXELS,
@@ -22,6 +23,7 @@ from bot.images.decode import (
     decode_image,
 )
 from bot.localapi.detector import get_detector
+from bot.localapi.service import start_local_api
 from bot.localapi.tiles import Detection
 from tests.support.photos import IMAGES, photo, png_claiming
 
@@ -203,6 +205,21 @@ def test_boxes_are_in_the_oriented_original(fmt: str) -> None:
     assert decoded.image.size == (1353, 900)
     box = decoded.to_original(cat_box(detector.detect(decoded.image)))
     assert np.allclose(box, [v * 6 for v in expected], atol=8 * 6)
+
+
+def test_the_embedded_api_gives_boxes_in_the_pixels_of_the_image_sent() -> None:
+    small, big = chelsea(), chelsea().resize((2706, 1800), Image.Resampling.LANCZOS)
+    with (
+        start_local_api() as api,
+        ImageIntelligenceClient(api.client_id, api.client_secret, api.base_url) as client,
+    ):
+        items = [blob_image(encode(image, "JPEG", quality=95)) for image in (small, big)]
+        job = client.wait_for_job(client.detect(items, ["cat"]), timeout=30)
+    boxes = [image.found[0].boxes[0] for image in job.images]
+    small_box, big_box = ((b.x_min, b.y_min, b.x_max, b.y_max) for b in boxes)
+    # The big one was decoded at 1353 x 900, and its box brought back 2 times larger.
+    assert np.allclose(big_box, [v * 6 for v in small_box], atol=8 * 6)
+    assert big_box[2] > 1800
 
 
 @pytest.mark.filterwarnings("ignore:Corrupt EXIF data")
