@@ -13,7 +13,7 @@ from PIL import Image
 from bot.images.budget import Budget
 from bot.images.decode import BUDGET, DECODE_BUDGET, InvalidImage, check_image, decode_image
 from tests.support.decoding import peak_added_while_decoding
-from tests.support.photos import photo, png_bomb
+from tests.support.photos import photo, png_bomb, png_claiming
 from tests.support.waiting import until
 
 
@@ -64,11 +64,11 @@ def test_an_image_that_costs_more_than_the_whole_budget_is_refused_from_its_head
     # premultiplied): 6300 x 6300 of them is refused where 16-bit RGB (decoded as 8-bit) is not.
     for kind, cost in (("palette", 238), ("rgba", 357)):
         with pytest.raises(InvalidImage) as caught:
-            check_image(png_bomb(6300, 6300, kind))
+            check_image(png_claiming(6300, 6300, kind))
         assert str(caught.value) == (
             f"image too large (6300\u00d76300 pixels, {cost} MB to decode, limit 200 MB)"
         )
-    assert check_image(png_bomb(6300, 6300, "rgb16")) == 198_450_000
+    assert check_image(png_claiming(6300, 6300, "rgb16")) == 198_450_000
 
 
 def test_a_decode_waits_for_its_share_of_the_processs_budget() -> None:
