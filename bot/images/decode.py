@@ -31,8 +31,9 @@ from bot.images.budget import Budget, give_back_freed_blocks
 
 # Decoding time: libjpeg reads every coefficient of a JPEG, whatever the scale it decodes to.
 MAX_PIXELS = 40_000_000
-# The detector looks at most 6 tiles of about 400 px through a 300 px input: 4 Mpx leave it more
-# than it uses (BENCHMARKS.md, bench_decode).
+# The detector looks through a 300 px input at the whole picture and at most 6 tiles of it, and
+# finds at 1024 px what it finds at full size: 4 Mpx (2309 x 1732 at 4:3) leave it a margin
+# (BENCHMARKS.md: bench_detail, bench_decode).
 DETECT_PIXELS = 4_000_000
 DECODE_BUDGET = 200_000_000
 ACCEPTED_FORMATS = frozenset({"JPEG", "MPO", "PNG", "GIF", "WEBP", "BMP", "TIFF"})
