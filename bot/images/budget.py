@@ -21,7 +21,7 @@ def give_back_freed_blocks() -> None:
     By default glibc raises this threshold to the size of the largest block freed so far (up to
     32 MiB), after which blocks the size of an image come from its heaps and stay in the process's
     RSS once freed: during a job of 64 hostile images the embedded API's peak RSS rose 384 MiB
-    over its idle size this way, 185 MiB with the threshold fixed (BENCHMARKS.md, bench_decode).
+    over its idle size this way, 187 MiB with the threshold fixed (BENCHMARKS.md, bench_decode).
     Other C libraries have no mallopt(): nothing is changed there.
     """
     libc = ctypes.util.find_library("c")
