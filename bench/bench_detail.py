@@ -83,11 +83,11 @@ def measure(detail: str, n: int) -> dict[str, str]:
         detect(images[i % len(images)])
 
     def decode_and_detect(i: int) -> None:
-        detect(decode_image(jpegs[i % len(jpegs)]))
+        detect(decode_image(jpegs[i % len(jpegs)]).image)
 
     def again_and_again(data: bytes) -> None:
         for _ in range(20):
-            detect(decode_image(data))
+            detect(decode_image(data).image)
 
     for i in range(12):  # warm up: the models load, each pooled interpreter runs once
         one(i)
@@ -104,7 +104,7 @@ def measure(detail: str, n: int) -> dict[str, str]:
         ("1024 px thumbnail", jpeg(scene(BEACH, SIDE))),
     ):
         cpu, _ = timed(functools.partial(again_and_again, data))
-        picture = decode_image(data)
+        picture = decode_image(data).image
         beach = score(BEACH, detect(picture, SCORED_CLASSES), picture.width)
         rows[f"{BEACH}, {label}: found; CPU to decode + detect"] = (
             f"{beach.found} / {beach.marked}; {cpu / 20 * 1000:.0f} ms"

@@ -58,7 +58,7 @@ def photos_at(side: int) -> list[Image.Image]:
     """The test photos scaled so that their longer side is ``side`` pixels."""
     images = []
     for path in sorted(IMAGES.glob("*.[jp][pn]g")):
-        image = decode_image(path.read_bytes())
+        image = decode_image(path.read_bytes()).image
         scale = side / max(image.size)
         size = (round(image.width * scale), round(image.height * scale))
         images.append(image.resize(size, Image.Resampling.BICUBIC))
@@ -163,10 +163,10 @@ def main() -> None:
     default = labels_needed(DEFAULT_CLASSES)
 
     def decode_and_detect(i: int) -> None:
-        detector.detect(decode_image(jpegs[i % len(jpegs)]), default, detail=FAST)
+        detector.detect(decode_image(jpegs[i % len(jpegs)]).image, default, detail=FAST)
 
     def detect_all(i: int) -> None:
-        detector.detect(decode_image(jpegs[i % len(jpegs)]), detail=FAST)
+        detector.detect(decode_image(jpegs[i % len(jpegs)]).image, detail=FAST)
 
     dec_cpu, dec_wall = timed(lambda: in_threads(1, n, decode_and_detect))
     # Warm up every pooled interpreter of every model, and the allocator's and the decoder's

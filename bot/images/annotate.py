@@ -2,8 +2,9 @@
 object counted (the embedded API gives a box per object; bot/blocks/results.py counts them).
 
 Box coordinates are pixels of the image the API decoded, so the bytes are decoded here with the
-same `decode_image` (RGB, EXIF orientation applied). The result is always JPEG: the images are
-photos and thumbnails, where JPEG is several times smaller than PNG and the labels stay legible.
+same `decode_image` (RGB, EXIF orientation applied; reduced, so the boxes are scaled to it). The
+result is always JPEG: the images are photos and thumbnails, where JPEG is several times smaller
+than PNG and the labels stay legible.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import io
 from PIL import Image, ImageDraw, ImageFont
 
 from bot.imageintelligence.models import BoundingBox, DetectedObject, ImageResult
-from bot.images.decode import decode_image
+from bot.images.decode import Decoded, decode_image
 
 JPEG_QUALITY = 85
 
@@ -51,7 +52,8 @@ def annotate(image_bytes: bytes, result: ImageResult) -> bytes | None:
     boxes = list(drawn.values())
     if not boxes:
         return None
-    image = decode_image(image_bytes)
+    decoded = decode_image(image_bytes)
+    image = decoded.image
     short_side = min(image.size)
     line = max(2, round(short_side / 200))
     font = ImageFont.load_default(size=max(12, round(short_side / 30)))
@@ -62,7 +64,7 @@ def annotate(image_bytes: bytes, result: ImageResult) -> bytes | None:
     placed = [
         (rect, _caption(obj, box), colours[obj.class_name])
         for obj, box in boxes
-        if (rect := _clamp(box, image.size)) is not None
+        if (rect := _clamp(box, decoded)) is not None
     ]
     for rect, _, colour in placed:
         draw.rectangle(rect, outline=colour, width=line)
@@ -75,11 +77,12 @@ def annotate(image_bytes: bytes, result: ImageResult) -> bytes | None:
     return out.getvalue()
 
 
-def _clamp(box: BoundingBox, size: tuple[int, int]) -> Rect | None:
-    """The box in whole pixels inside the image, or None when nothing of it is inside."""
-    width, height = size
-    x0, x1 = max(0, round(box.x_min)), min(width - 1, round(box.x_max))
-    y0, y1 = max(0, round(box.y_min)), min(height - 1, round(box.y_max))
+def _clamp(box: BoundingBox, decoded: Decoded) -> Rect | None:
+    """The box in whole pixels of the decoded image, inside it, or None when nothing of it is."""
+    width, height = decoded.image.size
+    x_min, y_min, x_max, y_max = decoded.from_original((box.x_min, box.y_min, box.x_max, box.y_max))
+    x0, x1 = max(0, round(x_min)), min(width - 1, round(x_max))
+    y0, y1 = max(0, round(y_min)), min(height - 1, round(y_max))
     if x1 <= x0 or y1 <= y0:
         return None
     return x0, y0, x1, y1

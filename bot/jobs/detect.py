@@ -28,6 +28,7 @@ from bot.imageintelligence.contract import MAX_IMAGES_PER_JOB
 from bot.imageintelligence.errors import ImageIntelligenceError
 from bot.imageintelligence.models import DetectJob, ImageResult
 from bot.images.annotate import annotate
+from bot.images.decode import InvalidImage, check_image
 from bot.jobs.base import ANSWER, Context, Job, api_failure, tell
 from bot.jobs.images import HISTORY_LOOKBACK, PlannedImage, latest_image_files, resolve
 from bot.jobs.polling import finished
@@ -151,7 +152,7 @@ class DetectionRun:
         return images
 
     def _checked(self, index: int, image: PlannedImage) -> PlannedImage:
-        """The image, or why it cannot be downloaded."""
+        """The image, or why it cannot be downloaded or used."""
         if image.file is None:
             return image
         data = self._download(index, image)
@@ -160,13 +161,15 @@ class DetectionRun:
         return image
 
     def _download(self, index: int, image: PlannedImage) -> bytes | FileSkipped:
-        """The image's bytes, or why they could not be had; downloaded once per run."""
+        """The image's bytes, or why they cannot be had or used (then not sent); once per run."""
         if index not in self._downloaded:
             assert image.file is not None
             try:
-                self._downloaded[index] = self.slack.files.download(image.file)
-            except FileSkipped as skipped:
-                self._downloaded[index] = skipped
+                data = self.slack.files.download(image.file)
+                check_image(data)
+                self._downloaded[index] = data
+            except (FileSkipped, InvalidImage) as skipped:
+                self._downloaded[index] = FileSkipped(str(skipped))
         return self._downloaded[index]
 
     # -- where to answer -----------------------------------------------------------------------

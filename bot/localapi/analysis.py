@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from bot.imageintelligence.contract import (
@@ -107,17 +108,19 @@ class Analyser:
         try:
             if len(data) > self._max_image_bytes:
                 raise InvalidImage(too_large(self._max_image_bytes))
-            picture = decode_image(data)
+            decoded = decode_image(data)
         except InvalidImage as exc:
             return Analysis(IMAGE_FORMAT_ERROR, error=str(exc))
         try:
             detections = self._load_detector().detect(
-                picture, labels_needed(classes), detail=self._detail
+                decoded.image, labels_needed(classes), detail=self._detail
             )
         except Exception:
             logger.exception("the detector failed")
             return Analysis(IMAGE_DETECTION_ENGINE_ERROR, error="the detector failed")
-        return Analysis(IMAGE_OK, describe(detections, classes))
+        # Boxes in the pixels of the image sent, as the hosted API gives them.
+        found = [replace(d, box=decoded.to_original(d.box)) for d in detections]
+        return Analysis(IMAGE_OK, describe(found, classes))
 
     def _load_detector(self) -> Detector:
         return self._detector or get_detector()

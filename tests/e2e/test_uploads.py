@@ -210,7 +210,7 @@ def test_a_file_that_is_not_an_image_says_why_while_the_others_get_results(
 
     reply = slack.wait_for("chat.postMessage", timeout=REPLY_TIMEOUT)[0].args
     idle(bot)
-    assert summary(reply, "broken.png") == "could not be read: not an image"
+    assert summary(reply, "broken.png") == "skipped (not an image)"
     assert found(summary(reply, "chelsea.png")).startswith("cat ")
     assert found(summary(reply, "astronaut.png")).startswith("person ")
     assert sections(reply)[1]["text"]["text"].startswith(":warning: *broken.png*")

@@ -59,7 +59,7 @@ def negatives() -> list[str]:
 
 def scene(name: str, longer_side: int | None = None) -> Image.Image:
     """A scene photo, decoded, resized to ``longer_side`` when given (as Slack's thumbnails are)."""
-    image = decode_image((SCENES / name).read_bytes())
+    image = decode_image((SCENES / name).read_bytes()).image
     if longer_side is None:
         return image
     scale = longer_side / max(image.size)

@@ -120,3 +120,18 @@ def test_every_counted_box_is_drawn_however_many_there_are() -> None:
         assert diff(before, after, slice(x0, x0 + 2), slice(y0 + 10, y1 - 5)) > 25  # left edge
         assert diff(before, after, slice(x1 - 1, x1 + 1), slice(y0 + 10, y1 - 5)) > 25  # right
         assert diff(before, after, slice(x0 + 10, x1 - 10), slice(y0 + 10, y1 - 10)) < 5
+
+
+def test_a_large_image_is_drawn_reduced_with_its_boxes_scaled() -> None:
+    with Image.open(io.BytesIO(CHELSEA)) as image:
+        big = image.convert("RGB").resize((451 * 6, 300 * 6), Image.Resampling.LANCZOS)
+    data = io.BytesIO()
+    big.save(data, "PNG", compress_level=1)
+    # The box in the pixels of the image sent: the one of the first test, 6 times larger.
+    drawn = annotate(data.getvalue(), result(cat(BoundingBox(900, 480, 1980, 1740, 0.87))))
+    assert drawn is not None
+    after = pixels(drawn)
+    assert after.shape == (900, 1353, 3)  # reduced 2 times: at most 4 Mpx
+    before = np.asarray(big.reduce(2), dtype=np.int16)
+    assert diff(before, after, slice(450, 455), slice(300, 840)) > 25  # the left edge, at 450
+    assert diff(before, after, slice(500, 960), slice(300, 840)) < 5  # inside: JPEG noise only

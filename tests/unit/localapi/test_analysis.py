@@ -81,7 +81,7 @@ def test_describe_gives_a_box_per_person_and_the_face_class_its_own() -> None:
 @pytest.mark.parametrize("name", ["grace_hopper.jpg", "astronaut.png", "camera.png"])
 def test_a_portrait_is_one_person_scored_as_before_by_its_face(name: str) -> None:
     # BlazeFace and the body model each find the one person: two boxes before this rule.
-    image = decode_image(photo(name))
+    image = decode_image(photo(name)).image
     detections = get_detector().detect(image, labels_needed(["person"]), detail=THOROUGH)
     assert sorted(d.label for d in detections) == ["face", "person"]
 

@@ -229,7 +229,7 @@ def test_detects_people_cats_and_coffee_cups_in_real_photos(local_api: ApiLike) 
 
 def edge_change(before: bytes, after: bytes, box: dict[str, int]) -> float:
     """Mean pixel change along the middle half of a box's left edge."""
-    old, new = (np.asarray(decode_image(data), dtype=np.int16) for data in (before, after))
+    old, new = (np.asarray(decode_image(data).image, dtype=np.int16) for data in (before, after))
     quarter = (box["yMax"] - box["yMin"]) // 4
     rows = slice(box["yMin"] + quarter, box["yMax"] - quarter)
     columns = slice(box["xMin"], box["xMin"] + 2)
