@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import time
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,16 +23,19 @@ from bot import blocks
 from bot.jobs import detect, feedback, home, notice, show_job
 from bot.jobs.base import Context, Job, tell
 from bot.jobs.steps import ENDED, RunAgain
+from bot.slack.pacing import RateLimited
 
 logger = logging.getLogger(__name__)
+
+LAST_WORD_WAIT = 3.0  # seconds a job that ends without its answer may wait to say so
 
 
 def cut_short(job: Job, ctx: Context, message: dict[str, Any]) -> None:
     """Answer `message` instead of the job's answer, unless that was given (every job records its
     answer as the step ANSWER)."""
-    slack = ctx.claim_answer(job, ENDED)
-    if slack is not None:
-        tell(slack, job, message)
+    with ctx.answering(job, ENDED) as slack:
+        if slack is not None:
+            tell(slack, job, message)
 
 
 @dataclass(frozen=True)
@@ -88,20 +92,42 @@ class JobRunner:
         self.ctx = ctx
 
     def run(self, job: Job) -> None:
-        KINDS[job.kind].run(job, self.ctx)
+        try:
+            KINDS[job.kind].run(job, self.ctx)
+        except RateLimited as limited:
+            # A call that must happen has its turn later (Slack's rate limits): run again then.
+            raise RunAgain(limited.delay) from None
 
     def interrupt(self, job: Job) -> None:
-        KINDS[job.kind].cut_short(job, self.ctx, blocks.interrupted_message())
+        self._last_word(
+            lambda: KINDS[job.kind].cut_short(job, self.ctx, blocks.interrupted_message())
+        )
 
     def give_up(self, job: Job) -> None:
         """The job kept failing: tell the user, the way an unexpected error is told."""
-        KINDS[job.kind].cut_short(job, self.ctx, blocks.error_message(RuntimeError(), images=0))
+        message = blocks.error_message(RuntimeError(), images=0)
+        self._last_word(lambda: KINDS[job.kind].cut_short(job, self.ctx, message))
 
     def refuse(self, job: Job, *, restarting: bool) -> None:
         """Tell the user the job was not taken (Slack will not deliver an acked event again)."""
         slack = self.ctx.slack_for(job)
         if slack is not None:
-            tell(slack, job, blocks.busy_message(restarting=restarting))
+            message = blocks.busy_message(restarting=restarting)
+            self._last_word(lambda: tell(slack, job, message))
+
+    @staticmethod
+    def _last_word(say: Callable[[], None]) -> None:
+        """`say` why a job ends. No run of it comes later, so Slack's turn for the message is
+        waited for here, if it comes within LAST_WORD_WAIT (a shutdown's messages in one channel
+        go a second apart)."""
+        deadline = time.monotonic() + LAST_WORD_WAIT
+        while True:
+            try:
+                return say()
+            except RateLimited as limited:
+                if time.monotonic() + limited.delay > deadline:
+                    raise
+                time.sleep(limited.delay)
 
 
 __all__ = ["KINDS", "Context", "Job", "JobRunner", "RunAgain", "decode", "encode"]

@@ -8,6 +8,7 @@ from typing import ClassVar
 from bot import blocks
 from bot.imageintelligence.errors import ImageIntelligenceError
 from bot.jobs.base import Context, Job, api_failure, tell
+from bot.slack.clients import TeamSlack
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -19,9 +20,12 @@ class Feedback(Job):
 
 
 def run(job: Feedback, ctx: Context) -> None:
-    slack = ctx.claim_answer(job)
-    if slack is None:
-        return
+    with ctx.answering(job) as slack:
+        if slack is not None:
+            _send(job, ctx, slack)
+
+
+def _send(job: Feedback, ctx: Context, slack: TeamSlack) -> None:
     try:
         ctx.api.send_feedback(job.api_job_id, [(job.class_name, job.code)])
     except ImageIntelligenceError as exc:
