@@ -1,5 +1,7 @@
 """Where a detection's images come from: the files of a message (Slack Connect stubs resolved with
-files.info), or the latest image shared in a channel; each image as planned, with why it is skipped."""
+files.info), or the latest image shared in a channel (files.list: Tier 3, where conversations.history
+allows an app outside the Marketplace one call a minute); each image as planned, with why it is
+skipped."""
 
 from __future__ import annotations
 
@@ -9,7 +11,10 @@ from typing import Any
 from bot.slack.files import image_files, needs_file_info
 from bot.slack.responder import Responder
 
-HISTORY_LOOKBACK = 50
+# The latest images of a channel looked at; the bot's own annotated uploads are among them.
+LATEST_IMAGES = 20
+# Files the people in a channel cannot see there: deleted, hidden by the plan's storage limit.
+UNSEEN_MODES = frozenset({"tombstone", "hidden_by_limit"})
 FILE_INFO_PROBLEMS = {
     "file_deleted": "it was deleted",
     "file_not_found": "it is no longer on Slack",
@@ -32,8 +37,8 @@ class PlannedImage:
 
 @dataclass(frozen=True)
 class LatestImages:
-    """The image files of the latest message that has some (none: no such message), or Slack's
-    error when the channel cannot be read."""
+    """The latest image of a channel (none: no such image), or Slack's error when the channel
+    cannot be read."""
 
     files: list[dict[str, Any]]
     error: str | None = None
@@ -43,15 +48,25 @@ class LatestImages:
         return self.error is None
 
 
-def latest_image_files(responder: Responder, channel: str) -> LatestImages:
-    answer = responder.history(channel, HISTORY_LOOKBACK)
+def latest_image_files(responder: Responder, channel: str, bot_user: str | None) -> LatestImages:
+    """The latest image shared in `channel` that its people can see there, leaving out what
+    `bot_user` (the bot) uploaded."""
+    answer = responder.images(channel, LATEST_IMAGES)
     if not answer.ok:
         return LatestImages([], answer.error)
-    for message in answer.data.get("messages") or []:
-        found = image_files(message.get("files") or [])
-        if found:
-            return LatestImages(found)
-    return LatestImages([])
+    listed = image_files(answer.data.get("files") or [])
+    found = [file for file in listed if file.get("user") != bot_user and _seen_in(file, channel)]
+    # Newest first, as Slack lists them; of images made the same second, the first listed.
+    return LatestImages([max(found, key=lambda file: file.get("created") or 0)] if found else [])
+
+
+def _seen_in(file: dict[str, Any], channel: str) -> bool:
+    """Whether people see the file in the channel: shared there (when Slack says where it is
+    shared), not deleted, not hidden by the storage limit, not refused to this workspace."""
+    if file.get("mode") in UNSEEN_MODES or file.get("file_access") == "access_denied":
+        return False
+    places = [file[key] for key in ("channels", "groups", "ims") if key in file]
+    return not places or any(channel in where for where in places)
 
 
 def resolve(responder: Responder, file: dict[str, Any]) -> PlannedImage | None:
