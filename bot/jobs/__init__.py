@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import time
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,8 +25,6 @@ from bot.jobs.steps import ENDED, RunAgain
 from bot.slack.pacing import RateLimited
 
 logger = logging.getLogger(__name__)
-
-LAST_WORD_WAIT = 3.0  # seconds a job that ends without its answer may wait to say so
 
 
 def cut_short(job: Job, ctx: Context, message: dict[str, Any]) -> None:
@@ -99,35 +96,29 @@ class JobRunner:
             raise RunAgain(limited.delay) from None
 
     def interrupt(self, job: Job) -> None:
-        self._last_word(
-            lambda: KINDS[job.kind].cut_short(job, self.ctx, blocks.interrupted_message())
-        )
+        message = blocks.interrupted_message()
+        self._last_word(job, lambda: KINDS[job.kind].cut_short(job, self.ctx, message))
 
     def give_up(self, job: Job) -> None:
         """The job kept failing: tell the user, the way an unexpected error is told."""
         message = blocks.error_message(RuntimeError(), images=0)
-        self._last_word(lambda: KINDS[job.kind].cut_short(job, self.ctx, message))
+        self._last_word(job, lambda: KINDS[job.kind].cut_short(job, self.ctx, message))
 
     def refuse(self, job: Job, *, restarting: bool) -> None:
         """Tell the user the job was not taken (Slack will not deliver an acked event again)."""
         slack = self.ctx.slack_for(job)
         if slack is not None:
             message = blocks.busy_message(restarting=restarting)
-            self._last_word(lambda: tell(slack, job, message))
+            self._last_word(job, lambda: tell(slack, job, message))
 
     @staticmethod
-    def _last_word(say: Callable[[], None]) -> None:
-        """`say` why a job ends. No run of it comes later, so Slack's turn for the message is
-        waited for here, if it comes within LAST_WORD_WAIT (a shutdown's messages in one channel
-        go a second apart)."""
-        deadline = time.monotonic() + LAST_WORD_WAIT
-        while True:
-            try:
-                return say()
-            except RateLimited as limited:
-                if time.monotonic() + limited.delay > deadline:
-                    raise
-                time.sleep(limited.delay)
+    def _last_word(job: Job, say: Callable[[], None]) -> None:
+        """`say` why `job` ends. No run of it comes later to say it when Slack's turn comes: if
+        the turn has not come, its user is not told (the log says so)."""
+        try:
+            say()
+        except RateLimited as limited:
+            logger.warning("could not tell why a %s job ended: %s", job.kind, limited)
 
 
 __all__ = ["KINDS", "Context", "Job", "JobRunner", "RunAgain", "decode", "encode"]

@@ -3,7 +3,9 @@ workspace paced within the method's tier, chat.postMessage paced per channel, an
 from Slack honoured by every process until it runs out.
 
 Slack limits an app per workspace and per method (docs.slack.dev, "Rate limits"): Tier 2 allows 20
-calls a minute, Tier 3 50 and Tier 4 100; chat.postMessage about one a second in a channel. The
+calls a minute, Tier 3 50 and Tier 4 100; chat.postMessage about one a second in a channel, "with
+short bursts" (here up to POST_BURST, as a reply follows an announcement, or a shutdown tells a
+channel's few jobs that they were interrupted). The
 `limits` library keeps a moving window per workspace and method (per channel for chat.postMessage)
 in this process's memory, or in the Redis that web and worker processes share, so that N workers
 spend one budget between them. When Slack refuses a call all the same (429), its `Retry-After` is
@@ -46,6 +48,10 @@ METHOD_TIERS = {
     "views.publish": 4,
 }
 PER_CHANNEL = "chat.postMessage"
+POST_BURST = 3  # chat.postMessage in a channel: at most this many in as many seconds
+# A call that waited for its turn goes this much after the window frees a place: Slack counts a
+# call when it arrives, a few milliseconds after the window here.
+TURN_MARGIN = 0.05
 # A Retry-After longer than this is taken as this long: one answer must not stop a method for days.
 MAX_RETRY_AFTER = 300.0
 # Slack always sends Retry-After with a 429; without one, wait as long as its shortest.
@@ -148,7 +154,7 @@ class Pacer:
             method: RateLimitItemPerMinute(TIERS[tier], namespace="pace")
             for method, tier in METHOD_TIERS.items()
         }
-        self._limits[PER_CHANNEL] = RateLimitItemPerSecond(1, namespace="pace")
+        self._limits[PER_CHANNEL] = RateLimitItemPerSecond(POST_BURST, POST_BURST, "pace")
 
     @classmethod
     def memory(cls, *, clock: Callable[[], float] = time.time) -> Pacer:
@@ -174,7 +180,7 @@ class Pacer:
             return 0.0
         # The window frees a place when its oldest call is a window old.
         reset = self._limiter.get_window_stats(limit, *where).reset_time
-        return max(reset - time.time(), 0.001)
+        return max(reset - time.time(), 0.0) + TURN_MARGIN
 
     def refused(
         self, team: str, method: str, channel: str | None, retry_after: float | None
