@@ -57,6 +57,7 @@ class Call:
     response: JsonDict = field(default_factory=dict)
     token: str | None = None
     team: str | None = None
+    at: float = field(default_factory=time.monotonic)  # when it was answered
 
 
 @dataclass
