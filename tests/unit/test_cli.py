@@ -15,7 +15,6 @@ import pytest
 
 from bot.cli import main
 from bot.imageintelligence.contract import IMAGE_OK
-from bot.slack.pacing import Pacer
 from tests.support import apispec
 from tests.support.cluster import VARIABLES
 from tests.support.faultserver import CLIENT_ID, CLIENT_SECRET, FaultyApi, free_port
@@ -334,11 +333,10 @@ def test_check_reports_whether_redis_answers_without_showing_its_password(
 ):
     code, out, _ = cli(monkeypatch, capsys, "check", **slack_env(slack, REDIS_URL=redis.url))
     assert code == 0
-    assert out.splitlines()[1:3] == [
+    assert out.splitlines()[1] == (
         f"ok   Redis at redis://127.0.0.1:{redis.port}/0: reachable; "
-        "web and worker processes share its queue",
-        "ok   Slack rate limits: no 429 from Slack in the last day",
-    ]
+        "web and worker processes share its queue"
+    )
 
     nobody = f"redis://:not-the-password-5e4d@127.0.0.1:{free_port()}/0"
     code, out, err = cli(monkeypatch, capsys, "check", **slack_env(slack, REDIS_URL=nobody))
@@ -347,24 +345,6 @@ def test_check_reports_whether_redis_answers_without_showing_its_password(
         f"FAIL Redis at redis://127.0.0.1:{nobody.rsplit(':', 1)[1]}: unreachable ("
     )
     assert "not-the-password" not in out + err
-
-
-def test_check_counts_the_429s_slack_answered_every_process_of_the_deployment(
-    monkeypatch, capsys, slack, redis
-):
-    # What workers leave in Redis when Slack refuses their calls (bot/slack/pacing.py).
-    worker, another = Pacer.shared(redis.client()), Pacer.shared(redis.client())
-    worker.refused("T111", "reactions.add", None, 30.0)
-    another.refused("T222", "reactions.add", None, 30.0)
-    another.refused("T111", "chat.postMessage", "C1", 1.0)
-
-    code, out, _ = cli(monkeypatch, capsys, "check", **slack_env(slack, REDIS_URL=redis.url))
-
-    assert code == 0
-    assert out.splitlines()[2] == (
-        "ok   Slack rate limits: Slack answered 429 3 time(s) (chat.postMessage 1, "
-        "reactions.add 2), counted until a day passes without one"
-    )
 
 
 def test_check_reaches_a_redis_with_a_self_signed_certificate_as_the_readme_says(
