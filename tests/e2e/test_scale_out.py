@@ -243,17 +243,21 @@ def test_a_retry_after_one_worker_met_is_honoured_by_the_other_which_posts_the_r
     assert until(lambda: refusals.counts().get("chat.postMessage", 0) > before, REPLY_TIMEOUT)
     limited_at = time.monotonic()
 
-    # The job waits for its turn as a delayed message, on no worker: worker-1 may go, and the
-    # other runs the job, waits out what worker-1 was told, and posts the reply once.
+    # The job waits for its turn as a delayed message, on no worker: worker-1 may go. The other
+    # runs it, and a later upload in the channel, and waits out what worker-1 was told for both.
     workers.kill("worker-1")
     workers.start_worker("worker-2")
+    later, envelope = upload(slack)
+    assert workers.post("web-1", envelope).status_code == 200
     reply = wait_for_reply(slack, message["ts"], status=200, timeout=ANSWER_WITHIN)
-    assert time.monotonic() - limited_at >= 4.5
-    assert RESULTS.match(reply.args["text"])
+    later_reply = wait_for_reply(slack, later["ts"], status=200, timeout=ANSWER_WITHIN)
+    assert min(reply.at, later_reply.at) - limited_at >= 4.5
+    assert RESULTS.match(reply.args["text"]) and RESULTS.match(later_reply.args["text"])
     done(slack, message["ts"])
     answered_everything(workers, slack)
     assert slack.replies(message["ts"], status=200) == [reply]
     assert [c.status for c in slack.replies(message["ts"])] == [429, 200]
+    assert [c.status for c in slack.replies(later["ts"])] == [200]
 
 
 def test_with_redis_down_the_web_answers_503_then_recovers_by_itself(
