@@ -56,7 +56,7 @@ def latest_image_files(responder: Responder, channel: str, bot_user: str | None)
         return LatestImages([], answer.error)
     listed = image_files(answer.data.get("files") or [])
     found = [file for file in listed if file.get("user") != bot_user and _seen_in(file, channel)]
-    # Newest first, as Slack lists them; of images made the same second, the first listed.
+    # Slack lists the newest first: of images made the same second, max() keeps the first listed.
     return LatestImages([max(found, key=lambda file: file.get("created") or 0)] if found else [])
 
 

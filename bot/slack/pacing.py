@@ -4,12 +4,12 @@ from Slack honoured by every process until it runs out.
 
 Slack limits an app per workspace and per method (docs.slack.dev, "Rate limits"): Tier 2 allows 20
 calls a minute, Tier 3 50 and Tier 4 100; chat.postMessage about one a second in a channel, "with
-short bursts" (here up to POST_BURST, as a reply follows an announcement, or a shutdown tells a
-channel's few jobs that they were interrupted). The
-`limits` library keeps a moving window per workspace and method (per channel for chat.postMessage)
-in this process's memory, or in the Redis that web and worker processes share, so that N workers
-spend one budget between them. When Slack refuses a call all the same (429), its `Retry-After` is
-kept beside the windows, and no process makes that call again before it runs out.
+short bursts" (here up to POST_BURST, as when a reply follows an announcement, or a shutdown tells
+a channel's few jobs that they were interrupted). The `limits` library keeps a moving window per
+workspace and method (per channel for chat.postMessage) in this process's memory, or in the Redis
+that web and worker processes share, so that N workers spend one budget between them. When Slack
+refuses a call all the same (429), its `Retry-After` is kept beside the windows, and no process
+makes that call again before it runs out.
 
 `Pacer.turn` says how long a call must wait: 0 when it may go now (its place in the window taken).
 The responder skips a call that can wait for nothing (a reaction), and has a call that must happen
