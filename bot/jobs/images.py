@@ -13,8 +13,6 @@ from bot.slack.responder import Responder
 
 # The latest images of a channel looked at; the bot's own annotated uploads are among them.
 LATEST_IMAGES = 20
-# Files the people in a channel cannot see there: deleted, hidden by the plan's storage limit.
-UNSEEN_MODES = frozenset({"tombstone", "hidden_by_limit"})
 FILE_INFO_PROBLEMS = {
     "file_deleted": "it was deleted",
     "file_not_found": "it is no longer on Slack",
@@ -49,24 +47,20 @@ class LatestImages:
 
 
 def latest_image_files(responder: Responder, channel: str, bot_user: str | None) -> LatestImages:
-    """The latest image shared in `channel` that its people can see there, leaving out what
-    `bot_user` (the bot) uploaded."""
+    """The latest image shared in `channel` that its people can see, leaving out what `bot_user`
+    (the bot) uploaded."""
     answer = responder.images(channel, LATEST_IMAGES)
     if not answer.ok:
         return LatestImages([], answer.error)
     listed = image_files(answer.data.get("files") or [])
-    found = [file for file in listed if file.get("user") != bot_user and _seen_in(file, channel)]
-    # Slack lists the newest first: of images made the same second, max() keeps the first listed.
-    return LatestImages([max(found, key=lambda file: file.get("created") or 0)] if found else [])
-
-
-def _seen_in(file: dict[str, Any], channel: str) -> bool:
-    """Whether people see the file in the channel: shared there (when Slack says where it is
-    shared), not deleted, not hidden by the storage limit, not refused to this workspace."""
-    if file.get("mode") in UNSEEN_MODES or file.get("file_access") == "access_denied":
-        return False
-    places = [file[key] for key in ("channels", "groups", "ims") if key in file]
-    return not places or any(channel in where for where in places)
+    # files.list leaves out deleted files, and those hidden by the plan's storage limit; a Slack
+    # Connect file may be refused to this workspace.
+    found = [
+        file
+        for file in listed
+        if file.get("user") != bot_user and file.get("file_access") != "access_denied"
+    ]
+    return LatestImages(found[:1])  # Slack lists the newest first
 
 
 def resolve(responder: Responder, file: dict[str, Any]) -> PlannedImage | None:
