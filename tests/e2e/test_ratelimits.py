@@ -110,6 +110,22 @@ def test_detect_with_no_link_finds_the_latest_image_three_times_in_a_minute_in_a
     assert not [c for c in slack.calls if c.method.startswith("conversations.")]
 
 
+def test_a_private_answer_slack_rate_limits_is_given_once_when_its_turn_comes(
+    slack: SlackEmulator,
+):
+    # The job claims its one answer first: the claim must not outlive an answer not given.
+    with running_bot(slack) as bot:
+        slack.fail_next("chat.postEphemeral", 429, retry_after=1)
+        assert bot.command("job 00000000-dead-beef-0000-000000000000").status_code == 200
+        limited, shown = slack.wait_for("chat.postEphemeral", 2, timeout=REPLY_TIMEOUT)
+        idle(bot)
+
+    assert (limited.status, shown.status) == (429, 200)
+    assert shown.at - limited.at >= 0.9  # Retry-After: 1
+    assert "no detect job with this id" in shown.args["text"]
+    assert len(slack.calls_to("chat.postEphemeral")) == 2
+
+
 @pytest.mark.parametrize(
     ("minute", "said"), [(1518467820, "from 20:37 UTC"), ("soon", "from this minute")]
 )
