@@ -68,7 +68,7 @@ from tests.support.cluster import Cluster
 from tests.support.faultserver import faulty_api
 from tests.support.photos import IMAGES, photo
 from tests.support.slack_emulator import SlackEmulator
-from tests.support.slackbot import CHANNEL, hosted, memory_queue, running_bot, settings_env
+from tests.support.slackbot import hosted, memory_queue, running_bot, settings_env
 
 PACKAGES = (
     "slack-bolt",
@@ -220,7 +220,8 @@ def burst(sender: ProcessPoolExecutor, uploads: int, clients: int) -> tuple[list
                 raise RuntimeError("the uploads' work did not finish")
             idle = time.monotonic() - sent.started
         per_thread = replies_per_thread(slack)
-        done = sum(1 for ts in threads if "white_check_mark" in slack.reactions(CHANNEL, ts))
+        marks = slack.calls_to("reactions.add")
+        done = len({c.args["timestamp"] for c in marks if c.args["name"] == "white_check_mark"})
         images = len(slack.uploads)
     answered = sum(1 for ts in threads if per_thread[ts] >= 1)
     twice = sum(1 for ts in threads if per_thread[ts] > 1)
@@ -228,7 +229,7 @@ def burst(sender: ProcessPoolExecutor, uploads: int, clients: int) -> tuple[list
         (f"(3) {uploads} uploads at once, {clients} clients: acked 200", f"{sent.acked} / {uploads} in {acked * MS:.0f} ms", "all", sent.acked == uploads),
         ("(3) threads answered", f"{answered} / {uploads}", "all", answered == uploads),
         ("(3) threads answered more than once", f"{twice}", "0", twice == 0),
-        ("(3) marked done (white_check_mark)", f"{done} / {uploads}", "all", done == uploads),
+        ("(3) marked done (white_check_mark: best effort, 50 a minute)", f"{done} / {uploads}", "-", None),
         ("(3) first POST -> last reply", f"{total:.1f} s ({uploads / total:.1f} uploads/s)", "-", None),
         ("(3) first POST -> all work done", f"{idle:.1f} s ({images} annotated images uploaded)", "-", None),
         ("(3) errors logged", f"{logged.errors()}", "0", not logged.errors()),

@@ -18,6 +18,7 @@ from bot.process.runtime import open_api
 from bot.sharedredis import connect
 from bot.sharedredis import where as redis_where
 from bot.slack.clients import make_web_client
+from bot.slack.pacing import RedisHolds
 from bot.workspaces.database import Database
 
 logger = logging.getLogger("bot")
@@ -25,7 +26,7 @@ logger = logging.getLogger("bot")
 
 def check(settings: Settings) -> int:
     """`python -m bot check`: a line per item, and 0 only when all is well."""
-    results = [_check_api(settings), _check_queue(settings), *_check_slack(settings)]
+    results = [_check_api(settings), *_check_queue(settings), *_check_slack(settings)]
     for ok, line in results:
         print(f"{'ok  ' if ok else 'FAIL'} {line}")
     return 0 if all(ok for ok, _ in results) else 1
@@ -41,18 +42,34 @@ def _check_api(settings: Settings) -> tuple[bool, str]:
     return True, f"Image Intelligence API at {where}: credentials accepted"
 
 
-def _check_queue(settings: Settings) -> tuple[bool, str]:
+def _check_queue(settings: Settings) -> list[tuple[bool, str]]:
+    """The queue, and with Redis the 429s Slack answered the deployment's processes (a single
+    process keeps them to itself, and logs each)."""
     if not settings.redis_url:
-        return True, "Queue: in this process's memory (no REDIS_URL): run a single process"
+        return [(True, "Queue: in this process's memory (no REDIS_URL): run a single process")]
     where = redis_where(settings.redis_url)
     client = connect(settings.redis_url)
     try:
         client.ping()
+        refusals = RedisHolds(client).counts()
     except redis.RedisError as error:
-        return False, f"Redis at {where}: unreachable ({type(error).__name__})"
+        return [(False, f"Redis at {where}: unreachable ({type(error).__name__})")]
     finally:
         client.close()
-    return True, f"Redis at {where}: reachable; web and worker processes share its queue"
+    return [
+        (True, f"Redis at {where}: reachable; web and worker processes share its queue"),
+        (True, f"Slack rate limits: {_refusals(refusals)}"),
+    ]
+
+
+def _refusals(counts: dict[str, int]) -> str:
+    if not counts:
+        return "no 429 from Slack in the last day"
+    by_method = ", ".join(f"{method} {n}" for method, n in sorted(counts.items()))
+    return (
+        f"Slack answered 429 {sum(counts.values())} time(s) ({by_method}), "
+        "counted until a day passes without one"
+    )
 
 
 def _check_slack(settings: Settings) -> list[tuple[bool, str]]:

@@ -23,6 +23,7 @@ from bot import blocks
 from bot.jobs import detect, feedback, forget, home, notice, show_job
 from bot.jobs.base import Context, Job, tell
 from bot.jobs.steps import ENDED, RunAgain
+from bot.slack.pacing import RateLimited
 
 logger = logging.getLogger(__name__)
 
@@ -30,9 +31,9 @@ logger = logging.getLogger(__name__)
 def cut_short(job: Job, ctx: Context, message: dict[str, Any]) -> None:
     """Answer `message` instead of the job's answer, unless that was given (every job records its
     answer as the step ANSWER)."""
-    slack = ctx.claim_answer(job, ENDED)
-    if slack is not None:
-        tell(slack, job, message)
+    with ctx.answering(job, ENDED) as slack:
+        if slack is not None:
+            tell(slack, job, message)
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,10 @@ class JobRunner:
         ended = True
         try:
             KINDS[job.kind].run(job, self.ctx)
+        except RateLimited as limited:
+            # A call that must happen has its turn later (Slack's rate limits): run again then.
+            ended = False
+            raise RunAgain(limited.delay) from None
         except RunAgain:
             ended = False
             raise
@@ -106,12 +111,14 @@ class JobRunner:
                 self._release(job)
 
     def interrupt(self, job: Job) -> None:
-        KINDS[job.kind].cut_short(job, self.ctx, blocks.interrupted_message())
+        message = blocks.interrupted_message()
+        self._last_word(job, lambda: KINDS[job.kind].cut_short(job, self.ctx, message))
         self._release(job)
 
     def give_up(self, job: Job) -> None:
         """The job kept failing: tell the user, the way an unexpected error is told."""
-        KINDS[job.kind].cut_short(job, self.ctx, blocks.error_message(RuntimeError(), images=0))
+        message = blocks.error_message(RuntimeError(), images=0)
+        self._last_word(job, lambda: KINDS[job.kind].cut_short(job, self.ctx, message))
 
     def refuse(self, job: Job, refusal: blocks.Refusal) -> None:
         """Tell the person who asked that the job was not taken (Slack will not deliver an acked
@@ -120,10 +127,23 @@ class JobRunner:
         if slack is None:
             return
         message = blocks.refusal_message(refusal)
-        if job.user:
-            slack.responder.ephemeral(job.channel, job.user, message)
-        else:
-            tell(slack, job, message)
+
+        def say() -> None:
+            if job.user:
+                slack.responder.ephemeral(job.channel, job.user, message)
+            else:
+                tell(slack, job, message)
+
+        self._last_word(job, say)
+
+    @staticmethod
+    def _last_word(job: Job, say: Callable[[], None]) -> None:
+        """`say` why `job` ends. No run of it comes later to say it when Slack's turn comes: if
+        the turn has not come, its user is not told (the log says so)."""
+        try:
+            say()
+        except RateLimited as limited:
+            logger.warning("could not tell why a %s job ended: %s", job.kind, limited)
 
 
 __all__ = ["KINDS", "Context", "Job", "JobRunner", "RunAgain", "decode", "encode"]

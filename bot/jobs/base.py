@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -67,13 +68,22 @@ class Context:
             )
         return team
 
-    def claim_answer(self, job: Job, step: Step | None = None) -> TeamSlack | None:
-        """The job's workspace if this run gives the job's one answer: it records the step ANSWER
-        (as `step`, or done) first, so that a run repeated answers nothing. Else None."""
+    @contextmanager
+    def answering(self, job: Job, step: Step | None = None) -> Iterator[TeamSlack | None]:
+        """The job's workspace if this run gives the job's one answer, else None. The step ANSWER
+        is recorded (as `step`, or done) first, so that a run repeated answers nothing; if giving
+        the answer raises (Slack's turn comes later, and the job runs again then), it is freed."""
         slack = self.slack_for(job)
-        if slack is None or not self.journal(job).claim(ANSWER, step or done()):
-            return None
-        return slack
+        claimed = step or done()
+        journal = self.journal(job)
+        if slack is None or not journal.claim(ANSWER, claimed):
+            yield None
+            return
+        try:
+            yield slack
+        except BaseException:
+            journal.release(ANSWER, claimed)
+            raise
 
 
 def tell(

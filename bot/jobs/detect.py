@@ -2,15 +2,17 @@
 
 The use case (`DetectionRun.run`): plan which images to look at, find where to answer, detect (the
 API's /detect, 64 images to a job, polled until done), answer with one reply, upload the images with
-boxes drawn, and mark the shared message (:eyes: while working, then :white_check_mark: or
-:warning:).
+boxes drawn, and last mark the shared message (:white_check_mark:, or :warning:). The mark is
+decoration: one reactions.add per upload, made only when Slack's limits allow it at once (see
+bot/slack/responder.py), so the answer never waits on it.
 
 A run may be repeated: the queue runs the job again after a crash, and for each poll of an API job
 still running (`RunAgain`). Every step with an outside effect is recorded in the job's journal when
 it is taken, so a repeated run takes it once: the plan (which images, and why some are skipped), the
-/detect announcement, each API job, the reply and the annotated upload. Reactions are recorded once
-made: making one again changes nothing on Slack. Image bytes are never recorded: a later run that
-needs them (to submit, or to draw on) downloads them again.
+/detect announcement, each API job, the reply and the annotated upload. A run that dies while
+taking a step leaves it to the next run once WORKER_DEAD_AFTER has passed (`take_once`). Image
+bytes are never recorded: a later run that needs them (to submit, or to draw on) downloads them
+again.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from bot.imageintelligence.models import DetectJob, ImageResult
 from bot.images.annotate import annotate
 from bot.images.decode import InvalidImage, check_image
 from bot.jobs.base import ANSWER, Context, Job, api_failure, tell
-from bot.jobs.images import HISTORY_LOOKBACK, PlannedImage, latest_image_files, resolve
+from bot.jobs.images import PlannedImage, latest_image_files, resolve
 from bot.jobs.polling import finished
 from bot.jobs.steps import ENDED, Journal, State, Step, done, take_once
 from bot.slack.clients import TeamSlack
@@ -39,9 +41,11 @@ from bot.vocabulary import for_api
 
 logger = logging.getLogger(__name__)
 
-WORKING, DONE, FAILED = "eyes", "white_check_mark", "warning"
+DONE, FAILED = "white_check_mark", "warning"
 NO_RESULT = "The API returned no result for this image."
-ANSWER_EVENT = "image_intelligence_answer"  # the metadata event type of the bot's answers
+NO_LATEST_IMAGE = (
+    "I found no image shared lately in this channel. Share one first, or give me a link."
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -49,9 +53,10 @@ class DetectImages(Job):
     """What to look at, and where to answer.
 
     `files` are Slack file objects (stubs allowed); `urls` go to the API as `url` items, never
-    fetched by the bot. `react_to` is the ts of the shared message that gets progress reactions.
+    fetched by the bot. `react_to` is the ts of the shared message that gets the outcome's mark.
     `announce` (a /detect command): first post a visible "<user> asked to detect ..." message and
-    answer in its thread; with no files and no urls, look at the latest image in the channel.
+    answer in its thread; with no files and no urls, look at the latest image in the channel that
+    `bot_user` (the bot itself) did not upload.
     """
 
     kind: ClassVar[str] = "detect"
@@ -60,6 +65,7 @@ class DetectImages(Job):
     urls: tuple[str, ...] = ()
     react_to: str | None = None
     announce: bool = False
+    bot_user: str | None = None
 
 
 @dataclass(frozen=True)
@@ -88,14 +94,14 @@ def run(job: DetectImages, ctx: Context) -> None:
 def cut_short(job: DetectImages, ctx: Context, message: dict[str, Any]) -> None:
     """The job ends without results (a shutdown, or it kept failing): say so where the answer
     would have gone, unless the answer was given."""
-    slack = ctx.claim_answer(job, ENDED)
-    if slack is None:
-        return
-    announced = ctx.journal(job).get("announce")
-    thread_ts = job.thread_ts or (announced.value if announced else None)
-    tell(slack, job, message, thread_ts=thread_ts or None)
+    with ctx.answering(job, ENDED) as slack:
+        if slack is None:
+            return
+        announced = ctx.journal(job).get("announce")
+        thread_ts = job.thread_ts or (announced.value if announced else None)
+        tell(slack, job, message, thread_ts=thread_ts or None)
     if job.react_to:
-        slack.responder.react(job.channel, job.react_to, remove=WORKING, add=FAILED)
+        slack.responder.react(job.channel, job.react_to, FAILED)
 
 
 class DetectionRun:
@@ -110,7 +116,6 @@ class DetectionRun:
         self._downloaded: dict[int, bytes | FileSkipped] = {}
 
     def run(self) -> None:
-        self._react_once("react:working", add=WORKING)
         images = self.plan()
         if images is None:
             return
@@ -123,8 +128,9 @@ class DetectionRun:
             return  # the thread was told this one was cut short
         if self.ctx.workspaces.settings(self.job.team_id).annotate:
             self.annotate(thread_ts, images, detected)
-        finished_with = DONE if detected.ok and reply.value else FAILED
-        self._react_once("react:done", add=finished_with, remove=WORKING)
+        if self.job.react_to:
+            mark = DONE if detected.ok and reply.value else FAILED
+            self.slack.responder.react(self.job.channel, self.job.react_to, mark)
 
     # -- the plan: which images ----------------------------------------------------------------
 
@@ -136,7 +142,7 @@ class DetectionRun:
             return None if recorded.value is None else [PlannedImage(**i) for i in recorded.value]
         files: list[dict[str, Any]] = list(self.job.files)
         if not files and not self.job.urls and self.job.announce:
-            answer = latest_image_files(self.slack.responder, self.job.channel)
+            answer = latest_image_files(self.slack.responder, self.job.channel, self.job.bot_user)
             if not answer.ok:
                 self._cannot_use_channel(answer.error)
                 self.journal.claim("plan", done(None))
@@ -185,48 +191,25 @@ class DetectionRun:
 
         def announce() -> str:
             if not images:
-                problem = (
-                    f"I found no image in the last {HISTORY_LOOKBACK} messages of this channel. "
-                    "Share one first, or give me a link."
+                self.slack.responder.ephemeral(
+                    job.channel, user, blocks.usage_error(NO_LATEST_IMAGE)
                 )
-                self.slack.responder.ephemeral(job.channel, user, blocks.usage_error(problem))
                 return ""
             announcement = blocks.request_announcement(user, job.classes, len(images))
             return self._post("announce", announcement, None)
 
         step = take_once(
-            self.journal,
-            "announce",
-            announce,
-            find=lambda: self._find("announce", None),
-            dead_after=self.ctx.settings.worker_dead_after,
+            self.journal, "announce", announce, dead_after=self.ctx.settings.worker_dead_after
         )
         return str(step.value or "")
 
     def _post(self, step: str, message: dict[str, Any], thread_ts: str | None) -> str:
-        """Post a step's message, tagged so that `_find` knows it again; its ts, or "" when Slack
-        refused it (the user told why, for an announcement)."""
-        metadata = {"event_type": ANSWER_EVENT, "event_payload": {"job": self.job.id, "step": step}}
-        posted = self.slack.responder.post(self.job.channel, message, thread_ts, metadata)
+        """Post a step's message: its ts, or "" when Slack refused it (the user told why, for an
+        announcement)."""
+        posted = self.slack.responder.post(self.job.channel, message, thread_ts)
         if not posted.ok and step == "announce":
             self._cannot_use_channel(posted.error)
         return str(posted.data.get("ts") or "")
-
-    def _find(self, step: str, thread_ts: str | None) -> str | None:
-        """The ts of the step's message if a run that died had posted it, in the thread or (for an
-        announcement) among the channel's latest messages."""
-        responder, channel = self.slack.responder, self.job.channel
-        listed = (
-            responder.thread(channel, thread_ts)
-            if thread_ts
-            else responder.history(channel, HISTORY_LOOKBACK)
-        )
-        tag = {"job": self.job.id, "step": step}
-        for message in listed.data.get("messages") or []:
-            metadata = message.get("metadata") or {}
-            if metadata.get("event_type") == ANSWER_EVENT and metadata.get("event_payload") == tag:
-                return str(message["ts"])
-        return None
 
     def _cannot_use_channel(self, error: str | None) -> None:
         job = self.job
@@ -333,7 +316,6 @@ class DetectionRun:
             self.journal,
             ANSWER,
             lambda: self._post(ANSWER, message, thread_ts),
-            find=lambda: self._find(ANSWER, thread_ts),
             dead_after=self.ctx.settings.worker_dead_after,
         )
 
@@ -342,35 +324,14 @@ class DetectionRun:
     def annotate(self, thread_ts: str, images: Sequence[PlannedImage], detected: Detected) -> None:
         """Upload the images with what was found drawn on them, each with its alt text, as one
         message in the thread, after the reply (docs/decisions.md: why not in the reply)."""
-        drawn: list[list[dict[str, Any]]] = []
-
-        def uploads() -> list[dict[str, Any]]:
-            if not drawn:
-                drawn.append(list(self._draw(images, detected)))
-            return drawn[0]
 
         def upload() -> str:
-            if uploads():
-                self.slack.responder.upload(self.job.channel, thread_ts, uploads())
+            uploads = list(self._draw(images, detected))
+            if uploads:
+                self.slack.responder.upload(self.job.channel, thread_ts, uploads)
             return ""
 
-        def find() -> str | None:
-            """ "" if the thread has the message with the annotated images (a run that died
-            uploaded it)."""
-            names = {upload["filename"] for upload in uploads()}
-            listed = self.slack.responder.thread(self.job.channel, thread_ts)
-            for message in listed.data.get("messages") or []:
-                if names and names <= {file.get("name") for file in message.get("files") or []}:
-                    return ""
-            return None
-
-        take_once(
-            self.journal,
-            "annotated",
-            upload,
-            find=find,
-            dead_after=self.ctx.settings.worker_dead_after,
-        )
+        take_once(self.journal, "annotated", upload, dead_after=self.ctx.settings.worker_dead_after)
 
     def _draw(self, images: Sequence[PlannedImage], detected: Detected) -> Iterator[dict[str, Any]]:
         for index, (image, outcome) in enumerate(zip(images, detected.outcomes, strict=True)):
@@ -383,13 +344,6 @@ class DetectionRun:
                 name = f"{image.name.rsplit('.', 1)[0]}-detected.jpg"
                 alt = alt_text(result, self.job.classes)
                 yield {"content": drawn, "filename": name, "title": image.name, "alt_txt": alt}
-
-    # -- reactions -----------------------------------------------------------------------------
-
-    def _react_once(self, step: str, *, add: str, remove: str | None = None) -> None:
-        if self.job.react_to and self.journal.get(step) is None:
-            self.slack.responder.react(self.job.channel, self.job.react_to, add=add, remove=remove)
-            self.journal.set(step, done(None))
 
 
 def _outcome(

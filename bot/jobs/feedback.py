@@ -9,6 +9,7 @@ from typing import ClassVar
 from bot import blocks
 from bot.imageintelligence.errors import ImageIntelligenceError
 from bot.jobs.base import Context, Job, api_failure, team_api_job, tell
+from bot.slack.clients import TeamSlack
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -20,9 +21,12 @@ class Feedback(Job):
 
 
 def run(job: Feedback, ctx: Context) -> None:
-    slack = ctx.claim_answer(job)
-    if slack is None:
-        return
+    with ctx.answering(job) as slack:
+        if slack is not None:
+            _send(job, ctx, slack)
+
+
+def _send(job: Feedback, ctx: Context, slack: TeamSlack) -> None:
     try:
         if team_api_job(ctx, job, job.api_job_id) is None:
             tell(slack, job, blocks.job_not_found(job.api_job_id))

@@ -1,5 +1,7 @@
 """Where a detection's images come from: the files of a message (Slack Connect stubs resolved with
-files.info), or the latest image shared in a channel; each image as planned, with why it is skipped."""
+files.info), or the latest image shared in a channel (files.list: Tier 3, where conversations.history
+allows an app outside the Marketplace one call a minute); each image as planned, with why it is
+skipped."""
 
 from __future__ import annotations
 
@@ -9,7 +11,8 @@ from typing import Any
 from bot.slack.files import image_files, kept, needs_file_info
 from bot.slack.responder import Responder
 
-HISTORY_LOOKBACK = 50
+# The latest images of a channel looked at; the bot's own annotated uploads are among them.
+LATEST_IMAGES = 20
 FILE_INFO_PROBLEMS = {
     "file_deleted": "it was deleted",
     "file_not_found": "it is no longer on Slack",
@@ -32,8 +35,8 @@ class PlannedImage:
 
 @dataclass(frozen=True)
 class LatestImages:
-    """The image files of the latest message that has some (none: no such message), or Slack's
-    error when the channel cannot be read."""
+    """The latest image of a channel (none: no such image), or Slack's error when the channel
+    cannot be read."""
 
     files: list[dict[str, Any]]
     error: str | None = None
@@ -43,15 +46,21 @@ class LatestImages:
         return self.error is None
 
 
-def latest_image_files(responder: Responder, channel: str) -> LatestImages:
-    answer = responder.history(channel, HISTORY_LOOKBACK)
+def latest_image_files(responder: Responder, channel: str, bot_user: str | None) -> LatestImages:
+    """The latest image shared in `channel` that its people can see, leaving out what `bot_user`
+    (the bot) uploaded."""
+    answer = responder.images(channel, LATEST_IMAGES)
     if not answer.ok:
         return LatestImages([], answer.error)
-    for message in answer.data.get("messages") or []:
-        found = image_files(message.get("files") or [])
-        if found:
-            return LatestImages(found)
-    return LatestImages([])
+    listed = image_files(answer.data.get("files") or [])
+    # files.list leaves out deleted files, and those hidden by the plan's storage limit; a Slack
+    # Connect file may be refused to this workspace.
+    found = [
+        file
+        for file in listed
+        if file.get("user") != bot_user and file.get("file_access") != "access_denied"
+    ]
+    return LatestImages(found[:1])  # Slack lists the newest first
 
 
 def resolve(responder: Responder, file: dict[str, Any]) -> PlannedImage | None:

@@ -22,6 +22,6 @@ class Notice(Job):
 
 
 def run(job: Notice, ctx: Context) -> None:
-    slack = ctx.claim_answer(job)
-    if slack is not None:
-        tell(slack, job, blocks.notice(NOTICES[job.notice]))
+    with ctx.answering(job) as slack:
+        if slack is not None:
+            tell(slack, job, blocks.notice(NOTICES[job.notice]))

@@ -9,6 +9,7 @@ from bot import blocks
 from bot.blocks.results import ImageOutcome
 from bot.imageintelligence.errors import ImageIntelligenceError
 from bot.jobs.base import Context, Job, api_failure, team_api_job, tell
+from bot.slack.clients import TeamSlack
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -18,9 +19,12 @@ class ShowJob(Job):
 
 
 def run(job: ShowJob, ctx: Context) -> None:
-    slack = ctx.claim_answer(job)
-    if slack is None:
-        return
+    with ctx.answering(job) as slack:
+        if slack is not None:
+            _show(job, ctx, slack)
+
+
+def _show(job: ShowJob, ctx: Context, slack: TeamSlack) -> None:
     try:
         found = team_api_job(ctx, job, job.api_job_id)
     except ImageIntelligenceError as exc:

@@ -111,16 +111,18 @@ def take_once(
     act: Callable[[], Any],
     *,
     dead_after: float,
-    find: Callable[[], Any] | None = None,
     clock: Callable[[], float] = time.time,
 ) -> Step:
     """Take the step `name` once, however many runs try: `act` takes it and returns what to record.
 
-    A run records that it is taking the step first; if `act` raises, the step is freed for the next
-    try. A run that finds the step being taken by another leaves it to that run while it may still be
-    alive (for `dead_after` seconds: WORKER_DEAD_AFTER) and is run again soon; after that, `find`
-    says whether that run took it before it died (what it left, or None), else this run takes it.
-    Returns the step as recorded: DONE, or ENDED.
+    A run records that it is taking the step first; if `act` raises (Slack's turn for the call comes
+    later, say), the step is freed for the next try. A run that finds the step being taken by
+    another leaves it to that run while it may still be alive (for `dead_after` seconds:
+    WORKER_DEAD_AFTER) and is run again soon; after that, the other run died while taking it, and
+    this run takes it. (No call waits out a rate limit while taking a step, so a run dies in the
+    middle of a step only during the one call that takes it: the job's own records are trusted, and
+    no history is read to see whether that call went through.) Returns the step as recorded: DONE,
+    or ENDED.
     """
     while True:
         mine = Step(State.TAKING, run=uuid.uuid4().hex, since=clock())
@@ -134,10 +136,6 @@ def take_once(
             if age < dead_after:
                 # Back soon: the other run usually takes the step in well under a second.
                 raise RunAgain(min(dead_after - age, RECHECK_TAKING))
-            found = find() if find is not None else None
-            if found is not None:
-                journal.set(name, done(found))
-                return done(found)
             if not journal.replace(name, current, mine):
                 continue
         try:

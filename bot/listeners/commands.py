@@ -35,9 +35,14 @@ def detect(ack: Ack, command: dict, context: BoltContext) -> None:
         queue(context).submit(ShowJob(**where, api_job_id=parsed.job_id))
     else:
         classes = parsed.classes or settings.detect_classes
-        queue(context).submit(
-            DetectImages(**where, classes=classes, urls=parsed.urls, announce=True)
+        job = DetectImages(
+            **where,
+            classes=classes,
+            urls=parsed.urls,
+            announce=True,
+            bot_user=context.bot_user_id,
         )
+        queue(context).submit(job)
     ack()
 
 

@@ -1,11 +1,14 @@
 """Events: image uploads (a `message` with subtype `file_share` gets one threaded reply), the App Home
-being opened, and the app being uninstalled (the workspace is then forgotten: jobs/forget.py)."""
+being opened, the app being uninstalled (the workspace is then forgotten: jobs/forget.py), and
+Slack holding a workspace's events back."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from datetime import datetime, timezone
 
-from slack_bolt import App, BoltContext
+from slack_bolt import App, BoltContext, BoltResponse
 
 from bot.jobs.detect import DetectImages
 from bot.jobs.forget import ForgetWorkspace
@@ -73,7 +76,29 @@ def _forget(body: dict, context: BoltContext, what: str) -> None:
     queue(context).submit(job, key=f"{team_id}:{body.get('event_id')}")
 
 
+def app_rate_limited(body: dict, next: Callable[[], BoltResponse]) -> BoltResponse:
+    """Slack holds back a workspace's events for the rest of a minute once it sent 30,000 in an
+    hour, and says so with this payload: it has no inner event, so no event listener sees it."""
+    if body.get("type") != "app_rate_limited":
+        return next()
+    logger.error(
+        "Slack is holding back the events of workspace %s from %s (app_rate_limited: over 30,000 "
+        "events in an hour); photos shared meanwhile get no answer",
+        body.get("team_id"),
+        _minute(body.get("minute_rate_limited")),
+    )
+    return BoltResponse(status=200, body="")
+
+
+def _minute(epoch: object) -> str:
+    try:
+        return datetime.fromtimestamp(float(str(epoch)), timezone.utc).strftime("%H:%M UTC")
+    except (ValueError, OverflowError, OSError):
+        return "this minute"
+
+
 def register(app: App) -> None:
+    app.middleware(app_rate_limited)
     app.event("message")(message)
     app.event("app_home_opened")(app_home_opened)
     app.event("app_uninstalled")(app_uninstalled)

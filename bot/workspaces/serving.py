@@ -13,6 +13,7 @@ from bot.config import Settings
 from bot.sharedredis import Outage
 from bot.slack.clients import InstalledWorkspaces, SingleWorkspace, SlackClients, make_web_client
 from bot.slack.files import file_fetcher
+from bot.slack.pacing import Pacer
 from bot.workspaces.database import Database
 from bot.workspaces.installations import Installations
 from bot.workspaces.settings import WorkspaceSettings
@@ -44,14 +45,15 @@ def serving_workspaces(
 ) -> Iterator[Workspaces]:
     """SLACK_BOT_TOKEN's one workspace, or (SLACK_CLIENT_ID) every installed one, with the
     database when DATABASE_URL names one. `shared`: the Redis of processes that share a queue,
-    reached through `outage`."""
+    reached through `outage`, where they also keep Slack's rate limits."""
     database = Database(settings.database_url) if settings.database_url else None
+    pacer = Pacer.shared(shared) if shared is not None else Pacer.memory()
     try:
         files = file_fetcher(settings.slack_api_url, settings.local_api_allow_private_hosts)
         with closing(files):
             choices = _choices_store(database, shared, outage)
             if not settings.many_workspaces:
-                yield Workspaces(SingleWorkspace(settings, files), choices, None, settings)
+                yield Workspaces(SingleWorkspace(settings, files, pacer), choices, None, settings)
                 return
             assert database and settings.slack_client_id and settings.slack_client_secret
             installations = Installations(
@@ -61,7 +63,7 @@ def serving_workspaces(
                 client=make_web_client(settings, None),
                 rotation=settings.slack_token_rotation,
             )
-            slack = InstalledWorkspaces(installations, settings, files)
+            slack = InstalledWorkspaces(installations, settings, files, pacer)
             yield Workspaces(slack, choices, installations, settings)
     finally:
         if database is not None:

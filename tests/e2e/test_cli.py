@@ -10,10 +10,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bot.slack.pacing import Pacer
 from tests.support.cluster import process_env
 from tests.support.faultserver import free_port
 from tests.support.paths import REPO
 from tests.support.photos import IMAGES, png_claiming
+from tests.support.redisserver import RedisServer
 from tests.support.slack_emulator import SlackEmulator
 from tests.support.slackbot import SIGNING_SECRET
 
@@ -70,6 +72,31 @@ def test_check_prints_one_line_per_check_and_logs_nothing_when_slack_is_unreacha
     assert done.returncode == 1
     assert f"FAIL Slack at {nowhere} cannot be reached" in done.stdout
     assert done.stderr == ""  # slack_sdk logged an ERROR line for each of its three tries
+
+
+def test_check_counts_the_429s_slack_answered_the_deployments_processes(
+    tmp_path: Path, slack: SlackEmulator, redis: RedisServer
+) -> None:
+    # What two workers leave in Redis when Slack refuses their calls (bot/slack/pacing.py).
+    one, another = Pacer.shared(redis.client()), Pacer.shared(redis.client())
+    one.refused("T111", "reactions.add", None, 30.0)
+    another.refused("T222", "reactions.add", None, 30.0)
+    another.refused("T111", "chat.postMessage", "C1", 1.0)
+
+    done = bot_process(
+        tmp_path,
+        "check",
+        SLACK_BOT_TOKEN=slack.bot_token,
+        SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        SLACK_API_URL=slack.api_url,
+        REDIS_URL=redis.url,
+    )
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.splitlines()[2] == (
+        "ok   Slack rate limits: Slack answered 429 3 time(s) (chat.postMessage 1, "
+        "reactions.add 2), counted until a day passes without one"
+    )
 
 
 def test_run_from_env_example_as_it_is_exits_2_with_one_line_and_asks_slack_nothing(

@@ -18,7 +18,7 @@ from bot.httpserver import ServerThread
 from bot.imageintelligence.client import ImageIntelligenceClient, blob_image
 from tests.support.faultserver import CLIENT_ID, CLIENT_SECRET, FaultyApi, faulty_api
 from tests.support.photos import photo
-from tests.support.slack_emulator import SlackEmulator
+from tests.support.slack_emulator import BOT_USER_ID, SlackEmulator
 from tests.support.slackbot import CHANNEL, USER, Bot, hosted, idle, running_bot
 
 if TYPE_CHECKING:
@@ -259,29 +259,48 @@ def test_classes_in_the_text_replace_the_defaults(
     assert f"Found: {found} " in reply["blocks"][0]["text"]["text"]
 
 
-@pytest.mark.parametrize(("newer", "found"), [(49, True), (50, False)])
-def test_the_latest_image_is_looked_for_in_the_last_50_messages(
-    bot: Bot, slack: SlackEmulator, api: FaultyApi, newer: int, found: bool
+def test_the_latest_image_leaves_out_the_bots_uploads_and_what_people_cannot_see_there(
+    bot: Bot, slack: SlackEmulator, api: FaultyApi
 ):
-    slack.add_message(CHANNEL, "", user=USER, files=[slack.add_image(photo("chelsea.png"))])
-    for n in range(newer):
-        slack.add_message(CHANNEL, f"chat {n}", user=USER)
+    latest = slack.add_message(CHANNEL, "", files=[slack.add_image(photo("chelsea.png"), "a.png")])
+    # Newer: the bot's own annotated upload in its thread, an image only another workspace may
+    # see (Slack Connect), one hidden by the plan's storage limit, and one in another channel.
+    drawn = slack.add_image(photo("coffee.png"), "chelsea-detected.jpg", user=BOT_USER_ID)
+    slack.add_message(CHANNEL, "", user=BOT_USER_ID, thread_ts=latest["ts"], files=[drawn])
+    refused = slack.add_image(photo("astronaut.png"), "theirs.png", file_access="access_denied")
+    hidden = slack.add_image(photo("coffee.png"), "old.png", mode="hidden_by_limit")
+    slack.add_message(CHANNEL, "", user=USER, files=[refused, hidden])
+    slack.add_message("C0ELSEWHERE", "", user=USER, files=[slack.add_image(photo("coffee.png"))])
+
+    assert acked_quietly(bot.command(""))
+    announcement, reply = announcement_and_reply(bot, slack)
+
+    assert announcement["text"] == f"<@{USER}> asked to detect {DEFAULT_CLASSES} in 1 image"
+    assert reply["text"].startswith("a.png: cat ")
+    (listed,) = slack.calls_to("files.list")
+    assert (listed.args["channel"], listed.args["types"]) == (CHANNEL, "images")
+    assert not [c for c in slack.calls if c.method.startswith("conversations.")]  # no history
+
+
+def test_a_channel_with_no_image_but_the_bots_gets_told_to_share_one(
+    bot: Bot, slack: SlackEmulator, api: FaultyApi
+):
+    drawn = slack.add_image(photo("chelsea.png"), "chelsea-detected.jpg", user=BOT_USER_ID)
+    slack.add_message(CHANNEL, "", user=BOT_USER_ID, files=[drawn])
+    slack.add_message(CHANNEL, "chat", user=USER)
 
     bot.command("")
-    if found:
-        announcement_and_reply(bot, slack)
-        assert api.count("POST /detect") == 1
-        return
     shown = slack.wait_for("chat.postEphemeral", timeout=10)[0].args
-    assert (shown["channel"], shown["user"]) == (CHANNEL, USER)
-    assert shown["text"].startswith(":x: I found no image in the last 50 messages of this channel.")
-    assert "*Usage*" in shown["text"]
     idle(bot)
+
+    assert (shown["channel"], shown["user"]) == (CHANNEL, USER)
+    assert shown["text"].startswith(":x: I found no image shared lately in this channel. Share ")
+    assert "*Usage*" in shown["text"]
     assert not slack.calls_to("chat.postMessage")
     assert api.count("POST /detect") == 0
 
 
-@pytest.mark.parametrize("refused", ["conversations.history", "chat.postMessage"])
+@pytest.mark.parametrize("refused", ["files.list", "chat.postMessage"])
 def test_a_channel_the_bot_is_not_in_gets_an_ephemeral_saying_to_add_it(
     bot: Bot, slack: SlackEmulator, api: FaultyApi, refused: str
 ):

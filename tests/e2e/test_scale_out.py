@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import requests
 
+from bot.slack.pacing import RedisHolds
 from tests.support.cluster import Cluster
 from tests.support.faultserver import FaultyApi, faulty_api
 from tests.support.redisserver import RedisServer
@@ -37,6 +38,7 @@ from tests.support.slackbot import (
     wait_for_reactions,
     wait_for_reply,
 )
+from tests.support.waiting import until
 
 ANSWER_WITHIN = 60.0  # the issue's promise for a job whose worker died
 RESULTS = re.compile(r"^chelsea-\d+\.png: cat \d+%")
@@ -184,21 +186,19 @@ def test_a_job_killed_after_its_reply_was_posted_is_not_answered_twice(
     workers: Cluster, slack: SlackEmulator
 ):
     workers.kill("worker-2")
-    # The job's last step, swapping :eyes: for the check mark, waits out a rate limit: the reply
-    # is posted, the message not yet acknowledged.
-    removals = len(slack.calls_to("reactions.remove"))
-    slack.fail_next("reactions.remove", 429, retry_after=30)
+    # The job's last step, the check mark, hangs: the reply is posted, the message not yet
+    # acknowledged, and that call never reaches Slack.
+    hanging = slack.slow_next("reactions.add", 30, reaches_slack=False)
     message, envelope = upload(slack)
     assert workers.post("web-1", envelope).status_code == 200
     reply = wait_for_reply(slack, message["ts"], status=200)
-    (limited,) = slack.wait_for("reactions.remove", removals + 1)[removals:]
-    assert (limited.status, limited.args["timestamp"]) == (429, message["ts"])
+    assert hanging.wait(REPLY_TIMEOUT)
 
     workers.kill("worker-1")
     killed = time.monotonic()
     workers.start_worker("worker-2")
 
-    # The other worker runs the job again: it finishes the reactions and posts nothing more.
+    # The other worker runs the job again: it marks the message and posts nothing more.
     done(slack, message["ts"], timeout=ANSWER_WITHIN)
     assert time.monotonic() - killed >= 2.0  # it was worker-1's job, taken back when it died
     answered_everything(workers, slack)
@@ -209,12 +209,11 @@ def test_a_worker_killed_while_posting_its_reply_leaves_the_reply_to_the_other(
     workers: Cluster, slack: SlackEmulator
 ):
     workers.kill("worker-2")
-    posts = len(slack.calls_to("chat.postMessage"))
-    slack.fail_next("chat.postMessage", 429, retry_after=30)  # the reply waits out a rate limit
+    # The reply is on its way when worker-1 dies, and never reaches Slack.
+    posting = slack.slow_next("chat.postMessage", 30, reaches_slack=False)
     message, envelope = upload(slack)
     assert workers.post("web-1", envelope).status_code == 200
-    (limited,) = slack.wait_for("chat.postMessage", posts + 1)[posts:]
-    assert (limited.status, limited.args["thread_ts"]) == (429, message["ts"])
+    assert posting.wait(REPLY_TIMEOUT)
 
     workers.kill("worker-1")  # it had started the reply step, and never finished it
     killed = time.monotonic()
@@ -222,11 +221,43 @@ def test_a_worker_killed_while_posting_its_reply_leaves_the_reply_to_the_other(
 
     reply = wait_for_reply(slack, message["ts"], status=200, timeout=ANSWER_WITHIN)
     assert RESULTS.match(reply.args["text"])
-    # Left to worker-1 while it might be alive (WORKER_DEAD_AFTER), then looked for and posted.
+    # Left to worker-1 while it might be alive (WORKER_DEAD_AFTER), then taken from the job's
+    # own records: no history read, no answer twice.
     assert time.monotonic() - killed >= 2.0
     done(slack, message["ts"])
     answered_everything(workers, slack)
     assert slack.replies(message["ts"], status=200) == [reply]
+    assert not [c for c in slack.calls if c.method.startswith("conversations.")]
+
+
+def test_a_retry_after_one_worker_met_is_honoured_by_the_other_which_posts_the_reply_once(
+    workers: Cluster, slack: SlackEmulator, redis_process: RedisServer
+):
+    refusals = RedisHolds(redis_process.client())
+    before = refusals.counts().get("chat.postMessage", 0)
+    workers.kill("worker-2")
+    slack.fail_next("chat.postMessage", 429, retry_after=5)
+    message, envelope = upload(slack)
+    assert workers.post("web-1", envelope).status_code == 200
+    # Seen once the Retry-After is kept in Redis (the count of 429s follows it).
+    assert until(lambda: refusals.counts().get("chat.postMessage", 0) > before, REPLY_TIMEOUT)
+    limited_at = time.monotonic()
+
+    # The job waits for its turn as a delayed message, on no worker: worker-1 may go. The other
+    # runs it, and a later upload in the channel, and waits out what worker-1 was told for both.
+    workers.kill("worker-1")
+    workers.start_worker("worker-2")
+    later, envelope = upload(slack)
+    assert workers.post("web-1", envelope).status_code == 200
+    reply = wait_for_reply(slack, message["ts"], status=200, timeout=ANSWER_WITHIN)
+    later_reply = wait_for_reply(slack, later["ts"], status=200, timeout=ANSWER_WITHIN)
+    assert min(reply.at, later_reply.at) - limited_at >= 4.5
+    assert RESULTS.match(reply.args["text"]) and RESULTS.match(later_reply.args["text"])
+    done(slack, message["ts"])
+    answered_everything(workers, slack)
+    assert slack.replies(message["ts"], status=200) == [reply]
+    assert [c.status for c in slack.replies(message["ts"])] == [429, 200]
+    assert [c.status for c in slack.replies(later["ts"])] == [200]
 
 
 def test_with_redis_down_the_web_answers_503_then_recovers_by_itself(
@@ -271,12 +302,12 @@ def test_sigterm_on_a_worker_finishes_or_leaves_its_jobs_each_answered_once(
     for _, envelope in waiting:
         assert workers.post("web-1", envelope).status_code == 200
     polled(api, polls + 8)
-    # One more job, in the middle of a run at SIGTERM: its first call waits out a rate limit.
-    adds = len(slack.calls_to("reactions.add"))
-    slack.fail_next("reactions.add", 429, retry_after=1)
+    # One more job, in the middle of a run at SIGTERM: the API takes a second to take its images.
+    detects = api.count("POST /detect")
+    api.delay("POST /detect", 1, after=detects)
     running = upload(slack)
     assert workers.post("web-1", running[1]).status_code == 200
-    slack.wait_for("reactions.add", adds + 1)
+    api.wait_for("POST /detect", detects + 1, timeout=REPLY_TIMEOUT)
     workers.start_worker("worker-2")
 
     started = time.monotonic()

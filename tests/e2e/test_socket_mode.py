@@ -149,8 +149,9 @@ def test_the_socket_mode_process_finishes_its_work_and_exits_0_on_sigterm(tmp_pa
             cluster.start(
                 "socket-mode", ["run", "--socket-mode"], lambda _: slack.socket_connections > 0
             )
-            # In flight at SIGTERM: Slack rate limits the upload's first call for a second.
-            slack.fail_next("reactions.add", 429, retry_after=1)
+            # In flight at SIGTERM: Slack rate limits the upload's reply for a second, and the job
+            # waits for its turn in the queue, on no thread.
+            slack.fail_next("chat.postMessage", 429, retry_after=1)
             message, envelope = upload(slack)
             assert slack.send_envelope(envelope) == {"envelope_id": envelope["envelope_id"]}
             code, logged = cluster.terminate("socket-mode", timeout=10)
@@ -158,7 +159,8 @@ def test_the_socket_mode_process_finishes_its_work_and_exits_0_on_sigterm(tmp_pa
         finally:
             cluster.stop()
 
-        (reply,) = slack.replies(message["ts"], CHANNEL)
+        limited, reply = slack.replies(message["ts"], CHANNEL)
+        assert (limited.status, reply.status) == (429, 200)
         assert re.search(r"chelsea\.png: cat \d+%", reply.args["text"])
     assert "Traceback" not in logged
     assert slack.bot_token not in logged and slack.app_token not in logged

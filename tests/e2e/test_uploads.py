@@ -149,7 +149,7 @@ def test_a_photo_shared_inside_a_thread_is_answered_in_that_thread(bot: Bot, sla
     assert reply["thread_ts"] == parent["ts"] != event["ts"]
     assert "cat" in found(summary(reply, "chelsea.png"))
     idle(bot)
-    # The progress reactions go on the shared message itself, not on the thread's parent.
+    # The outcome's mark goes on the shared message itself, not on the thread's parent.
     assert slack.reactions(CHANNEL, event["ts"]) == ["white_check_mark"]
     assert slack.reactions(CHANNEL, parent["ts"]) == []
     assert slack.uploads and {u.thread_ts for u in slack.uploads} == {parent["ts"]}
@@ -215,10 +215,7 @@ def test_a_file_that_is_not_an_image_says_why_while_the_others_get_results(
     assert found(summary(reply, "astronaut.png")).startswith("person ")
     assert sections(reply)[1]["text"]["text"].startswith(":warning: *broken.png*")
     assert slack.reactions(CHANNEL, event["ts"]) == ["warning"]
-    assert reaction_calls(slack)[-2:] == [
-        ("reactions.remove", "eyes", CHANNEL, event["ts"]),
-        ("reactions.add", "warning", CHANNEL, event["ts"]),
-    ]
+    assert reaction_calls(slack) == [("reactions.add", "warning", CHANNEL, event["ts"])]
 
 
 def test_detect_classes_set_what_is_looked_for_and_unsupported_ones_say_so(
@@ -256,17 +253,19 @@ def test_detect_classes_all_answers_what_is_in_the_photo_and_uploads_it_annotate
     assert upload.filename == "grace_hopper-detected.jpg"
 
 
-# -- progress reactions -------------------------------------------------------------------------
+# -- the outcome's mark --------------------------------------------------------------------------
 
 
-def test_eyes_while_working_then_a_check_mark_once_the_reply_is_posted(slack: SlackEmulator):
+def test_one_mark_once_the_reply_and_the_annotated_image_are_posted_and_none_before(
+    slack: SlackEmulator,
+):
     with faulty_api() as api, running_bot(slack, **hosted(api)) as bot:
         api.hold_jobs()
         polled = first_poll_seen(api)
         event, _ = bot.share(slack.add_image(photo("chelsea.png"), "chelsea.png"))
         assert polled.wait(REPLY_TIMEOUT)
-        # Work has started and is not done: the eyes are there, no reply yet.
-        assert slack.reactions(CHANNEL, event["ts"]) == ["eyes"]
+        # Work has started and is not done: no reaction spent on saying so, no reply yet.
+        assert slack.reactions(CHANNEL, event["ts"]) == []
         assert slack.calls_to("chat.postMessage") == []
 
         api.hold_jobs(0)
@@ -274,15 +273,10 @@ def test_eyes_while_working_then_a_check_mark_once_the_reply_is_posted(slack: Sl
         idle(bot)
 
     assert slack.reactions(CHANNEL, event["ts"]) == ["white_check_mark"]
-    ts = event["ts"]
-    assert reaction_calls(slack) == [
-        ("reactions.add", "eyes", CHANNEL, ts),
-        ("reactions.remove", "eyes", CHANNEL, ts),
-        ("reactions.add", "white_check_mark", CHANNEL, ts),
-    ]
+    assert reaction_calls(slack) == [("reactions.add", "white_check_mark", CHANNEL, event["ts"])]
     order = [c.method for c in slack.calls if c.method != "auth.test"]
-    assert order.index("reactions.add") < order.index("chat.postMessage")
-    assert order.index("chat.postMessage") < order.index("reactions.remove")
+    assert order.index("chat.postMessage") < order.index("files.completeUploadExternal")
+    assert order[-1] == "reactions.add"
 
 
 def test_a_reply_slack_refuses_ends_with_a_warning_not_a_check_mark(

@@ -68,9 +68,9 @@ def test_the_web_process_answers_an_upload_and_stops_cleanly_on_sigterm(
         (reply,) = slack.replies(cat["ts"], CHANNEL)
         assert re.search(r"chelsea\.png: cat \d+%", reply.args["text"])
 
-        # A second upload, still being worked on when the platform stops the dyno: Slack rate
-        # limits its first call (the :eyes: reaction) for a second.
-        slack.fail_next("reactions.add", 429, retry_after=1)
+        # A second upload, still being worked on when the platform stops the dyno: Slack takes a
+        # second to answer its reply.
+        slack.slow_next("chat.postMessage", 1.0)
         person, envelope = shared_photo(slack, "astronaut.png")
         assert cluster.post("web", envelope).status_code == 200
         code, logged = cluster.terminate("web", timeout=STOP_WITHIN)

@@ -6,16 +6,21 @@ The app under test reaches it through ``SLACK_API_URL = emulator.api_url`` (slac
 
 - core.py: workspaces, the tokens issued in them (``not_authed``, ``invalid_auth``,
   ``not_allowed_token_type``, ``token_expired``...), channels, every call recorded
-  (:attr:`~core.EmulatorCore.calls`), faults injected per method, the emulator's clock
+  (:attr:`~core.EmulatorCore.calls`), the emulator's clock
   (:meth:`~core.EmulatorCore.advance_clock`, so no test sleeps), and each method's required
   arguments checked against ``contracts/slack/specs/methods/<method>.json`` (``invalid_arguments``
-  with ``response_metadata.messages``, as Slack answers today); server.py parses the requests (the
-  token from the ``Authorization`` header or a ``token`` form field, never from a JSON body);
+  with ``response_metadata.messages``, as Slack answers today); server.py starts the servers and
+  parses the requests (the token from the ``Authorization`` header or a ``token`` form field, never
+  from a JSON body); faults.py: faults injected per method (statuses, errors, slow answers);
+- ratelimits.py: Slack's published rate limits per workspace and method (tiers from the specs,
+  chat.postMessage per channel, history for apps outside the Marketplace), answered 429 with
+  ``Retry-After`` once a test calls :meth:`~ratelimits.RateLimits.enforce_rate_limits`;
 - chat.py: messages, reactions and conversations, in Slack's response shapes (keys from
   ``contracts/slack/payloads/java-slack-sdk-shapes``), with message metadata;
 - files.py: files served like files.slack.com (the bytes with the bot token of the file's workspace,
   else Slack's login page), real thumbnails and ``files.info``; uploads.py: ``files_upload_v2``,
   each image's alt text checked against Slack's limit and kept on the file;
+  listing.py: ``files.list``;
 - oauth.py: the OAuth v2 install (``/oauth/v2/authorize`` then ``oauth.v2.access``), token rotation,
   uninstalls;
 - socket_mode.py: ``apps.connections.open`` and a local WebSocket that speaks Socket Mode;
@@ -42,7 +47,9 @@ from tests.support.slack_emulator.core import (
     load_payload,
 )
 from tests.support.slack_emulator.files import FILE_DOWNLOAD, FileRequest
+from tests.support.slack_emulator.listing import FileLists
 from tests.support.slack_emulator.oauth import AUTHORIZE_PATH, OAuth, Refresh
+from tests.support.slack_emulator.ratelimits import RateLimits
 from tests.support.slack_emulator.socket_mode import SocketMode
 from tests.support.slack_emulator.uploads import FILE_UPLOAD, Upload, Uploads
 from tests.support.slack_emulator.views import Views
@@ -68,7 +75,7 @@ __all__ = [
 ]
 
 
-class SlackEmulator(Uploads, OAuth, SocketMode, Views):
+class SlackEmulator(RateLimits, FileLists, Uploads, OAuth, SocketMode, Views):
     """Slack's Web API, file hosts and Socket Mode endpoint, on 127.0.0.1.
 
     Example::

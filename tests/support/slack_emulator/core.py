@@ -17,11 +17,12 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Literal, TypeVar
+from typing import Literal
 
 from tests.support.paths import SLACK_CONTRACTS
 from tests.support.slack_emulator.arguments import JsonDict, SlackError
-from tests.support.slack_emulator.server import Handler, QuietServer
+from tests.support.slack_emulator.faults import Fault, Faults
+from tests.support.slack_emulator.server import Handler, QuietServer, Serving
 
 CONTRACTS = SLACK_CONTRACTS
 PAYLOADS = CONTRACTS / "payloads"
@@ -40,8 +41,6 @@ CLIENT_SECRET = "test-client-secret-not-real"
 # Slack: rotating tokens expire after 12 hours.
 TOKEN_LIFETIME = 43_200
 
-Emulator = TypeVar("Emulator", bound="EmulatorCore")
-
 
 @dataclass(frozen=True)
 class Call:
@@ -58,6 +57,7 @@ class Call:
     response: JsonDict = field(default_factory=dict)
     token: str | None = None
     team: str | None = None
+    at: float = field(default_factory=time.monotonic)  # when it was answered
 
 
 @dataclass
@@ -75,13 +75,6 @@ class Workspace:
     @property
     def url(self) -> str:
         return f"https://{self.domain}.slack.com/"
-
-
-@dataclass
-class Fault:
-    status: int  # 0: close the connection without an answer
-    retry_after: int | None = None
-    error: str | None = None
 
 
 @dataclass
@@ -111,7 +104,7 @@ def _load_specs() -> dict[str, JsonDict]:
     }
 
 
-class EmulatorCore:
+class EmulatorCore(Serving, Faults):
     """The shared state, records, faults, clock and dispatch of the emulator (see SlackEmulator)."""
 
     def __init__(
@@ -174,56 +167,6 @@ class EmulatorCore:
     def _set_up(self) -> None:
         """Each area adds its state and registers its Web API methods here, after super()'s."""
 
-    # ------------------------------------------------------------------ lifecycle
-
-    def start(self: Emulator) -> Emulator:
-        """Start the servers; they listen when this returns."""
-        self._listen()
-        return self
-
-    def _listen(self) -> None:
-        """Start the HTTP server (areas with servers of their own start them too)."""
-        handler = type("Handler", (Handler,), {"emulator": self})
-        self._http = QuietServer(("127.0.0.1", 0), handler)
-        self._run(partial(self._http.serve_forever, 0.05))
-
-    def stop(self) -> None:
-        """Close the servers."""
-        if self._http is not None:
-            self._http.shutdown()
-            self._http.server_close()
-        for thread in self._threads:
-            thread.join(timeout=5)
-        self._http = None
-        self._threads.clear()
-
-    def _run(self, serve: Callable[[], object]) -> None:
-        """Serve in a daemon thread until :meth:`stop`."""
-        thread = threading.Thread(target=serve, daemon=True)
-        thread.start()
-        self._threads.append(thread)
-
-    def __enter__(self: Emulator) -> Emulator:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        if self._http is None:
-            raise RuntimeError("the emulator is not started")
-        return self._http.server_address[1]
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def api_url(self) -> str:
-        """The Web API base URL, for ``SLACK_API_URL`` / ``WebClient(base_url=...)``."""
-        return f"{self.base_url}/api/"
-
     # ------------------------------------------------------------------ recording
 
     def calls_to(self, method: str) -> list[Call]:
@@ -250,38 +193,6 @@ class EmulatorCore:
         with self._changed:
             self.calls.append(call)
             self._changed.notify_all()
-
-    # ------------------------------------------------------------------ faults
-
-    def fail_next(
-        self, method: str, status: int = 429, retry_after: int | None = 1, times: int = 1
-    ) -> None:
-        """Answer the next ``times`` calls to ``method`` with HTTP ``status``.
-
-        429 comes with ``Retry-After`` and ``{"ok": false, "error": "ratelimited"}``, as Slack rate
-        limits; other statuses with ``{"ok": false, "error": "internal_error"}``. ``method`` may also
-        be ``FILE_DOWNLOAD`` or ``FILE_UPLOAD`` (files.py) for the file endpoints.
-        """
-        fault = Fault(status, retry_after if status == 429 else None)
-        self._add_fault(method, fault, times)
-
-    def drop_next(self, method: str, times: int = 1) -> None:
-        """Close the connection of the next ``times`` calls to ``method`` without an answer, as a
-        network failure would (slack_sdk's ConnectionErrorRetryHandler retries those)."""
-        self._add_fault(method, Fault(0), times)
-
-    def error_next(self, method: str, error: str, times: int = 1) -> None:
-        """Answer the next ``times`` calls to ``method`` with ``{"ok": false, "error": error}``."""
-        self._add_fault(method, Fault(200, error=error), times)
-
-    def _add_fault(self, method: str, fault: Fault, times: int) -> None:
-        with self._lock:
-            self._faults.setdefault(method, deque()).extend([fault] * times)
-
-    def _take_fault(self, method: str) -> Fault | None:
-        with self._lock:
-            queue = self._faults.get(method)
-            return queue.popleft() if queue else None
 
     # ------------------------------------------------------------------ workspaces, tokens, clock
 
@@ -405,15 +316,9 @@ class EmulatorCore:
         client: tuple[str, str] | None = None,
     ) -> tuple[int, JsonDict, dict[str, str]]:
         fault = self._take_fault(method)
-        if fault is not None:
-            if fault.status == 0:
-                return 0, {}, {}
-            if fault.error is not None:
-                return 200, {"ok": False, "error": fault.error}, {}
-            if fault.status == 429:
-                headers = {"Retry-After": str(fault.retry_after or 0)}
-                return 429, {"ok": False, "error": "ratelimited"}, headers
-            return fault.status, {"ok": False, "error": "internal_error"}, {}
+        faulty = fault.answer() if fault is not None else None
+        if faulty is not None:
+            return faulty
         if method not in self._methods and method not in self._client_methods:
             return 200, {"ok": False, "error": "unknown_method"}, {}
         try:

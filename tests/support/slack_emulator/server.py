@@ -1,4 +1,5 @@
-"""The emulator's HTTP server: a Web API request parsed as Slack parses it, and bodies sent back.
+"""The emulator's HTTP server: started and stopped (`Serving`), a Web API request parsed as Slack
+parses it, and bodies sent back.
 
 ``/api/<method>`` takes its token from the ``Authorization`` header or a ``token`` form field, never
 from a JSON body (as Slack does); JSON bodies are read only by the methods whose spec says
@@ -11,14 +12,19 @@ from __future__ import annotations
 import base64
 import json
 import sys
+import threading
+from collections.abc import Callable
+from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from tests.support.slack_emulator.arguments import JsonDict
 
 if TYPE_CHECKING:
     from tests.support.slack_emulator.core import EmulatorCore
+
+Emulator = TypeVar("Emulator", bound="Serving")
 
 
 class QuietServer(ThreadingHTTPServer):
@@ -107,6 +113,61 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(b"0\r\n\r\n")
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True  # the client stopped reading, as a size cap does
+
+
+class Serving:
+    """The emulator's servers on 127.0.0.1, each in a daemon thread."""
+
+    _http: QuietServer | None
+    _threads: list[threading.Thread]
+
+    def start(self: Emulator) -> Emulator:
+        """Start the servers; they listen when this returns."""
+        self._listen()
+        return self
+
+    def _listen(self) -> None:
+        """Start the HTTP server (areas with servers of their own start them too)."""
+        handler = type("Handler", (Handler,), {"emulator": self})
+        self._http = QuietServer(("127.0.0.1", 0), handler)
+        self._run(partial(self._http.serve_forever, 0.05))
+
+    def stop(self) -> None:
+        """Close the servers."""
+        if self._http is not None:
+            self._http.shutdown()
+            self._http.server_close()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self._http = None
+        self._threads.clear()
+
+    def _run(self, serve: Callable[[], object]) -> None:
+        """Serve in a daemon thread until :meth:`stop`."""
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def __enter__(self: Emulator) -> Emulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        if self._http is None:
+            raise RuntimeError("the emulator is not started")
+        return self._http.server_address[1]
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def api_url(self) -> str:
+        """The Web API base URL, for ``SLACK_API_URL`` / ``WebClient(base_url=...)``."""
+        return f"{self.base_url}/api/"
 
 
 def _basic(scheme: str, credentials: str) -> tuple[str, str] | None:
