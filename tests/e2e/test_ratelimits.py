@@ -122,7 +122,7 @@ def test_a_private_answer_slack_rate_limits_is_given_once_when_its_turn_comes(
 
     assert (limited.status, shown.status) == (429, 200)
     assert shown.at - limited.at >= 0.9  # Retry-After: 1
-    assert "no detect job with this id" in shown.args["text"]
+    assert "I found no job" in shown.args["text"]
     assert len(slack.calls_to("chat.postEphemeral")) == 2
 
 
