@@ -243,8 +243,13 @@ def test_a_workspace_that_uninstalls_the_app_is_forgotten_everywhere_in_redis(
 ):
     team = slack.default_workspace.team_id
     message, envelope = shared_photo(slack)
+    failing, _ = shared_photo(slack, filename="failing.png")
     broken = DetectImages(  # a job that keeps failing (see above), kept as a dead letter
-        team_id=team, channel=CHANNEL, classes=("cat",), files=({"file_access": "check_file_info"},)
+        team_id=team,
+        channel=CHANNEL,
+        classes=("cat",),
+        thread_ts=failing["ts"],
+        files=({"file_access": "check_file_info"},),
     )
     client = redis.client()
     with web_and_worker(slack, REDIS_URL=redis.url) as bot:
@@ -252,6 +257,7 @@ def test_a_workspace_that_uninstalls_the_app_is_forgotten_everywhere_in_redis(
         assert bot.post_event(envelope).status_code == 200
         wait_for_reactions(slack, message["ts"], ["white_check_mark"])
         RedisChoices(client, Outage(redis.url)).save(team, Choices(classes=("cat",)))
+        wait_for_reply(slack, failing["ts"], status=200)  # given up: nothing more of it runs
         assert until(lambda: bool(dead_letters_of(client, team)), 30)
         kept = team_data(client, team)
         assert {"journal", "queued", "settings", "api"} <= {key.split(":")[1] for key in kept}
