@@ -13,19 +13,17 @@ ship in ``models/`` beside this.
 
 How closely to look (``detect``'s ``detail``): FAST runs each model once over the whole image,
 which the SSDs see at 300x300, so a person 13 px wide in a 1352 px photo is 3 px wide to them.
-THOROUGH also runs the COCO model over up to six overlapping tiles of a large image (``_tiles``)
-and merges what the views found into one box per object (``_merge``); BlazeFace and the OIDv4
-model still run once. BENCHMARKS.md has what each finds and costs.
+THOROUGH also runs the COCO model over up to six overlapping tiles of a large image and merges
+what the views found into one box per object (tiles.py); BlazeFace and the OIDv4 model still run
+once. BENCHMARKS.md has what each finds and costs.
 
 Thread safety: a LiteRT ``Interpreter`` must not be used by two threads at once. A ``Detector``
 keeps, per model, a small pool of interpreters (created on demand, at most ``max_sessions``);
 each model run borrows one for its duration, and a call holds at most one at a time. A pool
 rather than one interpreter per thread (``threading.local``) means a server that runs each
 request on a fresh thread does not load the models again for every thread, and the number of
-models in memory stays bounded. Each interpreter runs on one CPU thread: measured on 2 cores at
-1024 px (with the OIDv4 and face models), two callers with one thread each gave ~63 images/s
-against ~53 with two threads each, at the same CPU per image; two threads only shorten a lone
-caller's wall time (~17 ms instead of ~28 ms).
+models in memory stays bounded. Each interpreter runs on one CPU thread (docs/decisions.md, "The
+detector's threads").
 """
 
 from __future__ import annotations
