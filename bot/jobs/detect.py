@@ -126,7 +126,8 @@ class DetectionRun:
         reply = self.answer(thread_ts, detected)
         if reply.state is State.ENDED:
             return  # the thread was told this one was cut short
-        if self.ctx.workspaces.settings(self.job.team_id).annotate:
+        # The annotated images illustrate the reply: without it (Slack refused it), none goes.
+        if reply.value and self.ctx.workspaces.settings(self.job.team_id).annotate:
             self.annotate(thread_ts, images, detected)
         if self.job.react_to:
             mark = DONE if detected.ok and reply.value else FAILED

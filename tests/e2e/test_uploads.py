@@ -279,7 +279,7 @@ def test_one_mark_once_the_reply_and_the_annotated_image_are_posted_and_none_bef
     assert order[-1] == "reactions.add"
 
 
-def test_a_reply_slack_refuses_ends_with_a_warning_not_a_check_mark(
+def test_a_reply_slack_refuses_ends_with_a_warning_and_no_annotated_image(
     bot: Bot, slack: SlackEmulator, caplog: pytest.LogCaptureFixture
 ):
     slack.error_next("chat.postMessage", "fatal_error")
@@ -288,8 +288,9 @@ def test_a_reply_slack_refuses_ends_with_a_warning_not_a_check_mark(
     idle(bot)
 
     assert slack.calls_to("chat.postMessage")[0].response["error"] == "fatal_error"
-    assert [m for m in slack.messages(CHANNEL) if m.get("thread_ts") and not m.get("files")] == []
-    # No reply in the thread, so no check mark saying all went well.
+    assert [m for m in slack.messages(CHANNEL) if m.get("thread_ts")] == []
+    # Nor the annotated image it would illustrate, nor a check mark saying all went well.
+    assert slack.uploads == [] and not slack.calls_to("files.getUploadURLExternal")
     assert slack.reactions(CHANNEL, event["ts"]) == ["warning"]
     assert "chat.postMessage to C0CHANNEL1 failed: fatal_error" in caplog.text
 
