@@ -3,9 +3,9 @@
     python -m bench.bench_fairshares [--rounds 5] [--albums 30]
 
 Two workspaces install the bot (many workspaces, on a throwaway PostgreSQL). A round: in one, two
-people share `--albums` messages of ten photos each at once (tests/support/flood.py); right after,
-someone in the other workspace shares one photo, and the bench times it from POSTing its event to
-its reply reaching the Slack emulator. "alone" times the same upload with no flood. Each round waits
+people share `--albums` messages of ten photos each at once, each in a channel of its own
+(tests/support/flood.py); right after, someone in the other workspace shares one photo, and the
+bench times it from POSTing its event to its reply reaching the Slack emulator. "alone" times the same upload with no flood. Each round waits
 until every job has ended. Set-ups: one process, and Redis (a web app and a worker in this process,
 on a throwaway redis-server), each with the default shares and with shares too large to matter
 (the bot before issue 14). The embedded API, its default detail, the default worker threads; the
@@ -58,7 +58,15 @@ def upload_wait(bot: Bot, other: Workspace) -> float:
 
 def flood_wait(bot: Bot, busy: Workspace, other: Workspace, albums: int) -> tuple[float, int]:
     """The other workspace's wait, and how many of the flood's messages were answered before it."""
-    flood = [album(bot.slack, busy, "C222", ("U0FLOOD1", "U0FLOOD2")[n % 2]) for n in range(albums)]
+    # Each message in a channel of its own: Slack lets the bot post about once a second in one
+    # channel, and the flood is to contend for the bot, not for that pace.
+    channels = [f"C2FLOOD{n:03d}" for n in range(albums)]
+    for channel in channels:
+        bot.slack.add_channel(channel, team=busy.team_id)
+    flood = [
+        album(bot.slack, busy, channel, ("U0FLOOD1", "U0FLOOD2")[n % 2])
+        for n, channel in enumerate(channels)
+    ]
     with ThreadPoolExecutor(8) as senders:
         list(senders.map(bot.post_event, flood))
     waited = upload_wait(bot, other)
