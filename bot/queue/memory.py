@@ -5,17 +5,19 @@ workers waits in the queue (up to `capacity` jobs in all, and each person's and 
 it: `admission`); past that, `submit` says so at once and the user is told, instead of the work
 being dropped silently. Keys de-duplicate work that Slack
 delivers twice (its retries carry the same message). A run that raises `RunAgain` (a poll of an API
-job still running) is run again after its delay, from a timer: no thread waits meanwhile, and the
-job keeps its place. On shutdown the queue stops taking work, lets the jobs in flight finish within
+job still running) is run again after its delay: one scheduler thread keeps every such job until it
+is due, so no worker thread waits meanwhile, and the job keeps its place. On shutdown the queue stops taking work, lets the jobs in flight finish within
 a grace period, and has each job it could not finish tell its user so (`JobRunner.interrupt`, which
 answers only if the job has not answered yet).
 """
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import logging
 import threading
+import time
 from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
 
@@ -50,7 +52,9 @@ class MemoryQueue:
         self._idle = threading.Condition(self._lock)
         self._pending: dict[int, Job] = {}  # every job taken and not finished, by number
         self._queued: dict[int, Future[None]] = {}  # those queued for (or on) a worker thread
-        self._waiting: dict[int, threading.Timer] = {}  # those waiting to be run again
+        self._later: list[tuple[float, int, Job]] = []  # a heap of those to run again, by when
+        self._due = threading.Condition(self._lock)  # wakes the scheduler
+        self._scheduler: threading.Thread | None = None  # started by the first job to run again
         self._numbers = itertools.count()
         self._keys: OrderedDict[str, None] = OrderedDict()
         self._remember_keys = remember_keys
@@ -102,18 +106,26 @@ class MemoryQueue:
         with self._lock:
             self._queued.pop(number, None)
             if again is not None and not self._closed:
-                timer = threading.Timer(again, self._resume, (number, job))
-                timer.daemon = True
-                self._waiting[number] = timer
-                timer.start()
+                heapq.heappush(self._later, (time.monotonic() + again, number, job))
+                if self._scheduler is None:
+                    self._scheduler = threading.Thread(
+                        target=self._run_when_due, name="run-again", daemon=True
+                    )
+                    self._scheduler.start()
+                self._due.notify()
                 return
             self._pending.pop(number, None)
             self._idle.notify_all()
 
-    def _resume(self, number: int, job: Job) -> None:
+    def _run_when_due(self) -> None:
         with self._lock:
-            if self._waiting.pop(number, None) is not None:
-                self._queued[number] = self._executor.submit(self._run, number, job)
+            while not self._closed:
+                wait = self._later[0][0] - time.monotonic() if self._later else None
+                if wait is not None and wait <= 0:
+                    _, number, job = heapq.heappop(self._later)
+                    self._queued[number] = self._executor.submit(self._run, number, job)
+                else:
+                    self._due.wait(wait)
 
     def _refuse(self, job: Job, refusal: Refusal) -> None:
         try:
@@ -134,11 +146,10 @@ class MemoryQueue:
         with self._lock:
             self._closed = True
             left = list(self._pending.values())
-            for timer in self._waiting.values():
-                timer.cancel()
-            for number in self._waiting:
+            for _, number, _ in self._later:
                 del self._pending[number]
-            self._waiting.clear()
+            self._later.clear()
+            self._due.notify()
         for job in left:
             try:
                 self._runner.interrupt(job)

@@ -171,3 +171,18 @@ def test_shutdown_interrupts_a_job_waiting_to_be_run_again_and_runs_it_no_more()
     runs = len(runner.runs)
     assert queue.join(timeout=1)
     assert len(runner.runs) == runs and runner.done == []
+
+
+def test_jobs_waiting_to_be_run_again_share_one_thread():
+    # Found by bench_slack: a thread per waiting job cost every poll a thread's start.
+    runner = PollingRunner()
+    runner.release.set()
+    before = threading.active_count()
+    queue = MemoryQueue(runner, workers=2, capacity=100, admission=shares())
+    for n in range(25):
+        assert queue.submit(job(f"poll-{1000 + n}")) is Submitted.ACCEPTED
+    assert until(lambda: len(runner.runs) >= 100)
+    # Two workers and the scheduler (a slack of one for a thread still ending from another test).
+    assert threading.active_count() - before <= 4
+    queue.shutdown(0)
+    assert sorted(runner.told) == sorted(f"poll-{1000 + n}" for n in range(25))
