@@ -11,8 +11,9 @@ worker`), on the embedded API (no account: the default deploy), with the emulato
 Each process's memory is read from /proc after start, and again after `--uploads` uploads of the
 test photos shared at once (each answered, with its annotated image uploaded; `--classes` sets
 DETECT_CLASSES, and `all` loads every model): RSS as `ps` shows
-it, its peak (VmHWM), and PSS, which splits the pages gunicorn's master shares with its forked
-worker between the two, so the PSS of a dyno's processes adds up to what its memory quota counts.
+it, its peak (VmHWM), and PSS, which splits the pages a process shares with others (libraries
+mapped by several) among them, so the PSS of a dyno's processes adds up to what its memory quota
+counts.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ MIB = 1024 * 1024
 
 @dataclass(frozen=True)
 class Memory:
-    """A process and its children (gunicorn's worker), in bytes."""
+    """A process and any children it has, in bytes."""
 
     rss: int
     peak: int
@@ -133,7 +134,7 @@ def main() -> None:
     print()
     print(f"DETECT_CLASSES: {args.classes or 'the default'}. Machine: {machine()}")
     print(
-        f"Packages: {packages(['ai-edge-litert', 'numpy', 'pillow', 'gunicorn', 'dramatiq', 'slack-bolt'])}"
+        f"Packages: {packages(['ai-edge-litert', 'numpy', 'pillow', 'uvicorn', 'dramatiq', 'slack-bolt'])}"
     )
 
 

@@ -10,10 +10,11 @@
       ava-slackbot   the old bot's client (Hackthings/ava-slackbot, avabot/vendor/imageintelligence/
                      api.py): poll at once, then every 0.5 s; re-created here, three lines
       before         this client before issue 6: 50 ms, then each gap 1.5 times the last, up to 2 s
-      one process    `wait_for_job` now: a thread waits, polling every 150 ms while the job is young
+      one process    the schedule of the bot's polls (every 150 ms while the job is young), here
+                     through `wait_for_job`, the command line's way: a thread waits
       Redis          web + worker processes: each poll is a delayed message, no thread waits
     Target (Redis): median <= 100 ms, max <= 250 ms.
-(2) Ack latency of the web process (gunicorn) with REDIS_URL: `--events` signed uploads from
+(2) Ack latency of the web process (uvicorn) with REDIS_URL: `--events` signed uploads from
     `--clients` threads, each sending its next once the last is acked, while two worker processes
     run the jobs (2 s each on the API). Deployed, web and worker processes run on machines of
     their own: the first run pins the web process, Redis and the senders to one core and the
@@ -72,7 +73,7 @@ from tests.support.redisserver import redis_server
 from tests.support.slack_emulator import SlackEmulator
 from tests.support.slackbot import SIGNING_SECRET, hosted
 
-PACKAGES = ("dramatiq", "redis", "slack-bolt", "slack-sdk", "gunicorn", "ai-edge-litert")
+PACKAGES = ("dramatiq", "redis", "slack-bolt", "slack-sdk", "uvicorn", "ai-edge-litert")
 DURATIONS = [round(0.5 + 0.1 * n, 1) for n in range(21)]  # 0.5 .. 2.5 s
 
 
