@@ -9,7 +9,8 @@ worker`), on the embedded API (no account: the default deploy), with the emulato
 (2) one process, no REDIS_URL: the web process does the work itself.
 
 Each process's memory is read from /proc after start, and again after `--uploads` uploads of the
-test photos shared at once (each answered, with its annotated image uploaded; `--classes` sets
+test photos shared at once, each in a channel of its own (each answered, with its annotated image
+uploaded; `--classes` sets
 DETECT_CLASSES, and `all` loads every model): RSS as `ps` shows
 it, its peak (VmHWM), and PSS, which splits the pages a process shares with others (libraries
 mapped by several) among them, so the PSS of a dyno's processes adds up to what its memory quota
@@ -30,7 +31,7 @@ from bench.machine import machine, packages
 from tests.support.cluster import Cluster
 from tests.support.redisserver import redis_server
 from tests.support.slack_emulator import SlackEmulator
-from tests.support.slackbot import SIGNING_SECRET, shared_photo, wait_for_reply
+from tests.support.slackbot import CHANNEL, SIGNING_SECRET, shared_photo, wait_for_reply
 
 PHOTOS = ("chelsea.png", "astronaut.png", "grace_hopper.jpg", "coffee.png", "rocket.jpg")
 MIB = 1024 * 1024
@@ -98,8 +99,14 @@ def measure(
 ) -> dict[str, tuple[Memory, Memory]]:
     """Per process: its memory after start, and after `uploads` uploads answered."""
     started = {name: memory(p.popen.pid) for name, p in cluster.processes.items()}
+    # Each in a channel of its own: the bot posts about once a second in a channel (Slack's pace).
     shared = [
-        shared_photo(slack, PHOTOS[n % len(PHOTOS)], filename=f"{n}-{PHOTOS[n % len(PHOTOS)]}")
+        shared_photo(
+            slack,
+            PHOTOS[n % len(PHOTOS)],
+            filename=f"{n}-{PHOTOS[n % len(PHOTOS)]}",
+            channel=f"{CHANNEL}{n:05d}",
+        )
         for n in range(uploads)
     ]
     for _, envelope in shared:
