@@ -99,13 +99,6 @@ class Stall:
         self.close()
 
 
-def closed_port() -> int:
-    """A port nothing listens on."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def upload_beside_stalled_links(api: ApiLike, links: int = 10) -> tuple[dict, float, int, dict]:
     """Submit a job of `links` links to a stalled server and, once LINK_THREADS of them wait on
     it, a job of one blob (an upload). Returns the upload's finished job, how long it took, how

@@ -22,11 +22,11 @@ from bot.localapi.analysis import JOB_FETCH_SECONDS, NOT_FETCHED
 from bot.localapi.service import create_app, serve, start_local_api
 from bot.localapi.work import LINK_THREADS
 from tests.support.dns import Dns
+from tests.support.faultserver import free_port
 from tests.support.imagehost import (
     IMAGE_CAP,
     ImageHost,
     Stall,
-    closed_port,
     upload_beside_stalled_links,
 )
 from tests.support.localapi_client import (
@@ -54,7 +54,7 @@ def test_url_images_are_fetched_with_a_size_cap_and_a_deadline(
             "big-undeclared": f"{image_server.url}/big-undeclared",
             "trickle": f"{image_server.url}/trickle",
             "missing": f"{image_server.url}/missing.png",
-            "refused": f"http://127.0.0.1:{closed_port()}/x.png",
+            "refused": f"http://127.0.0.1:{free_port()}/x.png",
             "ftp": "ftp://127.0.0.1/x.png",
             "file": "file:///etc/passwd",
         }
@@ -138,7 +138,7 @@ def test_an_allowed_private_host_that_is_not_a_host_is_refused_at_start(
     with pytest.raises(ValueError, match=re.escape(message)):
         start_local_api(allowed_private_hosts=[entry])
     with pytest.raises(ValueError, match=re.escape(message)):
-        serve("127.0.0.1", closed_port(), allowed_private_hosts=[entry])
+        serve("127.0.0.1", free_port(), allowed_private_hosts=[entry])
     assert capsys.readouterr().out == ""  # serve printed no settings for a server it never ran
 
 

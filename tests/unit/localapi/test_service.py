@@ -29,7 +29,8 @@ from bot.images.annotate import annotate
 from bot.images.decode import decode_image
 from bot.localapi.service import create_app, generate_credentials, start_local_api
 from tests.support import apispec
-from tests.support.imagehost import ImageHost, closed_port
+from tests.support.faultserver import free_port
+from tests.support.imagehost import ImageHost
 from tests.support.localapi_client import (
     Api,
     ApiLike,
@@ -829,7 +830,7 @@ SERVE_CHILD = (
 
 
 def test_serve_runs_the_api_under_gunicorn_and_prints_generated_credentials() -> None:
-    port = closed_port()
+    port = free_port()
     child = subprocess.Popen(
         [sys.executable, "-c", SERVE_CHILD, str(port)],
         env={**os.environ, "PYTHONPATH": str(REPO)},
